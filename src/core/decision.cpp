@@ -1,0 +1,226 @@
+// decision.cpp: the identity rules (docs/identity-rules.md) as one pure
+// function of the request and what its keys matched.
+#include "core/decision.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "core/identity_error.h"
+
+namespace identity {
+namespace {
+
+int class_rank(KeyClass c) {
+  switch (c) {
+    case KeyClass::kExternalId: return 0;
+    case KeyClass::kPermanent: return 1;
+    case KeyClass::kChangeable: return 2;
+  }
+  return 3;
+}
+
+// "email "a@b.c"": how messages name one identifier.
+std::string describe(const Key &key) {
+  if (key.key_class == KeyClass::kExternalId) return "external ID " + quoted(key.value);
+  return key.type + " " + quoted(key.value);
+}
+
+std::string contact_name(int64_t id) { return "contact " + std::to_string(id); }
+
+std::optional<std::string> request_external_id(const Request &request) {
+  for (const Key &key : request.keys)
+    if (key.key_class == KeyClass::kExternalId) return key.value;
+  return std::nullopt;
+}
+
+// The values the request gives per permanent type.
+std::map<std::string, std::set<std::string>> request_permanent(const Request &request) {
+  std::map<std::string, std::set<std::string>> values;
+  for (const Key &key : request.keys)
+    if (key.key_class == KeyClass::kPermanent) values[key.type].insert(key.value);
+  return values;
+}
+
+// Why `other` cannot be the same person as what `wanted` says, or "" when
+// nothing contradicts: another external ID, or for some permanent type a
+// value while `wanted` holds other values of that type.
+std::string contradiction(const ContactState &other, const std::optional<std::string> &wanted_external_id,
+                          const std::map<std::string, std::set<std::string>> &wanted) {
+  if (other.external_id && wanted_external_id && *other.external_id != *wanted_external_id)
+    return "it has external ID " + quoted(*other.external_id);
+  for (const auto &[type, held] : other.permanent) {
+    auto it = wanted.find(type);
+    if (held.empty() || it == wanted.end() || it->second.empty()) continue;
+    bool shared = std::any_of(held.begin(), held.end(),
+                              [&](const std::string &v) { return it->second.count(v) > 0; });
+    if (!shared) return "it holds " + type + " " + quoted(*held.begin());
+  }
+  return {};
+}
+
+// The priority search shared by search() and decide(). With throw_on_conflict
+// a permanent key held by a contact with another external ID is an error;
+// without, it ends the search with no match.
+SearchResult find_winner(const Request &request, const Matches &matches, bool throw_on_conflict) {
+  const std::optional<std::string> ext = request_external_id(request);
+  const auto wanted = request_permanent(request);
+  for (size_t i = 0; i < request.keys.size(); i++) {
+    const Key &key = request.keys[i];
+    const std::optional<int64_t> &holder = matches.holder.at(i);
+    if (!holder) continue;
+    const ContactState &c = matches.contacts.at(*holder);
+    switch (key.key_class) {
+      case KeyClass::kExternalId:
+        return {*holder, kExternalIdType};
+      case KeyClass::kPermanent:
+        if (ext && c.external_id && *c.external_id != *ext) {
+          if (!throw_on_conflict) return {};
+          throw IdentityError(
+              sqlstate::kUniqueViolation,
+              describe(key) + " belongs to a contact with another external ID",
+              "Contact " + std::to_string(c.id) + " holds " + describe(key) + " and has external ID " +
+                  quoted(*c.external_id) + "; the request has external ID " + quoted(*ext) + ".",
+              "External IDs never change. Send the request with external ID " + quoted(*c.external_id) +
+                  ", or without this " + key.type + ".");
+        }
+        return {*holder, key.type};
+      case KeyClass::kChangeable:
+        // A shared device: the token's holder is someone else when it holds
+        // a permanent identifier the request contradicts.
+        if (!contradiction(c, ext, wanted).empty()) continue;
+        return {*holder, key.type};
+    }
+  }
+  return {};
+}
+
+// Adds what a merged contact holds to the winner's state, so that later
+// candidates are checked against the merged whole.
+void absorb(ContactState &winner, const ContactState &loser) {
+  if (!winner.external_id && loser.external_id) winner.external_id = loser.external_id;
+  for (const auto &[type, values] : loser.permanent)
+    winner.permanent[type].insert(values.begin(), values.end());
+}
+
+}  // namespace
+
+std::string Decision::action() const {
+  if (!merged.empty()) return "merged";
+  if (remember_only) return "remembered";
+  if (create) return "created";
+  if (restore) return "restored";
+  return "updated";
+}
+
+void sort_keys(std::vector<Key> &keys) {
+  std::stable_sort(keys.begin(), keys.end(), [](const Key &a, const Key &b) {
+    if (class_rank(a.key_class) != class_rank(b.key_class))
+      return class_rank(a.key_class) < class_rank(b.key_class);
+    if (a.priority != b.priority) return a.priority < b.priority;
+    return a.type < b.type;
+  });
+}
+
+SearchResult search(const Request &request, const Matches &matches) {
+  return find_winner(request, matches, false);
+}
+
+Decision decide(const Request &request, const Matches &matches) {
+  if (matches.holder.size() != request.keys.size())
+    throw std::logic_error("decide: one holder per key expected");
+  Decision d;
+  const std::optional<std::string> ext = request_external_id(request);
+  const auto wanted = request_permanent(request);
+
+  if (request.contact_id) {
+    const ContactState &target = matches.contacts.at(*request.contact_id);
+    for (size_t i = 0; i < request.keys.size(); i++) {
+      const Key &key = request.keys[i];
+      if (key.key_class != KeyClass::kExternalId) continue;
+      const auto &holder = matches.holder[i];
+      if (holder && *holder != target.id)
+        throw IdentityError(sqlstate::kUniqueViolation, describe(key) + " belongs to another contact",
+                            "Contact " + std::to_string(*holder) + " holds " + describe(key) + ".",
+                            "Update contact " + std::to_string(*holder) +
+                                " instead, or send another external ID.");
+      if (target.external_id && *target.external_id != key.value)
+        throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
+                            contact_name(target.id) + " already has external ID " + quoted(*target.external_id),
+                            "External IDs never change once set; the request sent " + quoted(key.value) + ".",
+                            "Send external ID " + quoted(*target.external_id) + " or none.");
+    }
+    d.winner = target.id;
+    d.matched_by = "contact_id";
+  } else {
+    SearchResult found = find_winner(request, matches, true);
+    d.winner = found.contact;
+    d.matched_by = found.matched_by;
+  }
+
+  ContactState merged_state;  // the winner as it grows by merges
+  if (d.winner) {
+    merged_state = matches.contacts.at(*d.winner);
+    d.restore = merged_state.deleted;
+  }
+  const ContactState original = merged_state;
+  if (ext && !merged_state.external_id) {
+    d.assign_external_id = ext;
+    merged_state.external_id = ext;
+  }
+
+  // Every other contact a key matched: merged when nothing it holds
+  // contradicts the request or the winner, otherwise its changeable keys
+  // move and a permanent one is an error.
+  std::map<int64_t, std::string> refused;  // contact -> why it is not merged
+  for (size_t i = 0; i < request.keys.size(); i++) {
+    const Key &key = request.keys[i];
+    const auto &holder = matches.holder[i];
+    if (!holder) {
+      if (key.key_class != KeyClass::kExternalId) d.attached.push_back(i);
+      continue;
+    }
+    if (d.winner && *holder == *d.winner) continue;
+    if (std::find(d.merged.begin(), d.merged.end(), *holder) != d.merged.end()) continue;
+    const ContactState &other = matches.contacts.at(*holder);
+    auto known = refused.find(*holder);
+    if (known == refused.end()) {
+      std::string why = contradiction(other, ext, wanted);
+      if (why.empty() && d.winner) why = contradiction(other, merged_state.external_id, merged_state.permanent);
+      if (why.empty() && d.winner) {
+        d.merged.push_back(*holder);
+        absorb(merged_state, other);
+        if (other.external_id && !original.external_id && !ext) d.assign_external_id = other.external_id;
+        continue;
+      }
+      known = refused.emplace(*holder, why.empty() ? "no contact matched the request" : why).first;
+    }
+    if (key.key_class == KeyClass::kChangeable) {
+      d.moved.push_back(i);
+      continue;
+    }
+    const std::string target = d.winner ? contact_name(*d.winner) : "a new contact";
+    throw IdentityError(sqlstate::kUniqueViolation, describe(key) + " belongs to another contact",
+                        "Contact " + std::to_string(*holder) + " holds " + describe(key) +
+                            " and cannot be merged into " + target + ": " + known->second + ".",
+                        "If both are one person, merge them; otherwise send the request without this " +
+                            key.type + ".");
+  }
+
+  if (d.winner) {
+    for (const auto &[type, values] : wanted) {
+      auto held = original.permanent.find(type);
+      if (held == original.permanent.end()) continue;
+      for (const std::string &old : held->second)
+        if (!values.count(old)) d.detached.emplace_back(type, old);
+    }
+  } else {
+    bool creates = std::any_of(request.keys.begin(), request.keys.end(), [](const Key &k) {
+      return k.key_class != KeyClass::kChangeable || k.creates_contact;
+    });
+    d.create = creates;
+    d.remember_only = !creates;
+  }
+  return d;
+}
+
+}  // namespace identity

@@ -1,0 +1,89 @@
+// decision.h: the identity decision. Given the request's normalized keys
+// and what each key matched, decide what happens: create, update, restore,
+// merge, move identifiers, or refuse. Pure data in, pure data out; the shell
+// does the lookups and applies the result.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace identity {
+
+// The name the external ID goes by in keys, matched_by and messages.
+inline constexpr const char *kExternalIdType = "external_id";
+
+enum class KeyClass { kExternalId, kPermanent, kChangeable };
+
+// One normalized identifier of the request.
+struct Key {
+  std::string type;   // "external_id", "email", "phone" or an identifier type
+  std::string value;  // normalized
+  KeyClass key_class = KeyClass::kChangeable;
+  int priority = 0;             // search order within its class, lower first
+  bool creates_contact = true;  // false for cookies: alone they create nothing
+};
+
+// What the decision needs to know about a contact a key matched.
+struct ContactState {
+  int64_t id = 0;
+  std::optional<std::string> external_id;
+  bool deleted = false;
+  // Permanent identifiers it holds (email, phone, admin-added permanent
+  // types), type -> values. The external ID is not in here.
+  std::map<std::string, std::set<std::string>> permanent;
+};
+
+// The request as the decision sees it.
+struct Request {
+  std::vector<Key> keys;               // any order; sort_keys() orders them
+  std::optional<int64_t> contact_id;   // explicit target (update by contact ID)
+};
+
+// What the lookups found: for each key (same index as Request::keys) the
+// contact holding it, and the state of every contact mentioned.
+struct Matches {
+  std::vector<std::optional<int64_t>> holder;
+  std::map<int64_t, ContactState> contacts;
+};
+
+// The outcome. Indexes refer to Request::keys.
+struct Decision {
+  std::optional<int64_t> winner;  // the contact the request ends with
+  bool create = false;            // winner is a new contact
+  bool remember_only = false;     // only cookies, nobody matched: no profile
+  bool restore = false;           // winner was deleted
+  std::string matched_by;         // key type that decided; empty: none
+  std::vector<int64_t> merged;    // contacts merged into the winner
+  std::vector<size_t> moved;      // keys taken from another contact
+  std::vector<size_t> attached;   // keys nobody held: attach to the winner
+  // Values of the winner replaced by the request (permanent types hold one
+  // value each): type -> old value, detached from the winner.
+  std::vector<std::pair<std::string, std::string>> detached;
+  std::optional<std::string> assign_external_id;  // winner gets this one
+
+  // created / updated / restored / merged / remembered
+  std::string action() const;
+};
+
+// Orders keys by search priority: external ID, permanent types, changeable
+// types, each by priority; values of one type keep the caller's order.
+void sort_keys(std::vector<Key> &keys);
+
+// The priority search alone, for read-only lookups: the contact the keys
+// identify and the key that decided, or nothing. Never throws; a permanent
+// match that belongs to someone with another external ID ends the search.
+struct SearchResult {
+  std::optional<int64_t> contact;
+  std::string matched_by;
+};
+SearchResult search(const Request &request, const Matches &matches);
+
+// The full decision for a write. Throws IdentityError (23505 / 55000) when
+// the request contradicts what the database holds.
+Decision decide(const Request &request, const Matches &matches);
+
+}  // namespace identity

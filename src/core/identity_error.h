@@ -1,0 +1,43 @@
+// identity_error.h: the one exception type the pure core throws.
+//
+// It carries what a PostgreSQL error needs (SQLSTATE, message, detail, hint)
+// without depending on PostgreSQL; the shell turns it into an ereport.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace identity {
+
+// SQLSTATEs the core raises, as their five-character codes.
+namespace sqlstate {
+inline constexpr const char *kInvalidParameterValue = "22023";
+inline constexpr const char *kUniqueViolation = "23505";
+inline constexpr const char *kObjectNotInPrerequisiteState = "55000";
+inline constexpr const char *kNoDataFound = "P0002";
+}  // namespace sqlstate
+
+// An error a caller can act on: bad input or a rule the request breaks.
+class IdentityError : public std::runtime_error {
+ public:
+  IdentityError(std::string sqlstate, std::string message, std::string detail = {},
+                std::string hint = {})
+      : std::runtime_error(message),
+        sqlstate_(std::move(sqlstate)),
+        detail_(std::move(detail)),
+        hint_(std::move(hint)) {}
+
+  const std::string &sqlstate() const { return sqlstate_; }
+  const std::string &detail() const { return detail_; }
+  const std::string &hint() const { return hint_; }
+
+ private:
+  std::string sqlstate_;
+  std::string detail_;
+  std::string hint_;
+};
+
+// Quotes a value for a message the way PostgreSQL does: "value".
+inline std::string quoted(const std::string &value) { return "\"" + value + "\""; }
+
+}  // namespace identity

@@ -1,0 +1,258 @@
+// apply.cpp: the writes of upsert_contact and assign_external_id.
+#include "pg/apply.h"
+
+#include "core/json_text.h"
+#include "pg/request.h"
+#include "pg/spi.h"
+
+namespace pgshell {
+namespace {
+
+using identity::Decision;
+using identity::Key;
+using identity::Request;
+
+Statement insert_contact_statement{
+    "INSERT INTO contact_identity.contacts"
+    " (account_id, external_id, email, phone, first_name, last_name, attributes)"
+    " VALUES ($1, $2, $3, $4, $5, $6, contact_identity.merge_attributes('{}'::pg_catalog.jsonb, $7))"
+    " RETURNING contact_id",
+    {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
+
+// Writes only when something differs, so an unchanged profile costs no row
+// version; IS DISTINCT FROM resolves = in pg_catalog (search_path is pinned).
+Statement update_contact_statement{
+    "UPDATE contact_identity.contacts c SET external_id = $3, email = $4, phone = $5,"
+    " first_name = COALESCE($6, c.first_name), last_name = COALESCE($7, c.last_name),"
+    " attributes = contact_identity.merge_attributes(c.attributes, $8),"
+    " deleted_at = NULL, updated_at = pg_catalog.now()"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2"
+    " AND (c.external_id IS DISTINCT FROM $3 OR c.email IS DISTINCT FROM $4 OR c.phone IS DISTINCT FROM $5"
+    "  OR c.first_name IS DISTINCT FROM COALESCE($6, c.first_name)"
+    "  OR c.last_name IS DISTINCT FROM COALESCE($7, c.last_name)"
+    "  OR c.attributes IS DISTINCT FROM contact_identity.merge_attributes(c.attributes, $8)"
+    "  OR c.deleted_at IS NOT NULL)"
+    " RETURNING c.contact_id",
+    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
+
+// Moves every identifier of the loser ($2) to the winner ($3), lets the
+// loser fill the winner's empty names and missing attributes, and leaves
+// the loser as a tombstone. Returns the identifiers that moved.
+Statement merge_statement{
+    "WITH moved AS ("
+    "  UPDATE contact_identity.identifiers i SET contact_id = $3, attached_at = pg_catalog.now()"
+    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2"
+    "  RETURNING i.type, i.value),"
+    " filled AS ("
+    "  UPDATE contact_identity.contacts w"
+    "  SET first_name = COALESCE(w.first_name, l.first_name),"
+    "      last_name = COALESCE(w.last_name, l.last_name),"
+    "      attributes = l.attributes OPERATOR(pg_catalog.||) w.attributes, updated_at = pg_catalog.now()"
+    "  FROM contact_identity.contacts l"
+    "  WHERE w.account_id OPERATOR(pg_catalog.=) $1 AND w.contact_id OPERATOR(pg_catalog.=) $3"
+    "    AND l.account_id OPERATOR(pg_catalog.=) $1 AND l.contact_id OPERATOR(pg_catalog.=) $2),"
+    " tombstone AS ("
+    "  UPDATE contact_identity.contacts c"
+    "  SET merged_into = $3, external_id = NULL, email = NULL, phone = NULL, updated_at = pg_catalog.now()"
+    "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2)"
+    " SELECT m.type, m.value FROM moved m ORDER BY m.type, m.value",
+    {INT8OID, INT8OID, INT8OID}};
+
+Statement move_statement{
+    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = pg_catalog.now()"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
+    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) k.type"
+    "   AND i.value OPERATOR(pg_catalog.=) k.value",
+    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
+Statement detach_statement{
+    "DELETE FROM contact_identity.identifiers i"
+    " USING ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
+    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2"
+    "   AND i.type OPERATOR(pg_catalog.=) k.type AND i.value OPERATOR(pg_catalog.=) k.value",
+    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
+// Attaches identifiers nobody holds to $2, claiming remembered ones; with
+// $2 NULL it only remembers them. Returns the rows it wrote.
+Statement attach_statement{
+    "INSERT INTO contact_identity.identifiers AS i (account_id, type, value, contact_id, attached_at)"
+    " SELECT $1, k.type, k.value, $2, CASE WHEN $2 IS NULL THEN NULL ELSE pg_catalog.now() END"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
+    " ON CONFLICT (account_id, type, value) DO UPDATE"
+    " SET contact_id = excluded.contact_id, attached_at = excluded.attached_at"
+    " WHERE i.contact_id IS NULL AND excluded.contact_id IS NOT NULL"
+    " RETURNING i.type, i.value",
+    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
+Statement log_statement{
+    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by,"
+    " identifier_type, identifier_value, other_contact_id, detail)"
+    " SELECT $1, l.contact_id, l.action, l.matched_by, l.type, l.value, l.other,"
+    " CAST(l.detail AS pg_catalog.jsonb)"
+    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]))"
+    " AS l(contact_id, action, matched_by, type, value, other, detail)",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
+
+using OptText = std::optional<std::string>;
+using OptId = std::optional<int64_t>;
+
+// The log rows of one call, written by one INSERT at the end.
+struct LogBatch {
+  std::vector<OptId> contact, other;
+  std::vector<OptText> action, matched_by, type, value, detail;
+
+  void add(OptId contact_id, const std::string &what, OptText by, OptText id_type, OptText id_value, OptId other_id,
+           OptText detail_json) {
+    contact.push_back(contact_id);
+    action.push_back(what);
+    matched_by.push_back(std::move(by));
+    type.push_back(std::move(id_type));
+    value.push_back(std::move(id_value));
+    other.push_back(other_id);
+    detail.push_back(std::move(detail_json));
+  }
+
+  void flush(int64_t account_id) {
+    if (contact.empty()) return;
+    execute(log_statement,
+            {int8_param(account_id), int8_array_param(contact), text_array_param(action), text_array_param(matched_by),
+             text_array_param(type), text_array_param(value), int8_array_param(other), text_array_param(detail)},
+            false);
+  }
+};
+
+// Splits keys (by index) into parallel type and value arrays.
+void key_arrays(const Request &request, const std::vector<size_t> &indexes, std::vector<std::string> &types,
+                std::vector<std::string> &values) {
+  for (size_t i : indexes) {
+    types.push_back(request.keys[i].type);
+    values.push_back(request.keys[i].value);
+  }
+}
+
+// Attaches (or, with no contact, remembers) the keys and logs each one written.
+void attach(int64_t account_id, OptId contact_id, const Request &request, const std::vector<size_t> &indexes,
+            const OptText &matched_by, LogBatch &log) {
+  if (indexes.empty()) return;
+  std::vector<std::string> types, values;
+  key_arrays(request, indexes, types, values);
+  uint64_t n = execute(attach_statement,
+                       {int8_param(account_id), int8_param(contact_id), text_array_param(types), text_array_param(values)},
+                       false);
+  std::vector<std::pair<OptText, OptText>> written;
+  for (uint64_t r = 0; r < n; r++) written.emplace_back(result_text(r, 1), result_text(r, 2));
+  for (auto &[type, value] : written)
+    log.add(contact_id, contact_id ? "identifier_attached" : "identifier_remembered", matched_by, type, value,
+            std::nullopt, std::nullopt);
+}
+
+// The primary email or phone after the call: the request's, else the
+// winner's, else the first merged contact's.
+OptText primary(const std::string &type, const Request &request, const ContactRow *winner, const LookupResult &snap,
+                const Decision &d) {
+  if (OptText v = key_value(request, type)) return v;
+  if (winner) {
+    const OptText &held = type == "email" ? winner->email : winner->phone;
+    if (held) return held;
+  }
+  for (int64_t loser : d.merged) {
+    const ContactRow &row = snap.rows.at(loser);
+    const OptText &held = type == "email" ? row.email : row.phone;
+    if (held) return held;
+  }
+  return std::nullopt;
+}
+
+std::string merge_detail(const ContactRow &loser, const std::vector<std::pair<std::string, std::string>> &moved) {
+  std::string detail = "{\"identifiers\": " + identity::json_identifier_list(moved);
+  if (loser.state.external_id) detail += ", \"external_id\": " + identity::json_quote(*loser.state.external_id);
+  if (loser.email) detail += ", \"email\": " + identity::json_quote(*loser.email);
+  if (loser.phone) detail += ", \"phone\": " + identity::json_quote(*loser.phone);
+  return detail + "}";
+}
+
+}  // namespace
+
+Outcome apply_decision(int64_t account_id, const Request &request, const LookupResult &snap, const Decision &d,
+                       const ProfileFields &fields) {
+  LogBatch log;
+  Outcome out;
+  out.action = d.action();
+  if (!d.matched_by.empty()) out.matched_by = d.matched_by;
+
+  if (d.remember_only) {
+    attach(account_id, std::nullopt, request, d.attached, std::nullopt, log);
+    log.flush(account_id);
+    return out;
+  }
+
+  const ContactRow *winner = d.winner ? &snap.rows.at(*d.winner) : nullptr;
+  OptText external_id = winner ? winner->state.external_id : std::nullopt;
+  if (!external_id) external_id = d.assign_external_id;
+  OptText email = primary("email", request, winner, snap, d);
+  OptText phone = primary("phone", request, winner, snap, d);
+  out.external_id = external_id;
+
+  int64_t id;
+  if (d.create) {
+    execute(insert_contact_statement,
+            {int8_param(account_id), text_param(external_id), text_param(email), text_param(phone),
+             text_param(fields.first_name), text_param(fields.last_name), jsonb_param(fields.attributes_json)},
+            false);
+    id = result_int8(0, 1).value_or(0);
+    log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
+  } else {
+    id = *d.winner;
+  }
+  out.contact_id = id;
+
+  for (int64_t loser : d.merged) {
+    uint64_t n = execute(merge_statement, {int8_param(account_id), int8_param(loser), int8_param(id)}, false);
+    std::vector<std::pair<std::string, std::string>> moved;
+    for (uint64_t r = 0; r < n; r++) moved.emplace_back(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+    log.add(id, "merged", out.matched_by, std::nullopt, std::nullopt, loser, merge_detail(snap.rows.at(loser), moved));
+  }
+
+  if (!d.moved.empty()) {
+    std::vector<std::string> types, values;
+    key_arrays(request, d.moved, types, values);
+    execute(move_statement,
+            {int8_param(account_id), int8_param(id), text_array_param(types), text_array_param(values)}, false);
+    for (size_t i : d.moved)
+      log.add(id, "identifier_moved", out.matched_by, request.keys[i].type, request.keys[i].value,
+              snap.matches.holder[i], std::nullopt);
+  }
+
+  if (!d.detached.empty()) {
+    std::vector<std::string> types, values;
+    for (const auto &[type, value] : d.detached) {
+      types.push_back(type);
+      values.push_back(value);
+    }
+    execute(detach_statement,
+            {int8_param(account_id), int8_param(id), text_array_param(types), text_array_param(values)}, false);
+    for (const auto &[type, value] : d.detached)
+      log.add(id, "identifier_detached", out.matched_by, type, value, std::nullopt,
+              "{\"reason\": \"replaced by the request's " + type + "\"}");
+  }
+
+  attach(account_id, id, request, d.attached, out.matched_by, log);
+
+  if (!d.create) {
+    uint64_t changed = execute(update_contact_statement,
+                               {int8_param(account_id), int8_param(id), text_param(external_id), text_param(email),
+                                text_param(phone), text_param(fields.first_name), text_param(fields.last_name),
+                                jsonb_param(fields.attributes_json)},
+                               false);
+    if (changed > 0 || d.restore)
+      log.add(id, d.restore ? "restored" : "updated", out.matched_by, std::nullopt, std::nullopt, std::nullopt,
+              std::nullopt);
+  }
+  if (d.assign_external_id)
+    log.add(id, "external_id_assigned", out.matched_by, identity::kExternalIdType, *d.assign_external_id,
+            std::nullopt, std::nullopt);
+  log.flush(account_id);
+  return out;
+}
+
+}  // namespace pgshell

@@ -1,0 +1,34 @@
+// apply.h: carrying out an identity decision in the tables, with its log.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/decision.h"
+#include "pg/lookup.h"
+
+namespace pgshell {
+
+// The non-identifying fields a write may set; NULL leaves a field alone.
+struct ProfileFields {
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  std::optional<std::string> attributes_json;  // a JSON object
+};
+
+// What the call returns: the upsert_result row.
+struct Outcome {
+  std::optional<int64_t> contact_id;
+  std::optional<std::string> external_id;
+  std::string action;
+  std::optional<std::string> matched_by;
+};
+
+// Writes the decision: creates or updates the winner, merges, moves,
+// detaches and attaches identifiers, and logs each step. A profile that
+// does not change is not written.
+Outcome apply_decision(int64_t account_id, const identity::Request &request, const LookupResult &snapshot,
+                       const identity::Decision &decision, const ProfileFields &fields);
+
+}  // namespace pgshell

@@ -1,0 +1,227 @@
+// functions.cpp: the SQL-callable functions. Each one reads its arguments,
+// runs the core under guarded(), and builds its result.
+#include "core/decision.h"
+#include "core/identity_error.h"
+#include "core/normalize.h"
+#include "pg/apply.h"
+#include "pg/lookup.h"
+#include "pg/module.h"
+#include "pg/pg_boundary.h"
+#include "pg/request.h"
+#include "pg/spi.h"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ci_normalize_email);
+PG_FUNCTION_INFO_V1(ci_normalize_phone);
+PG_FUNCTION_INFO_V1(ci_resolve_contact);
+PG_FUNCTION_INFO_V1(ci_upsert_contact);
+PG_FUNCTION_INFO_V1(ci_assign_external_id);
+PG_FUNCTION_INFO_V1(ci_delete_contact);
+}
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+namespace sqlstate = identity::sqlstate;
+
+Statement delete_statement{
+    "WITH target AS ("
+    "  SELECT c.contact_id, c.deleted_at, c.merged_into FROM contact_identity.contacts c"
+    "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2 FOR UPDATE),"
+    " deleted AS ("
+    "  UPDATE contact_identity.contacts c SET deleted_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+    "  FROM target t WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) t.contact_id"
+    "    AND t.deleted_at IS NULL AND t.merged_into IS NULL RETURNING c.contact_id),"
+    " logged AS ("
+    "  INSERT INTO contact_identity.identity_log (account_id, contact_id, action)"
+    "  SELECT $1, d.contact_id, 'deleted' FROM deleted d)"
+    " SELECT t.deleted_at IS NOT NULL, t.merged_into, EXISTS (SELECT FROM deleted) FROM target t",
+    {INT8OID, INT8OID}};
+
+text *text_of(const std::optional<std::string> &s) {
+  return s ? cstring_to_text_with_len(s->data(), (int)s->size()) : nullptr;
+}
+
+// Builds an upsert_result datum; call after spi_finish() so it lives in the
+// caller's memory context.
+Datum upsert_result_datum(FunctionCallInfo fcinfo, const Outcome &out) {
+  return pg_call([&]() noexcept {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "contact_identity: upsert_result is not a composite type");
+    desc = BlessTupleDesc(desc);
+    Datum values[4];
+    bool nulls[4] = {!out.contact_id, !out.external_id, false, !out.matched_by};
+    values[0] = out.contact_id ? Int64GetDatum(*out.contact_id) : (Datum)0;
+    values[1] = PointerGetDatum(text_of(out.external_id));
+    values[2] = PointerGetDatum(text_of(out.action));
+    values[3] = PointerGetDatum(text_of(out.matched_by));
+    return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+  });
+}
+
+void require_identifier(const identity::Request &request, const char *function) {
+  if (!request.keys.empty() || request.contact_id) return;
+  throw IdentityError(sqlstate::kInvalidParameterValue, std::string(function) + " needs an identifier",
+                      "The call carries no usable external ID, email, phone, identifier or contact ID.",
+                      "Pass at least one of external_id, email, phone, identifiers or contact_id.");
+}
+
+// The write path shared by upsert_contact and assign_external_id.
+Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function) {
+  if (fields.attributes_json && (fields.attributes_json->empty() || (*fields.attributes_json)[0] != '{'))
+    throw IdentityError(sqlstate::kInvalidParameterValue, "attributes must be a JSON object", "",
+                        "Pass attributes such as '{\"city\": \"Kyiv\"}'.");
+  identity::Request request = build_request(keys, false);
+  require_identifier(request, function);
+  if (request.contact_id) request.contact_id = follow_contact(keys.account_id, *request.contact_id, false);
+  lock_keys(keys.account_id, request);
+  LookupResult snapshot = read_snapshot(keys.account_id, request, true);
+  identity::Decision decision = identity::decide(request, snapshot.matches);
+  return apply_decision(keys.account_id, request, snapshot, decision, fields);
+}
+
+}  // namespace
+}  // namespace pgshell
+
+using namespace pgshell;
+
+// normalize_email(email text): the stored form of an email.
+extern "C" Datum ci_normalize_email(PG_FUNCTION_ARGS) {
+  return guarded([&] {
+    std::string email = identity::normalize_email(*text_arg(fcinfo, 0));
+    return PointerGetDatum(pg_call([&]() noexcept { return text_of(email); }));
+  });
+}
+
+// normalize_phone(phone text, region text): the stored (E.164) form of a phone.
+extern "C" Datum ci_normalize_phone(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum {
+    std::optional<std::string> phone = text_arg(fcinfo, 0);
+    if (!phone) {
+      fcinfo->isnull = true;
+      return (Datum)0;
+    }
+    std::string region = text_arg(fcinfo, 1).value_or(default_region());
+    std::string e164 = identity::normalize_phone(*phone, region);
+    return PointerGetDatum(pg_call([&]() noexcept { return text_of(e164); }));
+  });
+}
+
+// resolve_contact(...): the read-only priority search; zero or one row.
+extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum {
+    CallKeys keys;
+    keys.external_id = text_arg(fcinfo, 0);
+    keys.email = text_arg(fcinfo, 1);
+    keys.phone = text_arg(fcinfo, 2);
+    keys.identifiers_json = jsonb_arg(fcinfo, 3);
+    keys.account_id = account_arg(fcinfo, 4);
+    std::optional<int64_t> include = PG_ARGISNULL(5) ? std::nullopt : std::optional<int64_t>(PG_GETARG_BOOL(5));
+    if (!include) throw IdentityError("22004", "include_deleted must not be null", "", "Pass true or false.");
+    if (!keys.external_id && !keys.email && !keys.phone && !keys.identifiers_json)
+      throw IdentityError(sqlstate::kInvalidParameterValue, "resolve_contact needs an identifier",
+                          "The call carries no external ID, email, phone or identifier.",
+                          "Pass at least one of external_id, email, phone or identifiers.");
+
+    spi_connect();
+    identity::Request request = build_request(keys, true);
+    identity::SearchResult found;
+    if (!request.keys.empty()) {
+      LookupResult snapshot = read_snapshot(keys.account_id, request, false);
+      found = identity::search(request, snapshot.matches);
+      if (found.contact && snapshot.rows.at(*found.contact).state.deleted && !*include) found = {};
+    }
+    spi_finish();
+
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    int64_t contact = found.contact.value_or(0);
+    bool has_row = found.contact.has_value();
+    const std::string &matched_by = found.matched_by;
+    pg_call([&]() noexcept {
+      if (rsinfo == nullptr || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("resolve_contact must be called in a context that accepts a set")));
+      MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+      TupleDesc desc;
+      if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "contact_identity: resolve_contact must return a row type");
+      Tuplestorestate *store = tuplestore_begin_heap(true, false, work_mem);
+      rsinfo->returnMode = SFRM_Materialize;
+      rsinfo->setResult = store;
+      rsinfo->setDesc = desc;
+      if (has_row) {
+        Datum values[2] = {Int64GetDatum(contact), PointerGetDatum(cstring_to_text(matched_by.c_str()))};
+        bool nulls[2] = {false, false};
+        tuplestore_putvalues(store, desc, values, nulls);
+      }
+      MemoryContextSwitchTo(old);
+    });
+    return (Datum)0;
+  });
+}
+
+// upsert_contact(...): find the person by the rules, then create, update,
+// restore or merge.
+extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
+  return guarded([&] {
+    CallKeys keys;
+    keys.external_id = text_arg(fcinfo, 0);
+    keys.email = text_arg(fcinfo, 1);
+    keys.phone = text_arg(fcinfo, 2);
+    keys.identifiers_json = jsonb_arg(fcinfo, 3);
+    ProfileFields fields;
+    fields.first_name = text_arg(fcinfo, 4);
+    fields.last_name = text_arg(fcinfo, 5);
+    fields.attributes_json = jsonb_arg(fcinfo, 6);
+    keys.contact_id = int8_arg(fcinfo, 7);
+    keys.account_id = account_arg(fcinfo, 8);
+    spi_connect();
+    Outcome out = upsert(keys, fields, "upsert_contact");
+    spi_finish();
+    return upsert_result_datum(fcinfo, out);
+  });
+}
+
+// assign_external_id(contact_id, external_id): give a contact its ID.
+extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
+  return guarded([&] {
+    CallKeys keys;
+    keys.contact_id = int8_arg(fcinfo, 0);
+    keys.external_id = text_arg(fcinfo, 1);
+    keys.account_id = account_arg(fcinfo, 2);
+    if (!keys.contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
+    if (!keys.external_id) throw IdentityError("22004", "external_id must not be null", "", "");
+    spi_connect();
+    Outcome out = upsert(keys, ProfileFields{}, "assign_external_id");
+    spi_finish();
+    return upsert_result_datum(fcinfo, out);
+  });
+}
+
+// delete_contact(contact_id): soft delete; false when already deleted.
+extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
+  return guarded([&] {
+    std::optional<int64_t> contact_id = int8_arg(fcinfo, 0);
+    int64_t account_id = account_arg(fcinfo, 1);
+    if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
+    spi_connect();
+    uint64_t n = execute(delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false);
+    if (n == 0)
+      throw IdentityError(sqlstate::kNoDataFound, "contact " + std::to_string(*contact_id) + " does not exist",
+                          "Account " + std::to_string(account_id) + " has no contact " + std::to_string(*contact_id) + ".",
+                          "Check contact_id and account_id.");
+    std::optional<int64_t> merged_into = result_int8(0, 2);
+    bool deleted_now = result_bool(0, 3);
+    spi_finish();
+    if (merged_into)
+      throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
+                          "contact " + std::to_string(*contact_id) + " was merged into contact " +
+                              std::to_string(*merged_into),
+                          "A merged contact is a tombstone; the person's profile is contact " +
+                              std::to_string(*merged_into) + ".",
+                          "Delete contact " + std::to_string(*merged_into) + " instead.");
+    return BoolGetDatum(deleted_now);
+  });
+}

@@ -1,0 +1,55 @@
+// module.cpp: the module's magic block, _PG_init and its GUC.
+#include "pg/module.h"
+
+#include "core/normalize.h"
+#include "pg/postgres_headers.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+}
+
+namespace {
+
+char *default_region_setting = nullptr;
+
+// GUC check hook: an empty value or a region libphonenumber knows.
+bool check_default_region(char **newval, void **extra, GucSource source) {
+  if (*newval == nullptr || (*newval)[0] == '\0') return true;
+  bool ok = false;
+  try {
+    ok = identity::is_supported_region(*newval);
+  } catch (...) {
+    ok = false;
+  }
+  if (!ok) {
+    GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+    GUC_check_errdetail("\"%s\" is not a region code libphonenumber knows; use an ISO 3166 code such as \"UA\" or \"US\".",
+                        *newval);
+  }
+  return ok;
+}
+
+}  // namespace
+
+namespace pgshell {
+
+std::string default_region() {
+  return default_region_setting ? std::string(default_region_setting) : std::string();
+}
+
+}  // namespace pgshell
+
+extern "C" void _PG_init(void) {
+  DefineCustomStringVariable("contact_identity.default_region",
+                             "Region for phone numbers written without a country code.",
+                             "An ISO 3166 region code such as UA or US. Empty: such numbers are an error.",
+                             &default_region_setting, "", PGC_USERSET, 0, check_default_region, nullptr,
+                             nullptr);
+#if PG_VERSION_NUM >= 150000
+  MarkGUCPrefixReserved("contact_identity");
+#else
+  EmitWarningsOnPlaceholders("contact_identity");
+#endif
+}

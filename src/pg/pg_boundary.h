@@ -1,0 +1,91 @@
+// pg_boundary.h: the one crossing between C++ and PostgreSQL error handling.
+//
+// PostgreSQL reports errors with longjmp; C++ with exceptions. Neither may
+// cross a frame of the other kind. So:
+//  - every call into PostgreSQL from C++ goes through pg_call(), which turns
+//    an ereport(ERROR) into a PgError exception;
+//  - every SQL-callable function body runs inside guarded(), which catches
+//    every C++ exception and raises the PostgreSQL error only after the C++
+//    scope has closed, so destructors have run.
+#pragma once
+
+#include <exception>
+#include <type_traits>
+
+#include "pg/postgres_headers.h"
+
+namespace pgshell {
+
+// A PostgreSQL error caught by pg_call, on its way to the entry point.
+class PgError : public std::exception {
+ public:
+  explicit PgError(ErrorData *data) : data_(data) {}
+  ErrorData *data() const { return data_; }
+  const char *what() const noexcept override;
+
+ private:
+  ErrorData *data_;  // palloc'd by CopyErrorData in the caller's context
+};
+
+[[noreturn]] void throw_pg_error(MemoryContext context);
+
+// Runs fn, which calls into PostgreSQL, turning an ereport(ERROR) into
+// PgError. fn must neither throw nor own objects with destructors: a
+// longjmp out of it would skip them.
+template <typename Fn>
+auto pg_call(Fn &&fn) -> decltype(fn()) {
+  using Result = decltype(fn());
+  MemoryContext context = CurrentMemoryContext;
+  volatile bool failed = false;
+  if constexpr (std::is_void_v<Result>) {
+    PG_TRY();
+    { fn(); }
+    PG_CATCH();
+    { failed = true; }
+    PG_END_TRY();
+    if (failed) throw_pg_error(context);
+  } else {
+    Result result{};
+    PG_TRY();
+    { result = fn(); }
+    PG_CATCH();
+    { failed = true; }
+    PG_END_TRY();
+    if (failed) throw_pg_error(context);
+    return result;
+  }
+}
+
+// An error waiting to be raised once no C++ object is left on the stack.
+// Plain data only: it lives in the frame ereport jumps out of.
+struct PendingError {
+  ErrorData *pg_error = nullptr;
+  bool has_error = false;
+  char sqlstate[6] = {0};
+  char message[1024] = {0};
+  char detail[2048] = {0};
+  char hint[1024] = {0};
+};
+
+// Records the exception being handled into pending; call only in a catch.
+void capture_current_exception(PendingError &pending) noexcept;
+
+// Raises pending as a PostgreSQL error, if there is one.
+void raise_pending(const PendingError &pending);
+
+// Runs the body of an SQL-callable function: C++ exceptions end here and
+// come out as PostgreSQL errors.
+template <typename Fn>
+Datum guarded(Fn &&body) {
+  PendingError pending;
+  Datum result = (Datum)0;
+  try {
+    result = body();
+  } catch (...) {
+    capture_current_exception(pending);
+  }
+  raise_pending(pending);
+  return result;
+}
+
+}  // namespace pgshell

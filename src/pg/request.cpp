@@ -1,0 +1,205 @@
+// request.cpp: turning call arguments into the core's Request.
+#include "pg/request.h"
+
+#include <map>
+#include <set>
+
+#include "core/identifiers_json.h"
+#include "core/identity_error.h"
+#include "core/normalize.h"
+#include "pg/module.h"
+#include "pg/pg_boundary.h"
+#include "pg/spi.h"
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+using identity::Key;
+using identity::KeyClass;
+namespace sqlstate = identity::sqlstate;
+
+Statement load_types_statement{
+    "SELECT t.name, t.class OPERATOR(pg_catalog.=) 'permanent', t.priority, t.normalizer, t.creates_contact"
+    " FROM contact_identity.identifier_types t",
+    {}};
+
+// Positions (1-based) of keys that are blocked: their value as sent or as
+// normalized equals a blocked value (case-insensitively) or matches a pattern.
+Statement blocked_statement{
+    "SELECT k.ord, b.reason FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)"
+    " CROSS JOIN LATERAL (SELECT b.reason FROM contact_identity.blocked_values b"
+    "   WHERE (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
+    "     AND CASE WHEN b.is_pattern"
+    "         THEN pg_catalog.btrim(k.raw) OPERATOR(pg_catalog.~*) b.value"
+    "           OR k.normalized OPERATOR(pg_catalog.~*) b.value"
+    "         ELSE pg_catalog.lower(b.value) OPERATOR(pg_catalog.=) ANY"
+    "              (ARRAY[pg_catalog.lower(pg_catalog.btrim(k.raw)), pg_catalog.lower(k.normalized)]) END"
+    "   LIMIT 1) b",
+    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+
+struct TypeInfo {
+  bool permanent = false;
+  int priority = 0;
+  std::string normalizer;
+  bool creates_contact = true;
+};
+
+std::map<std::string, TypeInfo> load_types(bool read_only) {
+  std::map<std::string, TypeInfo> types;
+  uint64_t n = execute(load_types_statement, {}, read_only);
+  for (uint64_t r = 0; r < n; r++) {
+    TypeInfo t;
+    t.permanent = result_bool(r, 2);
+    t.priority = static_cast<int>(result_int8(r, 3).value_or(0));
+    t.normalizer = result_text(r, 4).value_or("text");
+    t.creates_contact = result_bool(r, 5);
+    types.emplace(result_text(r, 1).value_or(""), std::move(t));
+  }
+  return types;
+}
+
+// A key before normalization, with what normalizing it said.
+struct Candidate {
+  Key key;
+  std::string raw;
+  std::optional<IdentityError> error;
+};
+
+std::string type_names(const std::map<std::string, TypeInfo> &types) {
+  std::string names;
+  for (const auto &entry : types) names += (names.empty() ? "" : ", ") + entry.first;
+  return names;
+}
+
+Candidate make_candidate(const std::string &type, const std::string &raw, const std::map<std::string, TypeInfo> &types) {
+  Candidate c;
+  c.raw = raw;
+  c.key.type = type;
+  if (type == identity::kExternalIdType) {
+    c.key.key_class = KeyClass::kExternalId;
+  } else {
+    auto it = types.find(type);
+    if (it == types.end())
+      throw IdentityError(sqlstate::kInvalidParameterValue, "unknown identifier type " + identity::quoted(type),
+                          "The identifiers argument names types from contact_identity.identifier_types: " +
+                              type_names(types) + ".",
+                          "Add the type to contact_identity.identifier_types first.");
+    c.key.key_class = it->second.permanent ? KeyClass::kPermanent : KeyClass::kChangeable;
+    c.key.priority = it->second.priority;
+    c.key.creates_contact = it->second.creates_contact;
+  }
+  try {
+    if (c.key.key_class == KeyClass::kExternalId)
+      c.key.value = identity::normalize_external_id(raw);
+    else
+      c.key.value = identity::normalize_identifier(types.at(type).normalizer, raw, type, default_region());
+  } catch (const IdentityError &e) {
+    c.error = e;
+  }
+  return c;
+}
+
+// Drops blocked candidates, saying so in a NOTICE.
+void drop_blocked(std::vector<Candidate> &candidates, bool read_only) {
+  if (candidates.empty()) return;
+  std::vector<std::string> types, raws, normalized;
+  for (const Candidate &c : candidates) {
+    types.push_back(c.key.type);
+    raws.push_back(c.raw);
+    normalized.push_back(c.error ? c.raw : c.key.value);
+  }
+  uint64_t n = execute(blocked_statement, {text_array_param(types), text_array_param(raws), text_array_param(normalized)},
+                       read_only);
+  std::set<size_t> blocked;
+  for (uint64_t r = 0; r < n; r++) {
+    size_t index = static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1;
+    std::string reason = result_text(r, 2).value_or("blocked");
+    blocked.insert(index);
+    const Candidate &c = candidates.at(index);
+    std::string what = (c.key.key_class == KeyClass::kExternalId ? std::string("external ID") : c.key.type);
+    std::string message = "ignoring blocked " + what + " " + identity::quoted(c.raw);
+    std::string detail = "It is in contact_identity.blocked_values (" + reason +
+                         ") and is never used to match or stored.";
+    pg_call([&]() noexcept {
+      ereport(NOTICE, (errmsg_internal("%s", message.c_str()), errdetail_internal("%s", detail.c_str())));
+    });
+  }
+  std::vector<Candidate> kept;
+  for (size_t i = 0; i < candidates.size(); i++)
+    if (!blocked.count(i)) kept.push_back(std::move(candidates[i]));
+  candidates.swap(kept);
+}
+
+}  // namespace
+
+std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  const char *s = pg_call([&]() noexcept { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+  return std::string(s);
+}
+
+std::optional<int64_t> int8_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return static_cast<int64_t>(PG_GETARG_INT64(n));
+}
+
+std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  const char *s = pg_call([&]() noexcept {
+    Jsonb *jb = PG_GETARG_JSONB_P(n);
+    return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+  });
+  return std::string(s);
+}
+
+int64_t account_arg(FunctionCallInfo fcinfo, int n) {
+  std::optional<int64_t> account = int8_arg(fcinfo, n);
+  if (!account)
+    throw IdentityError("22004", "account_id must not be null", "", "Pass 0 for the default account.");
+  if (*account < 0)
+    throw IdentityError(sqlstate::kInvalidParameterValue, "invalid account_id " + std::to_string(*account),
+                        "Account IDs are 0 or greater.", "");
+  return *account;
+}
+
+identity::Request build_request(const CallKeys &keys, bool read_only) {
+  std::map<std::string, TypeInfo> types = load_types(read_only);
+  std::vector<Candidate> candidates;
+  if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
+  if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
+  if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types));
+  if (keys.identifiers_json)
+    for (const identity::RawIdentifier &raw : identity::parse_identifiers_json(*keys.identifiers_json))
+      candidates.push_back(make_candidate(raw.type, raw.value, types));
+
+  drop_blocked(candidates, read_only);
+
+  identity::Request request;
+  request.contact_id = keys.contact_id;
+  std::set<std::pair<std::string, std::string>> seen;
+  std::map<std::string, std::string> permanent_value;
+  for (Candidate &c : candidates) {
+    if (c.error) throw *c.error;
+    if (!seen.insert({c.key.type, c.key.value}).second) continue;  // sent twice
+    if (c.key.key_class == KeyClass::kPermanent) {
+      auto [it, fresh] = permanent_value.emplace(c.key.type, c.key.value);
+      if (!fresh)
+        throw IdentityError(sqlstate::kInvalidParameterValue, "more than one " + c.key.type + " in one call",
+                            "The call sends " + identity::quoted(it->second) + " and " + identity::quoted(c.key.value) +
+                                "; a contact holds one " + c.key.type + " at a time.",
+                            "Send one " + c.key.type + " per call.");
+    }
+    request.keys.push_back(std::move(c.key));
+  }
+  identity::sort_keys(request.keys);
+  return request;
+}
+
+std::optional<std::string> key_value(const identity::Request &request, const std::string &type) {
+  for (const Key &k : request.keys)
+    if (k.type == type) return k.value;
+  return std::nullopt;
+}
+
+}  // namespace pgshell

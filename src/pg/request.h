@@ -1,0 +1,38 @@
+// request.h: from the SQL arguments of a call to the core's Request:
+// identifier types, normalization, blocked values, duplicates, order.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/decision.h"
+#include "pg/postgres_headers.h"
+
+namespace pgshell {
+
+// The identifying arguments every entry point shares, as the caller sent them.
+struct CallKeys {
+  std::optional<std::string> external_id;
+  std::optional<std::string> email;
+  std::optional<std::string> phone;
+  std::optional<std::string> identifiers_json;
+  std::optional<int64_t> contact_id;
+  int64_t account_id = 0;
+};
+
+// Reads argument n as text / bigint / jsonb-as-JSON-text; nullopt for NULL.
+std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n);
+std::optional<int64_t> int8_arg(FunctionCallInfo fcinfo, int n);
+std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n);
+// The account_id argument: not NULL, not negative.
+int64_t account_arg(FunctionCallInfo fcinfo, int n);
+
+// Builds the sorted, normalized request. Needs SPI. Blocked values are
+// dropped with a NOTICE; invalid ones throw IdentityError 22023.
+identity::Request build_request(const CallKeys &keys, bool read_only);
+
+// Value of the request's key of this type, if it has one.
+std::optional<std::string> key_value(const identity::Request &request, const std::string &type);
+
+}  // namespace pgshell

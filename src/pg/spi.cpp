@@ -1,0 +1,128 @@
+// spi.cpp: SPI calls, each wrapped by pg_call.
+#include "pg/spi.h"
+
+#include <stdexcept>
+
+#include "pg/pg_boundary.h"
+
+namespace pgshell {
+
+Param null_param() { return Param{}; }
+
+Param int8_param(int64_t v) { return Param{Int64GetDatum(v), false}; }
+
+Param int8_param(const std::optional<int64_t> &v) { return v ? int8_param(*v) : null_param(); }
+
+Param text_param(const std::optional<std::string> &v) {
+  if (!v) return null_param();
+  const std::string &s = *v;
+  Datum d = pg_call([&]() noexcept { return PointerGetDatum(cstring_to_text_with_len(s.data(), (int)s.size())); });
+  return Param{d, false};
+}
+
+Param text_array_param(const std::vector<std::optional<std::string>> &values) {
+  Datum d = pg_call([&]() noexcept {
+    int n = (int)values.size();
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    Datum *elems = (Datum *)palloc(sizeof(Datum) * (n > 0 ? n : 1));
+    bool *nulls = (bool *)palloc(sizeof(bool) * (n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) {
+      nulls[i] = !values[i].has_value();
+      elems[i] = nulls[i] ? (Datum)0
+                          : PointerGetDatum(cstring_to_text_with_len(values[i]->data(), (int)values[i]->size()));
+    }
+    if (n == 0) return PointerGetDatum(construct_empty_array(TEXTOID));
+    return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+  });
+  return Param{d, false};
+}
+
+Param text_array_param(const std::vector<std::string> &values) {
+  return text_array_param(std::vector<std::optional<std::string>>(values.begin(), values.end()));
+}
+
+Param int8_array_param(const std::vector<std::optional<int64_t>> &values) {
+  Datum d = pg_call([&]() noexcept {
+    int n = (int)values.size();
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    Datum *elems = (Datum *)palloc(sizeof(Datum) * (n > 0 ? n : 1));
+    bool *nulls = (bool *)palloc(sizeof(bool) * (n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) {
+      nulls[i] = !values[i].has_value();
+      elems[i] = nulls[i] ? (Datum)0 : Int64GetDatum(*values[i]);
+    }
+    if (n == 0) return PointerGetDatum(construct_empty_array(INT8OID));
+    return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+  return Param{d, false};
+}
+
+Param jsonb_param(const std::optional<std::string> &json_text) {
+  if (!json_text) return null_param();
+  const std::string &s = *json_text;
+  Datum d = pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.c_str())); });
+  return Param{d, false};
+}
+
+void spi_connect() {
+  pg_call([]() noexcept {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "contact_identity: SPI_connect failed");
+  });
+}
+
+void spi_finish() {
+  pg_call([]() noexcept {
+    if (SPI_finish() != SPI_OK_FINISH) elog(ERROR, "contact_identity: SPI_finish failed");
+  });
+}
+
+uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only) {
+  if (params.size() != st.argtypes.size())
+    throw std::logic_error(std::string("contact_identity: wrong parameter count for ") + st.sql);
+  if (!st.plan) {
+    st.plan = pg_call([&]() noexcept {
+      SPIPlanPtr plan = SPI_prepare(st.sql, (int)st.argtypes.size(), const_cast<Oid *>(st.argtypes.data()));
+      if (plan == nullptr) elog(ERROR, "contact_identity: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+      if (SPI_keepplan(plan) != 0) elog(ERROR, "contact_identity: SPI_keepplan failed");
+      return plan;
+    });
+  }
+  std::vector<Datum> values(params.size());
+  std::string nulls(params.size(), ' ');
+  for (size_t i = 0; i < params.size(); i++) {
+    values[i] = params[i].value;
+    if (params[i].is_null) nulls[i] = 'n';
+  }
+  return pg_call([&]() noexcept {
+    int rc = SPI_execute_plan(st.plan, values.data(), nulls.c_str(), read_only, 0);
+    if (rc < 0) elog(ERROR, "contact_identity: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return (uint64_t)SPI_processed;
+  });
+}
+
+std::optional<int64_t> result_int8(uint64_t row, int col) {
+  bool is_null = true;
+  Datum d = pg_call([&]() noexcept { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &is_null); });
+  if (is_null) return std::nullopt;
+  return DatumGetInt64(d);
+}
+
+bool result_bool(uint64_t row, int col) {
+  bool is_null = true;
+  Datum d = pg_call([&]() noexcept { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &is_null); });
+  return !is_null && DatumGetBool(d);
+}
+
+std::optional<std::string> result_text(uint64_t row, int col) {
+  const char *s = pg_call([&]() noexcept -> const char * {
+    bool is_null = true;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &is_null);
+    return is_null ? nullptr : text_to_cstring(DatumGetTextPP(d));
+  });
+  if (!s) return std::nullopt;
+  return std::string(s);
+}
+
+}  // namespace pgshell

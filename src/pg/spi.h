@@ -1,0 +1,51 @@
+// spi.h: running the extension's SQL through SPI, with each statement
+// prepared once per backend and kept (SPI_prepare + SPI_keepplan).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/postgres_headers.h"
+
+namespace pgshell {
+
+// One SQL statement of the extension and its kept plan.
+struct Statement {
+  const char *sql;
+  std::vector<Oid> argtypes;
+  SPIPlanPtr plan = nullptr;
+};
+
+// A parameter for Statement: a Datum or SQL NULL.
+struct Param {
+  Datum value = (Datum)0;
+  bool is_null = true;
+};
+
+Param null_param();
+Param int8_param(int64_t v);
+Param int8_param(const std::optional<int64_t> &v);
+Param text_param(const std::optional<std::string> &v);
+Param text_array_param(const std::vector<std::string> &values);
+// Elements that are nullopt become NULL elements.
+Param text_array_param(const std::vector<std::optional<std::string>> &values);
+// Elements that are nullopt become NULL elements.
+Param int8_array_param(const std::vector<std::optional<int64_t>> &values);
+Param jsonb_param(const std::optional<std::string> &json_text);
+
+// Connects to SPI for the current call; pair with spi_finish().
+void spi_connect();
+void spi_finish();
+
+// Runs the statement (preparing it the first time) and returns the number
+// of rows; they stay in SPI_tuptable until the next execute.
+uint64_t execute(Statement &statement, const std::vector<Param> &params, bool read_only);
+
+// Reading row `row`, column `col` (1-based) of SPI_tuptable.
+std::optional<int64_t> result_int8(uint64_t row, int col);
+std::optional<std::string> result_text(uint64_t row, int col);
+bool result_bool(uint64_t row, int col);
+
+}  // namespace pgshell

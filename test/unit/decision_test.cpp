@@ -1,0 +1,226 @@
+// decision_test.cpp: one table row per identity rule (docs/identity-rules.md).
+#include <gtest/gtest.h>
+
+#include "core/decision.h"
+#include "core/identity_error.h"
+
+namespace identity {
+namespace {
+
+Key ext(const std::string &v) { return {kExternalIdType, v, KeyClass::kExternalId, 0, true}; }
+Key email(const std::string &v) { return {"email", v, KeyClass::kPermanent, 10, true}; }
+Key phone(const std::string &v) { return {"phone", v, KeyClass::kPermanent, 20, true}; }
+Key push(const std::string &v) { return {"mobile_push", v, KeyClass::kChangeable, 10, true}; }
+Key cookie(const std::string &v) { return {"cookie", v, KeyClass::kChangeable, 40, false}; }
+
+struct Held {
+  int64_t id;
+  std::optional<std::string> external_id;
+  bool deleted;
+  std::vector<Key> permanent;  // email()/phone() keys it holds
+};
+
+struct Expect {
+  std::string action;            // or an SQLSTATE when error is set
+  std::optional<int64_t> winner;
+  std::string matched_by;
+  std::vector<int64_t> merged;
+  std::vector<size_t> moved;
+  std::vector<size_t> attached;
+  std::optional<std::string> assign;
+  std::vector<std::pair<std::string, std::string>> detached;
+};
+
+struct Case {
+  const char *rule;
+  std::vector<Key> keys;                       // already in priority order
+  std::vector<std::optional<int64_t>> holder;  // per key
+  std::vector<Held> contacts;
+  std::optional<int64_t> contact_id;
+  std::string error;  // expected SQLSTATE, empty when it must succeed
+  Expect expect;
+};
+
+Matches matches_of(const Case &c) {
+  Matches m;
+  m.holder = c.holder;
+  for (const Held &h : c.contacts) {
+    ContactState s;
+    s.id = h.id;
+    s.external_id = h.external_id;
+    s.deleted = h.deleted;
+    for (const Key &k : h.permanent) s.permanent[k.type].insert(k.value);
+    m.contacts[h.id] = s;
+  }
+  return m;
+}
+
+const std::optional<int64_t> none;
+
+const Case kCases[] = {
+    {"3: unknown external ID, nothing else: create", {ext("u1")}, {none}, {}, {}, "",
+     {"created", none, "", {}, {}, {}, "u1", {}}},
+    {"3: external ID found: update", {ext("u1"), email("a@x.io")}, {1, none},
+     {{1, "u1", false, {}}}, {}, "", {"updated", 1, "external_id", {}, {}, {1}, {}, {}}},
+    {"3: external ID found but deleted: restore", {ext("u1")}, {1}, {{1, "u1", true, {}}}, {}, "",
+     {"restored", 1, "external_id", {}, {}, {}, {}, {}}},
+    {"3: unknown external ID, email match without one: it gets the ID", {ext("u2"), email("a@x.io")},
+     {none, 1}, {{1, {}, false, {email("a@x.io")}}}, {}, "",
+     {"updated", 1, "email", {}, {}, {}, "u2", {}}},
+    {"3: unknown external ID, email match with another ID: error", {ext("u2"), email("a@x.io")},
+     {none, 1}, {{1, "u1", false, {email("a@x.io")}}}, {}, "23505", {}},
+    {"3: unknown external ID, phone match with another ID: error", {ext("u2"), phone("+380501234567")},
+     {none, 1}, {{1, "u1", false, {phone("+380501234567")}}}, {}, "23505", {}},
+    {"3: mobile case: token-only profile gets external ID, email, phone",
+     {ext("u1"), email("a@x.io"), phone("+380501234567"), push("t1")}, {none, none, none, 7},
+     {{7, {}, false, {}}}, {}, "", {"updated", 7, "mobile_push", {}, {}, {1, 2}, "u1", {}}},
+    {"4: token held by someone with another email: token moves to a new contact",
+     {email("b@x.io"), push("t1")}, {none, 7}, {{7, {}, false, {email("a@x.io")}}}, {}, "",
+     {"created", none, "", {}, {1}, {0}, {}, {}}},
+    {"4: token held by someone with another external ID: token moves", {ext("u2"), push("t1")},
+     {none, 7}, {{7, "u1", false, {}}}, {}, "", {"created", none, "", {}, {1}, {}, "u2", {}}},
+    {"4: token holder with an email, request without one: same person", {push("t1"), cookie("c1")},
+     {7, none}, {{7, "u1", false, {email("a@x.io")}}}, {}, "",
+     {"updated", 7, "mobile_push", {}, {}, {1}, {}, {}}},
+    {"4: email match without external ID: update", {email("a@x.io")}, {3},
+     {{3, {}, false, {email("a@x.io")}}}, {}, "", {"updated", 3, "email", {}, {}, {}, {}, {}}},
+    {"4: deleted email match: restore", {email("a@x.io")}, {3}, {{3, {}, true, {email("a@x.io")}}}, {},
+     "", {"restored", 3, "email", {}, {}, {}, {}, {}}},
+    {"4: phone only, no match: create", {phone("+380501234567")}, {none}, {}, {}, "",
+     {"created", none, "", {}, {}, {0}, {}, {}}},
+    {"4: cookie alone, unknown: remembered, no profile", {cookie("c1")}, {none}, {}, {}, "",
+     {"remembered", none, "", {}, {}, {0}, {}, {}}},
+    {"4: two cookies alone, unknown: remembered", {cookie("c1"), cookie("c2")}, {none, none}, {}, {}, "",
+     {"remembered", none, "", {}, {}, {0, 1}, {}, {}}},
+    {"4: cookie alone, known: update its contact", {cookie("c1")}, {5}, {{5, {}, false, {}}}, {}, "",
+     {"updated", 5, "cookie", {}, {}, {}, {}, {}}},
+    {"4: website case: registration with a remembered cookie creates and attaches",
+     {ext("u9"), email("a@x.io"), cookie("c1")}, {none, none, none}, {}, {}, "",
+     {"created", none, "", {}, {}, {1, 2}, "u9", {}}},
+    {"2: priority: email wins over phone, phone-only profile merged", {email("a@x.io"), phone("+1")},
+     {1, 2}, {{1, {}, false, {email("a@x.io")}}, {2, {}, false, {phone("+1")}}}, {}, "",
+     {"merged", 1, "email", {2}, {}, {}, {}, {}}},
+    {"6: loser with an external ID, nobody else has one: merged, ID kept", {email("a@x.io"), phone("+1")},
+     {1, 2}, {{1, {}, false, {email("a@x.io")}}, {2, "u5", false, {phone("+1")}}}, {}, "",
+     {"merged", 1, "email", {2}, {}, {}, "u5", {}}},
+    {"6: both have external IDs: permanent key is an error", {email("a@x.io"), phone("+1")}, {1, 2},
+     {{1, "u1", false, {email("a@x.io")}}, {2, "u2", false, {phone("+1")}}}, {}, "23505", {}},
+    {"6: winner already has another phone: phone holder not merged, error",
+     {email("a@x.io"), phone("+1")}, {1, 2},
+     {{1, {}, false, {email("a@x.io"), phone("+2")}}, {2, {}, false, {phone("+1")}}}, {}, "23505", {}},
+    {"6: loser holds another email than the request: error", {email("a@x.io"), phone("+1")}, {1, 2},
+     {{1, {}, false, {email("a@x.io")}}, {2, {}, false, {phone("+1"), email("b@x.io")}}}, {}, "23505", {}},
+    {"6: token-only profile merged into the external ID's contact", {ext("u1"), push("t1")}, {1, 7},
+     {{1, "u1", false, {}}, {7, {}, false, {}}}, {}, "",
+     {"merged", 1, "external_id", {7}, {}, {}, {}, {}}},
+    {"6: token of someone else moves to the winner", {ext("u1"), push("t1")}, {1, 7},
+     {{1, "u1", false, {}}, {7, "u7", false, {}}}, {}, "",
+     {"updated", 1, "external_id", {}, {1}, {}, {}, {}}},
+    {"6: changeable priority: push wins, cookie holder merged", {push("t1"), cookie("c1")}, {1, 2},
+     {{1, {}, false, {}}, {2, {}, false, {}}}, {}, "", {"merged", 1, "mobile_push", {2}, {}, {}, {}, {}}},
+    {"6: second loser checked against the merged whole", {email("a@x.io"), phone("+1"), push("t1")},
+     {1, 2, 3},
+     {{1, {}, false, {email("a@x.io")}}, {2, {}, false, {phone("+1")}}, {3, {}, false, {phone("+3")}}},
+     {}, "", {"merged", 1, "email", {2}, {2}, {}, {}, {}}},
+    {"update replaces a permanent value: old one detached", {ext("u1"), email("new@x.io")}, {1, none},
+     {{1, "u1", false, {email("old@x.io")}}}, {}, "",
+     {"updated", 1, "external_id", {}, {}, {1}, {}, {{"email", "old@x.io"}}}},
+    {"5: contact ID: update it and give it the external ID", {ext("u1"), email("a@x.io")}, {none, none},
+     {{4, {}, false, {}}}, 4, "", {"updated", 4, "contact_id", {}, {}, {1}, "u1", {}}},
+    {"5: contact ID: external ID belongs to another contact", {ext("u1")}, {9},
+     {{4, {}, false, {}}, {9, "u1", false, {}}}, 4, "23505", {}},
+    {"5: contact ID: contact has another external ID", {ext("u2")}, {none}, {{4, "u1", false, {}}}, 4,
+     "55000", {}},
+    {"5: contact ID: same external ID again is fine", {ext("u1")}, {4}, {{4, "u1", false, {}}}, 4, "",
+     {"updated", 4, "contact_id", {}, {}, {}, {}, {}}},
+    {"5: contact ID: deleted contact restored", {email("a@x.io")}, {none}, {{4, {}, true, {}}}, 4, "",
+     {"restored", 4, "contact_id", {}, {}, {0}, {}, {}}},
+    {"5: contact ID: email of another person is an error", {email("a@x.io")}, {9},
+     {{4, {}, false, {email("b@x.io")}}, {9, {}, false, {email("a@x.io")}}}, 4, "23505", {}},
+    {"5: contact ID: email-only profile of the same person merged", {email("a@x.io")}, {9},
+     {{4, {}, false, {phone("+1")}}, {9, {}, false, {email("a@x.io")}}}, 4, "",
+     {"merged", 4, "contact_id", {9}, {}, {}, {}, {}}},
+};
+
+class DecisionTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DecisionTest, FollowsRule) {
+  const Case &c = GetParam();
+  Request request{c.keys, c.contact_id};
+  Matches matches = matches_of(c);
+  if (!c.error.empty()) {
+    try {
+      decide(request, matches);
+      FAIL() << "expected SQLSTATE " << c.error;
+    } catch (const IdentityError &e) {
+      EXPECT_EQ(e.sqlstate(), c.error) << e.what();
+      EXPECT_FALSE(e.detail().empty());
+      EXPECT_FALSE(e.hint().empty());
+    }
+    return;
+  }
+  Decision d = decide(request, matches);
+  const Expect &x = c.expect;
+  EXPECT_EQ(d.action(), x.action);
+  EXPECT_EQ(d.winner, x.winner);
+  EXPECT_EQ(d.matched_by, x.matched_by);
+  EXPECT_EQ(d.merged, x.merged);
+  EXPECT_EQ(d.moved, x.moved);
+  EXPECT_EQ(d.attached, x.attached);
+  EXPECT_EQ(d.assign_external_id, x.assign);
+  EXPECT_EQ(d.detached, x.detached);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, DecisionTest, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return "case" + std::to_string(info.index);
+                         });
+
+TEST(DecisionSearch, ReadOnlySearchStopsAtForeignExternalId) {
+  Request request{{ext("u2"), email("a@x.io"), push("t1")}, {}};
+  Matches m;
+  m.holder = {none, 1, 2};
+  m.contacts[1] = ContactState{1, "u1", false, {{"email", {"a@x.io"}}}};
+  m.contacts[2] = ContactState{2, {}, false, {}};
+  SearchResult r = search(request, m);
+  EXPECT_FALSE(r.contact.has_value());
+  EXPECT_EQ(r.matched_by, "");
+}
+
+TEST(DecisionSearch, SkipsContradictingDeviceHolder) {
+  Request request{{email("b@x.io"), push("t1"), cookie("c1")}, {}};
+  Matches m;
+  m.holder = {none, 7, 8};
+  m.contacts[7] = ContactState{7, {}, false, {{"email", {"a@x.io"}}}};
+  m.contacts[8] = ContactState{8, {}, false, {}};
+  SearchResult r = search(request, m);
+  EXPECT_EQ(r.contact, std::optional<int64_t>(8));
+  EXPECT_EQ(r.matched_by, "cookie");
+}
+
+TEST(DecisionSortKeys, ExternalIdThenPermanentThenChangeableByPriority) {
+  std::vector<Key> keys = {cookie("c1"), push("t1"), phone("+1"), ext("u1"), email("a@x.io"), cookie("c0")};
+  sort_keys(keys);
+  std::vector<std::string> order;
+  for (const Key &k : keys) order.push_back(k.type + ":" + k.value);
+  EXPECT_EQ(order, (std::vector<std::string>{"external_id:u1", "email:a@x.io", "phone:+1", "mobile_push:t1",
+                                             "cookie:c1", "cookie:c0"}));
+}
+
+TEST(DecisionErrors, ConflictNamesBothContacts) {
+  Request request{{email("a@x.io"), phone("+1")}, {}};
+  Matches m;
+  m.holder = {1, 2};
+  m.contacts[1] = ContactState{1, "u1", false, {{"email", {"a@x.io"}}}};
+  m.contacts[2] = ContactState{2, "u2", false, {{"phone", {"+1"}}}};
+  try {
+    decide(request, m);
+    FAIL() << "expected a conflict";
+  } catch (const IdentityError &e) {
+    EXPECT_STREQ(e.what(), "phone \"+1\" belongs to another contact");
+    EXPECT_EQ(e.detail(), "Contact 2 holds phone \"+1\" and cannot be merged into contact 1: it has external ID \"u2\".");
+  }
+}
+
+}  // namespace
+}  // namespace identity
