@@ -41,19 +41,23 @@ std::map<std::string, std::set<std::string>> request_permanent(const Request &re
   return values;
 }
 
-// Why `other` cannot be the same person as what `wanted` says, or "" when
-// nothing contradicts: another external ID, or for some permanent type a
-// value while `wanted` holds other values of that type.
+// Why `other` cannot be the same person as what `wanted` (the request, or
+// the winner so far, named by `whose`) says, or "" when nothing contradicts:
+// another external ID, or for some permanent type a value while `wanted`
+// has other values of that type.
 std::string contradiction(const ContactState &other, const std::optional<std::string> &wanted_external_id,
-                          const std::map<std::string, std::set<std::string>> &wanted) {
+                          const std::map<std::string, std::set<std::string>> &wanted, const std::string &whose) {
   if (other.external_id && wanted_external_id && *other.external_id != *wanted_external_id)
-    return "it has external ID " + quoted(*other.external_id);
+    return "it has external ID " + quoted(*other.external_id) + " and " + whose + " has " +
+           quoted(*wanted_external_id);
   for (const auto &[type, held] : other.permanent) {
     auto it = wanted.find(type);
     if (held.empty() || it == wanted.end() || it->second.empty()) continue;
     bool shared = std::any_of(held.begin(), held.end(),
                               [&](const std::string &v) { return it->second.count(v) > 0; });
-    if (!shared) return "it holds " + type + " " + quoted(*held.begin());
+    if (!shared)
+      return "it holds " + type + " " + quoted(*held.begin()) + " and " + whose + " has " +
+             quoted(*it->second.begin());
   }
   return {};
 }
@@ -87,7 +91,7 @@ SearchResult find_winner(const Request &request, const Matches &matches, bool th
       case KeyClass::kChangeable:
         // A shared device: the token's holder is someone else when it holds
         // a permanent identifier the request contradicts.
-        if (!contradiction(c, ext, wanted).empty()) continue;
+        if (!contradiction(c, ext, wanted, "the request").empty()) continue;
         return {*holder, key.type};
     }
   }
@@ -184,8 +188,9 @@ Decision decide(const Request &request, const Matches &matches) {
     const ContactState &other = matches.contacts.at(*holder);
     auto known = refused.find(*holder);
     if (known == refused.end()) {
-      std::string why = contradiction(other, ext, wanted);
-      if (why.empty() && d.winner) why = contradiction(other, merged_state.external_id, merged_state.permanent);
+      std::string why = contradiction(other, ext, wanted, "the request");
+      if (why.empty() && d.winner)
+        why = contradiction(other, merged_state.external_id, merged_state.permanent, contact_name(*d.winner));
       if (why.empty() && d.winner) {
         d.merged.push_back(*holder);
         absorb(merged_state, other);

@@ -35,7 +35,7 @@ Statement blocked_statement{
     "           OR k.normalized OPERATOR(pg_catalog.~*) b.value"
     "         ELSE pg_catalog.lower(b.value) OPERATOR(pg_catalog.=) ANY"
     "              (ARRAY[pg_catalog.lower(pg_catalog.btrim(k.raw)), pg_catalog.lower(k.normalized)]) END"
-    "   LIMIT 1) b",
+    "   LIMIT 1) b ORDER BY k.ord",
     {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
 
 struct TypeInfo {

@@ -218,7 +218,8 @@ TEST(DecisionErrors, ConflictNamesBothContacts) {
     FAIL() << "expected a conflict";
   } catch (const IdentityError &e) {
     EXPECT_STREQ(e.what(), "phone \"+1\" belongs to another contact");
-    EXPECT_EQ(e.detail(), "Contact 2 holds phone \"+1\" and cannot be merged into contact 1: it has external ID \"u2\".");
+    EXPECT_EQ(e.detail(), "Contact 2 holds phone \"+1\" and cannot be merged into contact 1: it has external ID \"u2\" and "
+              "contact 1 has \"u1\".");
   }
 }
 

@@ -1,0 +1,33 @@
+-- Junk identifiers never match two people together: they are dropped with
+-- a NOTICE, never used for matching, never stored.
+CREATE EXTENSION contact_identity;
+
+SELECT * FROM contact_identity.upsert_contact(email => 'test@test.com', phone => '+380501234567');
+SELECT * FROM contact_identity.upsert_contact(email => 'test@test.com', phone => '+380671112233');
+SELECT count(*) AS contacts, count(*) FILTER (WHERE email IS NOT NULL) AS with_email FROM contact_identity.contacts;
+SELECT count(*) AS stored_junk FROM contact_identity.identifiers WHERE value = 'test@test.com';
+
+-- Placeholders of any type, in any case, before normalization.
+SELECT * FROM contact_identity.upsert_contact(external_id => 'NULL', email => 'ann@x.io');
+SELECT * FROM contact_identity.upsert_contact(email => ' undefined ', phone => '+380501234567');
+SELECT * FROM contact_identity.upsert_contact(identifiers => '{"mobile_push": "None", "telegram": 0}', email => 'bob@x.io');
+-- Patterns: placeholder mailboxes and all-zero or repeated-digit phones.
+SELECT * FROM contact_identity.upsert_contact(email => 'noreply@shop.example', phone => '+380000000000', external_id => 'u-5');
+SELECT * FROM contact_identity.upsert_contact(phone => '+15555555555', external_id => 'u-6');
+SELECT email, phone FROM contact_identity.contacts WHERE external_id IN ('u-5', 'u-6') ORDER BY external_id;
+
+-- Everything blocked: nothing left to identify the person.
+SELECT * FROM contact_identity.upsert_contact(email => 'null', phone => '0');
+\echo :LAST_ERROR_SQLSTATE
+-- resolve says no row.
+SELECT * FROM contact_identity.resolve_contact(email => 'test@test.com');
+
+-- Admins add their own junk, exact or as a pattern, per type or for all.
+INSERT INTO contact_identity.blocked_values (identifier_type, value, reason) VALUES ('email', 'info@shop.example', 'shared inbox');
+INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern, reason) VALUES ('mobile_push', '^simulator-', true, 'test devices');
+SELECT * FROM contact_identity.upsert_contact(email => 'INFO@shop.example', identifiers => '{"mobile_push": "simulator-1", "telegram": "55"}');
+SELECT type, value FROM contact_identity.identifiers i WHERE contact_id = (SELECT max(contact_id) FROM contact_identity.contacts);
+-- An invalid pattern is refused when added.
+INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern) VALUES ('email', '([', true);
+
+DROP EXTENSION contact_identity;

@@ -1,0 +1,356 @@
+// normalize.cpp: validation and normalization of identifier values.
+//
+// Everything here is pure C++ (no PostgreSQL headers); errors are thrown as
+// IdentityError with SQLSTATE 22023 and turned into ereport by the shell.
+#include "core/normalize.h"
+
+#include <idn2.h>
+#include <phonenumbers/logger.h>
+#include <phonenumbers/phonenumberutil.h>
+
+#include <cstdio>
+#include <set>
+
+#include "core/identity_error.h"
+
+namespace identity {
+
+namespace {
+
+using i18n::phonenumbers::PhoneNumber;
+using i18n::phonenumbers::PhoneNumberUtil;
+
+// How many bytes of a value an error message quotes at most.
+constexpr size_t kMaxQuotedBytes = 100;
+// RFC 5321 limits: local part in bytes, whole address in bytes, DNS label.
+constexpr size_t kMaxLocalPartBytes = 64;
+constexpr size_t kMaxEmailBytes = 254;
+constexpr size_t kMaxLabelBytes = 63;
+
+// Throws the 22023 error every rule in this file raises.
+[[noreturn]] void fail(const std::string &message, const std::string &detail = {},
+                       const std::string &hint = {}) {
+  throw IdentityError(sqlstate::kInvalidParameterValue, message, detail, hint);
+}
+
+// Decodes the UTF-8 character at s[pos] into *cp; returns its length in
+// bytes, or 0 when the bytes there are not valid UTF-8 (overlong forms,
+// surrogates and values above U+10FFFF included).
+size_t decode_utf8(std::string_view s, size_t pos, char32_t *cp) {
+  unsigned char c = static_cast<unsigned char>(s[pos]);
+  size_t len;
+  char32_t min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, *cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, *cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, *cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() - pos < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    unsigned char cc = static_cast<unsigned char>(s[pos + i]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    *cp = (*cp << 6) | (cc & 0x3F);
+  }
+  if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+// True for C0 controls, DEL and C1 controls.
+bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+// True for the Unicode White_Space characters.
+bool is_unicode_space(char32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+bool is_ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// Formats a code point as U+XXXX for details.
+std::string code_point_name(char32_t cp) {
+  char buf[16];
+  snprintf(buf, sizeof(buf), "U+%04X", static_cast<unsigned>(cp));
+  return buf;
+}
+
+// Quotes a value for a message: at most kMaxQuotedBytes of it (never cut
+// inside a character) with "..." after when shortened; control characters
+// and invalid UTF-8 bytes are shown as \xNN or \uNNNN so the message stays
+// printable, valid UTF-8.
+std::string quoted_value(std::string_view s) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    char32_t cp;
+    size_t len = decode_utf8(s, pos, &cp);
+    if (pos + (len ? len : 1) > kMaxQuotedBytes) break;
+    char buf[16];
+    if (len == 0 || is_control(cp)) {
+      if (len == 0 || cp < 0x80)
+        snprintf(buf, sizeof(buf), "\\x%02X", static_cast<unsigned char>(s[pos]));
+      else
+        snprintf(buf, sizeof(buf), "\\u%04X", static_cast<unsigned>(cp));
+      out += buf;
+      pos += len ? len : 1;
+    } else {
+      out.append(s.substr(pos, len));
+      pos += len;
+    }
+  }
+  return quoted(out) + (pos < s.size() ? "..." : "");
+}
+
+// What is wrong with a text value's characters, or "" when nothing is:
+// invalid UTF-8 or a control character. Counts its characters into *chars.
+std::string bad_characters(std::string_view s, size_t *chars) {
+  *chars = 0;
+  for (size_t pos = 0; pos < s.size(); (*chars)++) {
+    char32_t cp;
+    size_t len = decode_utf8(s, pos, &cp);
+    if (len == 0)
+      return "The value is not valid UTF-8 (byte " + std::to_string(pos) + " is wrong).";
+    if (is_control(cp))
+      return "Control characters such as " + code_point_name(cp) + " are not allowed.";
+    pos += len;
+  }
+  return {};
+}
+
+// Removes ASCII white space at both ends.
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_ascii_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ascii_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Upper-cases ASCII letters only.
+std::string ascii_upper(std::string_view s) {
+  std::string out(s);
+  for (char &c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
+// Checks one email's domain, already ASCII: labels of [a-z0-9-] and a TLD
+// that is not all digits. Returns what is wrong, or "" when nothing is.
+std::string bad_domain(const std::string &domain) {
+  if (domain.find('.') == std::string::npos) return "The domain needs at least one dot.";
+  size_t start = 0;
+  while (true) {
+    size_t end = domain.find('.', start);
+    if (end == std::string::npos) end = domain.size();
+    std::string_view label(domain.data() + start, end - start);
+    if (label.empty()) return "The domain has an empty label.";
+    if (label.size() > kMaxLabelBytes) return "A domain label is longer than 63 characters.";
+    if (label.front() == '-' || label.back() == '-')
+      return "A domain label starts or ends with \"-\".";
+    bool all_digits = true;
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+        return "The domain contains a character other than letters, digits, \"-\" and \".\".";
+      if (c < '0' || c > '9') all_digits = false;
+    }
+    if (end == domain.size())
+      return all_digits ? "The top-level domain is all digits." : "";
+    start = end + 1;
+  }
+}
+
+// Returns libphonenumber with its logging to stderr turned off.
+const PhoneNumberUtil *phone_util() {
+  static PhoneNumberUtil *util = [] {
+    PhoneNumberUtil *u = PhoneNumberUtil::GetInstance();
+    u->SetLogger(new i18n::phonenumbers::NullLogger());  // takes ownership
+    return u;
+  }();
+  return util;
+}
+
+// Why libphonenumber found a parsed number impossible, as a detail.
+std::string impossible_reason(PhoneNumberUtil::ValidationResult r) {
+  switch (r) {
+    case PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY:
+      return "It is a local number without an area code.";
+    case PhoneNumberUtil::INVALID_COUNTRY_CODE:
+      return "Its country calling code does not exist.";
+    case PhoneNumberUtil::TOO_SHORT:
+      return "It is too short for its country.";
+    case PhoneNumberUtil::TOO_LONG:
+      return "It is too long for its country.";
+    default:
+      return "Its length is not used in its country.";
+  }
+}
+
+}  // namespace
+
+// Lower-cases ASCII letters, leaving every other byte alone.
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char &c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Validates an external ID and returns it unchanged.
+std::string normalize_external_id(std::string_view raw) {
+  if (raw.empty()) fail("external ID is empty");
+  size_t chars;
+  std::string problem = bad_characters(raw, &chars);
+  if (!problem.empty()) fail("invalid external ID " + quoted_value(raw), problem);
+  bool blank = true;
+  for (size_t pos = 0; pos < raw.size() && blank;) {
+    char32_t cp;
+    pos += decode_utf8(raw, pos, &cp);
+    blank = is_unicode_space(cp);
+  }
+  if (blank)
+    fail("invalid external ID " + quoted_value(raw),
+         "An external ID must contain something other than white space.");
+  if (chars > kMaxExternalIdChars)
+    fail("external ID is too long",
+         "An external ID may have at most " + std::to_string(kMaxExternalIdChars) +
+             " characters; this one has " + std::to_string(chars) + ".");
+  return std::string(raw);
+}
+
+// Returns the canonical form of an email address (see normalize.h).
+std::string normalize_email(std::string_view raw, std::string_view field) {
+  std::string name(field);
+  std::string_view in = trim(raw);
+  if (in.empty()) fail(name + " is empty");
+  std::string bad = "invalid " + name + " " + quoted_value(in);
+  std::string email = ascii_lower(in);
+
+  for (size_t pos = 0; pos < email.size();) {
+    char32_t cp;
+    size_t len = decode_utf8(email, pos, &cp);
+    if (len == 0) fail(bad, "The value is not valid UTF-8.");
+    if (is_control(cp) || is_unicode_space(cp))
+      fail(bad, "An email address must not contain spaces or control characters.");
+    pos += len;
+  }
+  size_t at = email.find('@');
+  if (at == std::string::npos || email.find('@', at + 1) != std::string::npos)
+    fail(bad, "An email address needs exactly one \"@\" between a local part and a domain.");
+  std::string local = email.substr(0, at);
+  std::string domain = email.substr(at + 1);
+  if (local.empty()) fail(bad, "The local part before \"@\" is empty.");
+  if (domain.empty()) fail(bad, "The domain after \"@\" is empty.");
+  if (local.size() > kMaxLocalPartBytes)
+    fail(bad, "The local part before \"@\" is longer than 64 bytes.");
+  for (char c : local)
+    if (std::string_view("()<>[]:;,\\\"").find(c) != std::string_view::npos)
+      fail(bad, std::string("The local part must not contain \"") + c + "\".");
+
+  char *ascii = nullptr;
+  int rc = idn2_to_ascii_8z(domain.c_str(), &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc != IDN2_OK) {
+    idn2_free(ascii);
+    fail(bad, std::string("The domain is not a valid domain name: ") + idn2_strerror(rc) + ".");
+  }
+  domain = ascii;
+  idn2_free(ascii);
+  std::string problem = bad_domain(domain);
+  if (!problem.empty()) fail(bad, problem);
+
+  std::string result = local + "@" + domain;
+  if (result.size() > kMaxEmailBytes)
+    fail(bad, "An email address may have at most 254 bytes; this one has " +
+                  std::to_string(result.size()) + ".");
+  return result;
+}
+
+// Returns the E.164 form of a phone number (see normalize.h).
+std::string normalize_phone(std::string_view raw, std::string_view default_region,
+                            std::string_view field) {
+  std::string name = field == "phone" ? "phone number" : std::string(field);
+  std::string in(trim(raw));
+  if (in.empty()) fail(name + " is empty");
+  std::string bad = "invalid " + name + " " + quoted_value(in);
+  size_t chars;
+  std::string problem = bad_characters(in, &chars);
+  if (!problem.empty()) fail(bad, problem);
+  for (char c : in)
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+      fail(bad, "A phone number must contain no letters.");
+
+  const PhoneNumberUtil *util = phone_util();
+  std::string region = default_region.empty() ? "ZZ" : ascii_upper(default_region);
+  bool region_known = is_supported_region(region);
+  PhoneNumber number;
+  switch (util->Parse(in, region, &number)) {
+    case PhoneNumberUtil::NO_PARSING_ERROR:
+      break;
+    case PhoneNumberUtil::INVALID_COUNTRY_CODE_ERROR:
+      // With a + (or a region to read 00 in) the code was there but unknown.
+      if (in.find('+') != std::string::npos || in.find("\xEF\xBC\x8B") != std::string::npos ||
+          region_known)
+        fail(bad, "Its country calling code does not exist.");
+      fail(name + " " + quoted_value(in) + " has no country code",
+           default_region.empty() ? std::string()
+                                  : quoted(region) + " is not a known region code.",
+           "Write it in E.164 form such as \"+380501234567\", or set "
+           "contact_identity.default_region.");
+    case PhoneNumberUtil::TOO_SHORT_AFTER_IDD:
+    case PhoneNumberUtil::TOO_SHORT_NSN:
+      fail(bad, "It is too short.");
+    case PhoneNumberUtil::TOO_LONG_NSN:
+      fail(bad, "It is too long.");
+    default:
+      fail(bad, "It does not look like a phone number.");
+  }
+  if (number.has_extension()) fail(bad, "Phone numbers with an extension are not accepted.");
+  PhoneNumberUtil::ValidationResult possible = util->IsPossibleNumberWithReason(number);
+  if (possible != PhoneNumberUtil::IS_POSSIBLE) fail(bad, impossible_reason(possible));
+
+  std::string result;
+  util->Format(number, PhoneNumberUtil::E164, &result);
+  return result;
+}
+
+// True when libphonenumber has metadata for the region, in any case.
+bool is_supported_region(std::string_view region) {
+  static const std::set<std::string> regions = [] {
+    std::set<std::string> r;
+    phone_util()->GetSupportedRegions(&r);
+    return r;
+  }();
+  return regions.count(ascii_upper(region)) > 0;
+}
+
+// Trims a token and checks it; lower-cases ASCII when lower is set.
+std::string normalize_token(std::string_view raw, std::string_view field, bool lower) {
+  std::string name(field);
+  std::string_view in = trim(raw);
+  if (in.empty()) fail(name + " is empty");
+  size_t chars;
+  std::string problem = bad_characters(in, &chars);
+  if (!problem.empty()) fail("invalid " + name + " value " + quoted_value(in), problem);
+  if (chars > kMaxIdentifierChars)
+    fail(name + " value is too long",
+         "A value may have at most " + std::to_string(kMaxIdentifierChars) +
+             " characters; this one has " + std::to_string(chars) + ".");
+  return lower ? ascii_lower(in) : std::string(in);
+}
+
+// Runs the normalizer an identifier type names.
+std::string normalize_identifier(std::string_view normalizer, std::string_view raw,
+                                 std::string_view field, std::string_view default_region) {
+  if (normalizer == "email") return normalize_email(raw, field);
+  if (normalizer == "phone") return normalize_phone(raw, default_region, field);
+  if (normalizer == "text") return normalize_token(raw, field, false);
+  if (normalizer == "lower") return normalize_token(raw, field, true);
+  fail("unknown normalizer " + quoted_value(normalizer), {},
+       "The normalizer must be \"email\", \"phone\", \"text\" or \"lower\".");
+}
+
+}  // namespace identity

@@ -1,0 +1,259 @@
+// normalize_test.cpp: table-driven tests of normalize.h.
+#include "core/normalize.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "core/identity_error.h"
+
+namespace identity {
+namespace {
+
+// An input and the normalized value it must give.
+struct Ok {
+  std::string input;
+  std::string expected;
+};
+
+// An input and the error it must raise: exact message, detail substring.
+struct Bad {
+  std::string input;
+  std::string message;
+  std::string detail;
+};
+
+// Repeats s n times.
+std::string rep(const std::string &s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; i++) out += s;
+  return out;
+}
+
+// Checks that f throws IdentityError 22023 with this message and a detail
+// that contains detail.
+void expect_error(const std::function<std::string()> &f, const std::string &message,
+                  const std::string &detail) {
+  try {
+    std::string got = f();
+    ADD_FAILURE() << "expected error \"" << message << "\", got value \"" << got << "\"";
+  } catch (const IdentityError &e) {
+    EXPECT_EQ(e.sqlstate(), "22023");
+    EXPECT_EQ(e.what(), message);
+    EXPECT_NE(e.detail().find(detail), std::string::npos) << "detail: " << e.detail();
+  }
+}
+
+TEST(NormalizeExternalId, KeepsValidValues) {
+  const Ok cases[] = {
+      {"ABC-123", "ABC-123"},
+      {" a b ", " a b "},
+      {"x\xC2\xA0y", "x\xC2\xA0y"},
+      {"\xE6\x97\xA5\xE6\x9C\xAC", "\xE6\x97\xA5\xE6\x9C\xAC"},
+      {rep("\xC3\xA9", 255), rep("\xC3\xA9", 255)},  // 255 chars, 510 bytes
+      {rep("a", 255), rep("a", 255)},
+  };
+  for (const Ok &c : cases) EXPECT_EQ(normalize_external_id(c.input), c.expected);
+}
+
+TEST(NormalizeExternalId, RejectsInvalidValues) {
+  const Bad cases[] = {
+      {"", "external ID is empty", ""},
+      {"   ", "invalid external ID \"   \"", "something other than white space"},
+      {"\xC2\xA0\xE3\x80\x80", "invalid external ID \"\xC2\xA0\xE3\x80\x80\"",
+       "something other than white space"},
+      {rep("\xC3\xA9", 256), "external ID is too long",
+       "at most 255 characters; this one has 256."},
+      {rep("a", 256), "external ID is too long", "this one has 256."},
+      {"a\x01" "b", "invalid external ID \"a\\x01b\"", "U+0001"},
+      {std::string("a\0b", 3), "invalid external ID \"a\\x00b\"", "U+0000"},
+      {"a\x7F", "invalid external ID \"a\\x7F\"", "U+007F"},
+      {"a\xC2\x85", "invalid external ID \"a\\u0085\"", "U+0085"},
+      {"a\xFF", "invalid external ID \"a\\xFF\"", "not valid UTF-8"},
+      {"\xC0\xAF", "invalid external ID \"\\xC0\\xAF\"", "not valid UTF-8"},
+      {"\xED\xA0\x80", "invalid external ID \"\\xED\\xA0\\x80\"", "not valid UTF-8"},
+      {"a\xE2\x82", "invalid external ID \"a\\xE2\\x82\"", "not valid UTF-8"},
+      // Messages quote at most 100 bytes and never split a character.
+      {rep("a", 300) + "\x01", "invalid external ID \"" + rep("a", 100) + "\"...", "U+0001"},
+      {rep("a", 99) + "\xC3\xA9\x01", "invalid external ID \"" + rep("a", 99) + "\"...",
+       "U+0001"},
+  };
+  for (const Bad &c : cases) {
+    SCOPED_TRACE(c.input);
+    expect_error([&] { return normalize_external_id(c.input); }, c.message, c.detail);
+  }
+}
+
+TEST(NormalizeEmail, NormalizesValidAddresses) {
+  const Ok cases[] = {
+      {"User@Example.COM", "user@example.com"},
+      {" \t user@example.com\r\n", "user@example.com"},
+      {"User@B\xC3\xBC" "cher.Example", "user@xn--bcher-kva.example"},
+      {"x@B\xC3\x9C" "CHER.example", "x@xn--bcher-kva.example"},
+      {"x@stra\xC3\x9F" "e.de", "x@xn--strae-oqa.de"},
+      {"x@\xE4\xBE\x8B\xE3\x81\x88\xE3\x80\x82jp", "x@xn--r8jz45g.jp"},
+      {"x@xn--bcher-kva.example", "x@xn--bcher-kva.example"},
+      {"A.B+Tag@Sub.Example.co.uk", "a.b+tag@sub.example.co.uk"},
+      {"o'hara!#$%&*/=?^_`{|}~@example.com", "o'hara!#$%&*/=?^_`{|}~@example.com"},
+      {"\xC3\x84" "Bc@example.com", "\xC3\x84" "bc@example.com"},  // only ASCII lowered
+      {rep("a", 64) + "@example.com", rep("a", 64) + "@example.com"},
+      {"x@a-b.1c", "x@a-b.1c"},
+  };
+  for (const Ok &c : cases) EXPECT_EQ(normalize_email(c.input), c.expected);
+}
+
+TEST(NormalizeEmail, RejectsInvalidAddresses) {
+  const std::string at_rule = "needs exactly one \"@\"";
+  const std::string long_domain = rep("b", 63) + "." + rep("c", 63) + "." + rep("d", 63) + ".com";
+  const Bad cases[] = {
+      {"", "email is empty", ""},
+      {" \t ", "email is empty", ""},
+      {"foo", "invalid email \"foo\"", at_rule},
+      {"a@b@example.com", "invalid email \"a@b@example.com\"", at_rule},
+      {"@example.com", "invalid email \"@example.com\"", "local part before \"@\" is empty"},
+      {"user@", "invalid email \"user@\"", "domain after \"@\" is empty"},
+      {"us er@example.com", "invalid email \"us er@example.com\"", "spaces or control"},
+      {"user@exa mple.com", "invalid email \"user@exa mple.com\"", "spaces or control"},
+      {"us\xC2\xA0" "er@example.com", "invalid email \"us\xC2\xA0" "er@example.com\"",
+       "spaces or control"},
+      {"user\x01@example.com", "invalid email \"user\\x01@example.com\"", "spaces or control"},
+      {"\xFF@example.com", "invalid email \"\\xFF@example.com\"", "not valid UTF-8"},
+      {"a(b)@example.com", "invalid email \"a(b)@example.com\"", "must not contain \"(\""},
+      {"\"a\"@example.com", "invalid email \"\"a\"@example.com\"", "must not contain \"\"\""},
+      {"user@localhost", "invalid email \"user@localhost\"", "at least one dot"},
+      {"user@example..com", "invalid email \"user@example..com\"", "empty label"},
+      {"user@example.com.", "invalid email \"user@example.com.\"", "empty label"},
+      {"user@-example.com", "invalid email \"user@-example.com\"", "not a valid domain name"},
+      {"user@exa_mple.com", "invalid email \"user@exa_mple.com\"", "other than letters"},
+      {"user@[1.2.3.4]", "invalid email \"user@[1.2.3.4]\"", "other than letters"},
+      {"user@1.2.3.4", "invalid email \"user@1.2.3.4\"", "top-level domain is all digits"},
+      {rep("a", 65) + "@example.com", "invalid email \"" + rep("a", 65) + "@example.com\"",
+       "longer than 64 bytes"},
+      {"x@" + rep("a", 64) + ".com", "invalid email \"x@" + rep("a", 64) + ".com\"",
+       "longer than 63 characters"},
+      {rep("a", 64) + "@" + long_domain, "invalid email \"" + rep("a", 64) + "@" + rep("b", 35) + "\"...",
+       "at most 254 bytes; this one has 260."},
+  };
+  for (const Bad &c : cases) {
+    SCOPED_TRACE(c.input);
+    expect_error([&] { return normalize_email(c.input); }, c.message, c.detail);
+  }
+  expect_error([] { return normalize_email("x", "work_email"); }, "invalid work_email \"x\"",
+               at_rule);
+}
+
+// A phone number, the default region to read it in, and the result.
+struct Phone {
+  std::string input;
+  std::string region;
+  std::string expected;  // E.164, or for errors the exact message
+  std::string detail;    // for errors: a substring of the detail
+};
+
+TEST(NormalizePhone, FormatsPossibleNumbersAsE164) {
+  const Phone cases[] = {
+      {"+380 50 123 45 67", "", "+380501234567", ""},
+      {"  +380 (50) 123-45-67 ", "", "+380501234567", ""},
+      {"050 123 45 67", "UA", "+380501234567", ""},
+      {"050 123 45 67", "ua", "+380501234567", ""},
+      {"00380501234567", "UA", "+380501234567", ""},
+      {"(202) 555-0143", "US", "+12025550143", ""},
+      {"+1 202 555 0143", "UA", "+12025550143", ""},
+  };
+  for (const Phone &c : cases) EXPECT_EQ(normalize_phone(c.input, c.region), c.expected);
+}
+
+TEST(NormalizePhone, RejectsImpossibleNumbers) {
+  const Phone cases[] = {
+      {"", "UA", "phone number is empty", ""},
+      {"050 123 45 67", "", "phone number \"050 123 45 67\" has no country code", ""},
+      {"050 123 45 67", "xx", "phone number \"050 123 45 67\" has no country code",
+       "\"XX\" is not a known region code."},
+      {"00380501234567", "", "phone number \"00380501234567\" has no country code", ""},
+      {"+999 1234567", "", "invalid phone number \"+999 1234567\"", "country calling code"},
+      {"00999 123456", "UA", "invalid phone number \"00999 123456\"", "country calling code"},
+      {"+380 501", "", "invalid phone number \"+380 501\"", "too short for its country"},
+      {"+3805", "", "invalid phone number \"+3805\"", "too short"},
+      {"+38050123456789012", "", "invalid phone number \"+38050123456789012\"", "too long"},
+      {"5550143", "US", "invalid phone number \"5550143\"", "local number"},
+      {"+", "", "invalid phone number \"+\"", "does not look like a phone number"},
+      {"+1 202 555 CALL", "", "invalid phone number \"+1 202 555 CALL\"", "no letters"},
+      {"+1 202 555 0143 ext 5", "", "invalid phone number \"+1 202 555 0143 ext 5\"",
+       "no letters"},
+      {"+1 202 555 0143 #123", "", "invalid phone number \"+1 202 555 0143 #123\"",
+       "extension"},
+      {"+380\x01" "501234567", "", "invalid phone number \"+380\\x01501234567\"", "U+0001"},
+  };
+  for (const Phone &c : cases) {
+    SCOPED_TRACE(c.input);
+    expect_error([&] { return normalize_phone(c.input, c.region); }, c.expected, c.detail);
+  }
+  try {
+    normalize_phone("050 123 45 67", "");
+    ADD_FAILURE() << "no error";
+  } catch (const IdentityError &e) {
+    EXPECT_EQ(e.hint(),
+              "Write it in E.164 form such as \"+380501234567\", or set "
+              "contact_identity.default_region.");
+  }
+  expect_error([] { return normalize_phone("123", "", "work_phone"); },
+               "work_phone \"123\" has no country code", "");
+}
+
+TEST(NormalizePhone, KnowsSupportedRegions) {
+  EXPECT_TRUE(is_supported_region("UA"));
+  EXPECT_TRUE(is_supported_region("ua"));
+  EXPECT_TRUE(is_supported_region("US"));
+  EXPECT_FALSE(is_supported_region("XX"));
+  EXPECT_FALSE(is_supported_region("ZZ"));
+  EXPECT_FALSE(is_supported_region(""));
+  EXPECT_FALSE(is_supported_region("UAX"));
+}
+
+TEST(NormalizeToken, TrimsAndOptionallyLowers) {
+  EXPECT_EQ(normalize_token(" Tok En\t\n", "cookie", false), "Tok En");
+  EXPECT_EQ(normalize_token(" Tok En ", "telegram", true), "tok en");
+  EXPECT_EQ(normalize_token("\xC3\x84" "B", "x", true), "\xC3\x84" "b");
+  EXPECT_EQ(normalize_token("\xC2\xA0", "x", false), "\xC2\xA0");  // only ASCII trimmed
+  EXPECT_EQ(normalize_token(rep("\xC3\xA9", 1000), "x", false), rep("\xC3\xA9", 1000));
+}
+
+TEST(NormalizeToken, RejectsInvalidValues) {
+  const Bad cases[] = {
+      {"", "cookie is empty", ""},
+      {" \t\r\n ", "cookie is empty", ""},
+      {rep("\xC3\xA9", 1001), "cookie value is too long", "at most 1000 characters"},
+      {"a\x01", "invalid cookie value \"a\\x01\"", "U+0001"},
+      {"a\xC2\x9F", "invalid cookie value \"a\\u009F\"", "U+009F"},
+      {"\xFF", "invalid cookie value \"\\xFF\"", "not valid UTF-8"},
+  };
+  for (const Bad &c : cases) {
+    SCOPED_TRACE(c.input);
+    expect_error([&] { return normalize_token(c.input, "cookie", false); }, c.message,
+                 c.detail);
+  }
+}
+
+TEST(NormalizeIdentifier, DispatchesOnNormalizer) {
+  EXPECT_EQ(normalize_identifier("email", " A@B.CD ", "email", ""), "a@b.cd");
+  EXPECT_EQ(normalize_identifier("phone", "050 123 45 67", "phone", "UA"), "+380501234567");
+  EXPECT_EQ(normalize_identifier("text", " AbC ", "cookie", ""), "AbC");
+  EXPECT_EQ(normalize_identifier("lower", " AbC ", "cookie", ""), "abc");
+  expect_error([] { return normalize_identifier("bogus", "x", "cookie", ""); },
+               "unknown normalizer \"bogus\"", "");
+  expect_error([] { return normalize_identifier("Email", "a@b.cd", "email", ""); },
+               "unknown normalizer \"Email\"", "");
+  expect_error([] { return normalize_identifier("email", "nope", "work_email", ""); },
+               "invalid work_email \"nope\"", "exactly one");
+}
+
+TEST(AsciiLower, LowersOnlyAsciiLetters) {
+  EXPECT_EQ(ascii_lower("ABC xyz 123 @[]"), "abc xyz 123 @[]");
+  EXPECT_EQ(ascii_lower("\xC3\x84\xC3\x96Z"), "\xC3\x84\xC3\x96z");
+  EXPECT_EQ(ascii_lower(std::string("A\0B", 3)), std::string("a\0b", 3));
+  EXPECT_EQ(ascii_lower(""), "");
+}
+
+}  // namespace
+}  // namespace identity
