@@ -8,30 +8,37 @@
 CREATE TABLE contact_identity.identifier_types (
     name            text PRIMARY KEY
                     CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'
-                           AND name OPERATOR(pg_catalog.<>) ALL (ARRAY['external_id', 'contact_id'])),
-    class           text NOT NULL CHECK (class OPERATOR(pg_catalog.=) ANY (ARRAY['permanent', 'changeable'])),
+                           AND name OPERATOR(pg_catalog.<>) 'contact_id'),
+    class           text NOT NULL
+                    CHECK (class OPERATOR(pg_catalog.=) ANY (ARRAY['external', 'permanent', 'changeable'])),
     priority        integer NOT NULL,
     normalizer      text NOT NULL DEFAULT 'text'
-                    CHECK (normalizer OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'phone', 'text', 'lower'])),
+                    CHECK (normalizer OPERATOR(pg_catalog.=) ANY (ARRAY['external_id', 'email', 'phone', 'text', 'lower'])),
     creates_contact boolean NOT NULL DEFAULT true,
     builtin         boolean NOT NULL DEFAULT false,
-    description     text
+    description     text,
+    CONSTRAINT identifier_types_one_external_id
+        CHECK ((name OPERATOR(pg_catalog.=) 'external_id') OPERATOR(pg_catalog.=) (class OPERATOR(pg_catalog.=) 'external')
+               AND (name OPERATOR(pg_catalog.=) 'external_id') OPERATOR(pg_catalog.=) (normalizer OPERATOR(pg_catalog.=) 'external_id'))
 );
 COMMENT ON TABLE contact_identity.identifier_types IS
-    'kinds of identifier a contact can hold; permanent ones are searched before changeable ones, each by priority';
+    'kinds of identifier a contact can hold; searched external ID first, then permanent, then changeable types, each by priority';
 COMMENT ON COLUMN contact_identity.identifier_types.class IS
-    'permanent (conditionally permanent: email, phone, ...) or changeable (tokens, cookies)';
+    'external (only external_id), permanent (conditionally permanent: email, phone, ...) or changeable (tokens, cookies)';
 COMMENT ON COLUMN contact_identity.identifier_types.priority IS
     'search order within the class, lower first';
 COMMENT ON COLUMN contact_identity.identifier_types.normalizer IS
-    'how values are normalized: email, phone (E.164), text (trimmed) or lower (trimmed, lower-cased)';
+    'how values are normalized: email, phone (E.164), text (trimmed), lower (trimmed, lower-cased); external_id for external IDs';
 COMMENT ON COLUMN contact_identity.identifier_types.creates_contact IS
     'false when a request carrying only this type must not create a profile (web cookies)';
 COMMENT ON COLUMN contact_identity.identifier_types.builtin IS
     'shipped with the extension; pg_dump keeps only rows added by the database''s users';
+COMMENT ON CONSTRAINT identifier_types_one_external_id ON contact_identity.identifier_types IS
+    'external_id is the one type of class external, normalized as an external ID';
 
 INSERT INTO contact_identity.identifier_types
     (name, class, priority, normalizer, creates_contact, builtin, description) VALUES
+    ('external_id', 'external',   0,  'external_id', true, true, 'the application''s own ID for the person'),
     ('email',       'permanent',  10, 'email', true,  true, 'email address'),
     ('phone',       'permanent',  20, 'phone', true,  true, 'phone number in E.164 form'),
     ('mobile_push', 'changeable', 10, 'text',  true,  true, 'mobile app push token'),
@@ -67,7 +74,7 @@ COMMENT ON TABLE contact_identity.contacts IS
     'one profile per person; deleted ones keep their identifiers, merged ones are tombstones pointing at the winner';
 COMMENT ON COLUMN contact_identity.contacts.account_id IS 'tenant; every key and join leads with it';
 COMMENT ON COLUMN contact_identity.contacts.external_id IS
-    'the application''s own ID for the person: unique per account, never changed once set';
+    'the application''s own ID for the person: unique per account, never changed once set; also held in identifiers';
 COMMENT ON COLUMN contact_identity.contacts.email IS 'primary email, normalized; also held in identifiers';
 COMMENT ON COLUMN contact_identity.contacts.phone IS 'primary phone in E.164; also held in identifiers';
 COMMENT ON COLUMN contact_identity.contacts.attributes IS 'custom fields, a JSON object';
@@ -91,14 +98,16 @@ CREATE TABLE contact_identity.identifiers (
     PRIMARY KEY (account_id, type, value),
     FOREIGN KEY (account_id, contact_id) REFERENCES contact_identity.contacts (account_id, contact_id)
 );
-CREATE INDEX identifiers_contact_idx ON contact_identity.identifiers (account_id, contact_id);
+CREATE INDEX identifiers_contact_idx ON contact_identity.identifiers (account_id, contact_id)
+    WHERE contact_id IS NOT NULL;
 COMMENT ON TABLE contact_identity.identifiers IS
-    'every identifier a contact holds; the primary key makes each (account, type, value) belong to one contact at most';
+    'every identifier a contact holds, its external ID included; the primary key makes each (account, type, value) belong to one contact at most, and writers lock these rows to serialize on a key';
 COMMENT ON COLUMN contact_identity.identifiers.value IS 'normalized value';
 COMMENT ON COLUMN contact_identity.identifiers.contact_id IS
-    'the holder; NULL for an identifier seen without a profile (a visitor''s cookie), kept until a profile claims it';
+    'the holder; NULL for an identifier seen without a profile (a visitor''s cookie), kept until a profile claims it, or claimed by a write still in progress';
 COMMENT ON COLUMN contact_identity.identifiers.attached_at IS 'when the current holder got it';
-COMMENT ON INDEX contact_identity.identifiers_contact_idx IS 'a contact''s identifiers';
+COMMENT ON INDEX contact_identity.identifiers_contact_idx IS
+    'a contact''s identifiers; partial, so that lookups of holder-less keys go through the primary key';
 
 -- Blocked values ---------------------------------------------------------
 
@@ -286,7 +295,8 @@ AS $$
                    FROM contact_identity.identifiers i
                    JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
                    WHERE i.account_id OPERATOR(pg_catalog.=) c.account_id
-                     AND i.contact_id OPERATOR(pg_catalog.=) c.contact_id), '[]'::jsonb),
+                     AND i.contact_id OPERATOR(pg_catalog.=) c.contact_id
+                     AND t.class OPERATOR(pg_catalog.<>) 'external'), '[]'::jsonb),
                'fields', c.attributes,
                'createdAt', c.created_at,
                'updatedAt', c.updated_at,

@@ -34,7 +34,7 @@ WHERE indrelid IN ('contact_identity.contacts'::regclass, 'contact_identity.iden
 
 -- Identifier types are data.
 SELECT name, class, priority, normalizer, creates_contact FROM contact_identity.identifier_types
-ORDER BY class DESC, priority;
+ORDER BY array_position(ARRAY['external', 'permanent', 'changeable'], class), priority;
 SELECT identifier_type, count(*) FILTER (WHERE is_pattern) AS patterns, count(*) FILTER (WHERE NOT is_pattern) AS exact
 FROM contact_identity.blocked_values GROUP BY 1 ORDER BY 1 NULLS FIRST;
 

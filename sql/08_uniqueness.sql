@@ -48,4 +48,19 @@ SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'an
 SELECT xmin = :'before_xmin' AS same_row_version FROM contact_identity.contacts WHERE contact_id = 1;
 SELECT count(*) AS log_rows FROM contact_identity.identity_log;
 
+-- Serializing on keys uses row locks, not the shared lock table: an ETL loop
+-- of thousands of signups in one transaction holds no advisory lock and
+-- does not run out of shared memory (64 locks per transaction by default).
+BEGIN;
+DO $$
+BEGIN
+  FOR i IN 1..2500 LOOP
+    PERFORM contact_identity.upsert_contact(external_id => 'etl-' || i, email => 'etl' || i || '@x.io',
+        identifiers => jsonb_build_object('mobile_push', 'etl-tok-' || i));
+  END LOOP;
+END $$;
+SELECT count(*) AS locks_held FROM pg_locks WHERE pid = pg_backend_pid() AND locktype IN ('advisory', 'tuple');
+COMMIT;
+SELECT count(*) AS etl_contacts FROM contact_identity.contacts WHERE external_id LIKE 'etl-%';
+
 DROP EXTENSION contact_identity;

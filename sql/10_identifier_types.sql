@@ -22,6 +22,8 @@ SELECT contact_id FROM contact_identity.identifiers WHERE type = 'viber';
 SELECT * FROM contact_identity.upsert_contact(identifiers => '{"loyalty_card": ["card-1", "card-3"]}');
 -- A type in use cannot be dropped.
 DELETE FROM contact_identity.identifier_types WHERE name = 'viber';
+-- The external ID is an argument of its own, not an identifiers entry.
+SELECT * FROM contact_identity.upsert_contact(identifiers => '{"external_id": "u-1"}');
 -- Unknown types are an error that lists the known ones.
 SELECT * FROM contact_identity.upsert_contact(identifiers => '{"fax": "1"}');
 \echo :LAST_ERROR_SQLSTATE

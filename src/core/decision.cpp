@@ -180,7 +180,7 @@ Decision decide(const Request &request, const Matches &matches) {
     const Key &key = request.keys[i];
     const auto &holder = matches.holder[i];
     if (!holder) {
-      if (key.key_class != KeyClass::kExternalId) d.attached.push_back(i);
+      d.attached.push_back(i);
       continue;
     }
     if (d.winner && *holder == *d.winner) continue;

@@ -59,7 +59,7 @@ struct Decision {
   std::string matched_by;         // key type that decided; empty: none
   std::vector<int64_t> merged;    // contacts merged into the winner
   std::vector<size_t> moved;      // keys taken from another contact
-  std::vector<size_t> attached;   // keys nobody held: attach to the winner
+  std::vector<size_t> attached;   // keys nobody held (external ID included): attach to the winner
   // Values of the winner replaced by the request (permanent types hold one
   // value each): type -> old value, detached from the winner.
   std::vector<std::pair<std::string, std::string>> detached;

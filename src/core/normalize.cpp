@@ -345,12 +345,13 @@ std::string normalize_token(std::string_view raw, std::string_view field, bool l
 // Runs the normalizer an identifier type names.
 std::string normalize_identifier(std::string_view normalizer, std::string_view raw,
                                  std::string_view field, std::string_view default_region) {
+  if (normalizer == "external_id") return normalize_external_id(raw);
   if (normalizer == "email") return normalize_email(raw, field);
   if (normalizer == "phone") return normalize_phone(raw, default_region, field);
   if (normalizer == "text") return normalize_token(raw, field, false);
   if (normalizer == "lower") return normalize_token(raw, field, true);
   fail("unknown normalizer " + quoted_value(normalizer), {},
-       "The normalizer must be \"email\", \"phone\", \"text\" or \"lower\".");
+       "The normalizer must be \"external_id\", \"email\", \"phone\", \"text\" or \"lower\".");
 }
 
 }  // namespace identity

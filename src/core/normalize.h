@@ -37,8 +37,9 @@ bool is_supported_region(std::string_view region);
 // over kMaxIdentifierChars or holding control characters is an error.
 std::string normalize_token(std::string_view raw, std::string_view field, bool lower);
 
-// Dispatches on an identifier type's normalizer name: "email", "phone",
-// "text" (normalize_token) or "lower" (normalize_token, lower-cased).
+// Dispatches on an identifier type's normalizer name: "external_id",
+// "email", "phone", "text" (normalize_token) or "lower" (normalize_token,
+// lower-cased).
 std::string normalize_identifier(std::string_view normalizer, std::string_view raw,
                                  std::string_view field, std::string_view default_region);
 

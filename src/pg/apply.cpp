@@ -1,6 +1,8 @@
 // apply.cpp: the writes of upsert_contact and assign_external_id.
 #include "pg/apply.h"
 
+#include <stdexcept>
+
 #include "core/json_text.h"
 #include "pg/request.h"
 #include "pg/spi.h"
@@ -58,31 +60,26 @@ Statement merge_statement{
     " SELECT m.type, m.value FROM moved m ORDER BY m.type, m.value",
     {INT8OID, INT8OID, INT8OID}};
 
+// Identifier statements work one key at a time: a primary-key probe is the
+// one plan a kept statement can never get wrong as the table grows.
+#define KEY_IS "i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) $3 AND i.value OPERATOR(pg_catalog.=) $4"
+
+// Gives the key to contact $2 from whoever holds it.
 Statement move_statement{
-    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = pg_catalog.now()"
-    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
-    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) k.type"
-    "   AND i.value OPERATOR(pg_catalog.=) k.value",
-    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = pg_catalog.now() WHERE " KEY_IS,
+    {INT8OID, INT8OID, TEXTOID, TEXTOID}};
 
 Statement detach_statement{
-    "DELETE FROM contact_identity.identifiers i"
-    " USING ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
-    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2"
-    "   AND i.type OPERATOR(pg_catalog.=) k.type AND i.value OPERATOR(pg_catalog.=) k.value",
-    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+    "DELETE FROM contact_identity.identifiers i WHERE " KEY_IS " AND i.contact_id OPERATOR(pg_catalog.=) $2",
+    {INT8OID, INT8OID, TEXTOID, TEXTOID}};
 
-// Attaches identifiers nobody holds to $2, claiming remembered ones; with
-// $2 NULL it only remembers them. Returns the rows it wrote.
+// Gives a claimed, holder-less key to contact $2.
 Statement attach_statement{
-    "INSERT INTO contact_identity.identifiers AS i (account_id, type, value, contact_id, attached_at)"
-    " SELECT $1, k.type, k.value, $2, CASE WHEN $2 IS NULL THEN NULL ELSE pg_catalog.now() END"
-    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
-    " ON CONFLICT (account_id, type, value) DO UPDATE"
-    " SET contact_id = excluded.contact_id, attached_at = excluded.attached_at"
-    " WHERE i.contact_id IS NULL AND excluded.contact_id IS NOT NULL"
-    " RETURNING i.type, i.value",
-    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = pg_catalog.now()"
+    " WHERE " KEY_IS " AND i.contact_id IS NULL",
+    {INT8OID, INT8OID, TEXTOID, TEXTOID}};
+
+#undef KEY_IS
 
 Statement log_statement{
     "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by,"
@@ -121,29 +118,12 @@ struct LogBatch {
   }
 };
 
-// Splits keys (by index) into parallel type and value arrays.
-void key_arrays(const Request &request, const std::vector<size_t> &indexes, std::vector<std::string> &types,
-                std::vector<std::string> &values) {
-  for (size_t i : indexes) {
-    types.push_back(request.keys[i].type);
-    values.push_back(request.keys[i].value);
-  }
-}
-
-// Attaches (or, with no contact, remembers) the keys and logs each one written.
-void attach(int64_t account_id, OptId contact_id, const Request &request, const std::vector<size_t> &indexes,
-            const OptText &matched_by, LogBatch &log) {
-  if (indexes.empty()) return;
-  std::vector<std::string> types, values;
-  key_arrays(request, indexes, types, values);
-  uint64_t n = execute(attach_statement,
-                       {int8_param(account_id), int8_param(contact_id), text_array_param(types), text_array_param(values)},
-                       false);
-  std::vector<std::pair<OptText, OptText>> written;
-  for (uint64_t r = 0; r < n; r++) written.emplace_back(result_text(r, 1), result_text(r, 2));
-  for (auto &[type, value] : written)
-    log.add(contact_id, contact_id ? "identifier_attached" : "identifier_remembered", matched_by, type, value,
-            std::nullopt, std::nullopt);
+// Runs a per-key statement ($1 account, $2 contact, $3 type, $4 value);
+// returns the rows it changed.
+uint64_t for_key(Statement &statement, int64_t account_id, int64_t contact_id, const std::string &type,
+                 const std::string &value) {
+  return execute(statement, {int8_param(account_id), int8_param(contact_id), text_param(type), text_param(value)},
+                 false);
 }
 
 // The primary email or phone after the call: the request's, else the
@@ -180,8 +160,11 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   out.action = d.action();
   if (!d.matched_by.empty()) out.matched_by = d.matched_by;
 
-  if (d.remember_only) {
-    attach(account_id, std::nullopt, request, d.attached, std::nullopt, log);
+  if (d.remember_only) {  // the claimed rows are the memory
+    for (size_t i : d.attached)
+      if (snap.fresh[i])
+        log.add(std::nullopt, "identifier_remembered", std::nullopt, request.keys[i].type, request.keys[i].value,
+                std::nullopt, std::nullopt);
     log.flush(account_id);
     return out;
   }
@@ -213,30 +196,26 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
     log.add(id, "merged", out.matched_by, std::nullopt, std::nullopt, loser, merge_detail(snap.rows.at(loser), moved));
   }
 
-  if (!d.moved.empty()) {
-    std::vector<std::string> types, values;
-    key_arrays(request, d.moved, types, values);
-    execute(move_statement,
-            {int8_param(account_id), int8_param(id), text_array_param(types), text_array_param(values)}, false);
-    for (size_t i : d.moved)
-      log.add(id, "identifier_moved", out.matched_by, request.keys[i].type, request.keys[i].value,
-              snap.matches.holder[i], std::nullopt);
+  for (size_t i : d.moved) {
+    const Key &key = request.keys[i];
+    for_key(move_statement, account_id, id, key.type, key.value);
+    log.add(id, "identifier_moved", out.matched_by, key.type, key.value, snap.matches.holder[i], std::nullopt);
   }
 
-  if (!d.detached.empty()) {
-    std::vector<std::string> types, values;
-    for (const auto &[type, value] : d.detached) {
-      types.push_back(type);
-      values.push_back(value);
-    }
-    execute(detach_statement,
-            {int8_param(account_id), int8_param(id), text_array_param(types), text_array_param(values)}, false);
-    for (const auto &[type, value] : d.detached)
-      log.add(id, "identifier_detached", out.matched_by, type, value, std::nullopt,
-              "{\"reason\": \"replaced by the request's " + type + "\"}");
+  for (const auto &[type, value] : d.detached) {
+    for_key(detach_statement, account_id, id, type, value);
+    log.add(id, "identifier_detached", out.matched_by, type, value, std::nullopt,
+            "{\"reason\": \"replaced by the request's " + type + "\"}");
   }
 
-  attach(account_id, id, request, d.attached, out.matched_by, log);
+  for (size_t i : d.attached) {
+    const Key &key = request.keys[i];
+    // We hold this row (claimed or locked while holder-less): it must change.
+    if (for_key(attach_statement, account_id, id, key.type, key.value) != 1)
+      throw std::runtime_error("contact_identity: could not attach " + key.type + " to contact " + std::to_string(id));
+    if (key.key_class != identity::KeyClass::kExternalId)  // logged as external_id_assigned
+      log.add(id, "identifier_attached", out.matched_by, key.type, key.value, std::nullopt, std::nullopt);
+  }
 
   if (!d.create) {
     uint64_t changed = execute(update_contact_statement,

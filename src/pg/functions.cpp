@@ -76,8 +76,7 @@ Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *fu
   identity::Request request = build_request(keys, false);
   require_identifier(request, function);
   if (request.contact_id) request.contact_id = follow_contact(keys.account_id, *request.contact_id, false);
-  lock_keys(keys.account_id, request);
-  LookupResult snapshot = read_snapshot(keys.account_id, request, true);
+  LookupResult snapshot = claim_and_lock(keys.account_id, request);
   identity::Decision decision = identity::decide(request, snapshot.matches);
   return apply_decision(keys.account_id, request, snapshot, decision, fields);
 }
@@ -129,7 +128,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
     identity::Request request = build_request(keys, true);
     identity::SearchResult found;
     if (!request.keys.empty()) {
-      LookupResult snapshot = read_snapshot(keys.account_id, request, false);
+      LookupResult snapshot = read_unlocked(keys.account_id, request);
       found = identity::search(request, snapshot.matches);
       if (found.contact && snapshot.rows.at(*found.contact).state.deleted && !*include) found = {};
     }

@@ -1,44 +1,70 @@
-// lookup.cpp: advisory locks, holder lookups and contact state.
+// lookup.cpp: claiming keys, holder lookups and contact state.
+//
+// Concurrency (docs/identity-rules.md, rule 7) rests on row locks, which,
+// unlike advisory locks, cost no lock-table entry however many calls one
+// transaction makes:
+//  - a key nobody has seen is claimed by inserting its identifiers row with
+//    no holder; a second writer of the same key waits on that uncommitted
+//    row in the unique index until the first commits;
+//  - a key seen without a holder (a remembered cookie) is locked as a row;
+//  - a key with a holder is protected by the holder's contacts row, which a
+//    writer locks before it reads; every change of an identifier's holder
+//    happens under the old holder's row lock, so holders read again after
+//    locking are final.
 #include "pg/lookup.h"
 
-#include <algorithm>
 #include <set>
 #include <stdexcept>
 
 #include "core/identity_error.h"
-#include "core/lock_key.h"
-#include "pg/pg_boundary.h"
 #include "pg/spi.h"
 
 namespace pgshell {
 namespace {
 
-using identity::KeyClass;
+#define KEYS "ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]))"
+// One primary-key probe per key. OFFSET 0 keeps the subquery from being
+// flattened into a join: a kept plan made while the table was small would
+// otherwise hash-join a scan of the whole account, every call.
+#define PROBE_KEY(extra)                                                                      \
+  " CROSS JOIN LATERAL (SELECT i.contact_id FROM contact_identity.identifiers i"             \
+  "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) k.type" \
+  "  AND i.value OPERATOR(pg_catalog.=) k.value" extra " OFFSET 0) i"
 
 Statement holders_statement{
-    "SELECT k.ord, i.contact_id FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]))"
-    " WITH ORDINALITY AS k(type, value, ord)"
-    " JOIN contact_identity.identifiers i ON i.account_id OPERATOR(pg_catalog.=) $1"
-    "  AND i.type OPERATOR(pg_catalog.=) k.type AND i.value OPERATOR(pg_catalog.=) k.value",
+    "SELECT k.ord, i.contact_id FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)" PROBE_KEY(""),
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
 
-Statement external_id_statement{
-    "SELECT c.contact_id FROM contact_identity.contacts c"
-    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.external_id OPERATOR(pg_catalog.=) $2",
-    {INT8OID, TEXTOID}};
+// Inserts a holder-less row for each key not yet known, in (type, value)
+// order so that writers claiming overlapping keys wait in one order.
+Statement claim_statement{
+    "INSERT INTO contact_identity.identifiers AS i (account_id, type, value)"
+    " SELECT $1, k.type, k.value FROM " KEYS " AS k(type, value) ORDER BY k.type, k.value"
+    " ON CONFLICT (account_id, type, value) DO NOTHING RETURNING i.type, i.value",
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
+// Locks, in (type, value) order, the keys that have no holder; one claimed
+// meanwhile drops out.
+Statement lock_unheld_statement{
+    "SELECT i.contact_id FROM (SELECT * FROM " KEYS " AS k(type, value) ORDER BY 1, 2) k"
+    PROBE_KEY(" AND i.contact_id IS NULL FOR NO KEY UPDATE"),
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
+#undef PROBE_KEY
+#undef KEYS
 
 Statement contact_statement{
     "SELECT c.contact_id, c.merged_into FROM contact_identity.contacts c"
     " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID}};
 
-#define SELECT_CONTACTS                                                                       \
+#define SELECT_CONTACTS                                                                            \
   "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone" \
-  " FROM contact_identity.contacts c"                                                            \
+  " FROM contact_identity.contacts c"                                                              \
   " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) ANY ($2)" \
   " ORDER BY c.contact_id"
 Statement contacts_statement{SELECT_CONTACTS, {INT8OID, INT8ARRAYOID}};
-Statement contacts_locked_statement{SELECT_CONTACTS " FOR UPDATE", {INT8OID, INT8ARRAYOID}};
+Statement contacts_locked_statement{SELECT_CONTACTS " FOR NO KEY UPDATE", {INT8OID, INT8ARRAYOID}};
 #undef SELECT_CONTACTS
 
 Statement permanent_statement{
@@ -48,30 +74,24 @@ Statement permanent_statement{
     "   AND t.class OPERATOR(pg_catalog.=) 'permanent'",
     {INT8OID, INT8ARRAYOID}};
 
-// How often holders may change under us before we give up with 40001.
+// How often what we read may change under us before we give up with 40001.
 constexpr int kMaxRereads = 5;
 
-std::vector<std::optional<int64_t>> read_holders(int64_t account_id, const identity::Request &request, bool read_only) {
-  std::vector<std::optional<int64_t>> holders(request.keys.size());
+std::vector<Param> key_params(int64_t account_id, const identity::Request &request) {
   std::vector<std::string> types, values;
-  std::vector<size_t> positions;
-  for (size_t i = 0; i < request.keys.size(); i++) {
-    const identity::Key &key = request.keys[i];
-    if (key.key_class == KeyClass::kExternalId) {
-      if (execute(external_id_statement, {int8_param(account_id), text_param(key.value)}, read_only) > 0)
-        holders[i] = result_int8(0, 1);
-      continue;
-    }
+  for (const identity::Key &key : request.keys) {
     types.push_back(key.type);
     values.push_back(key.value);
-    positions.push_back(i);
   }
-  if (types.empty()) return holders;
-  uint64_t n = execute(holders_statement, {int8_param(account_id), text_array_param(types), text_array_param(values)},
-                       read_only);
+  return {int8_param(account_id), text_array_param(types), text_array_param(values)};
+}
+
+std::vector<std::optional<int64_t>> read_holders(const std::vector<Param> &keys, size_t count, bool read_only) {
+  std::vector<std::optional<int64_t>> holders(count);
+  uint64_t n = execute(holders_statement, keys, read_only);
   for (uint64_t r = 0; r < n; r++) {
     size_t ord = static_cast<size_t>(result_int8(r, 1).value_or(0));
-    holders.at(positions.at(ord - 1)) = result_int8(r, 2);  // NULL: remembered, nobody holds it
+    holders.at(ord - 1) = result_int8(r, 2);  // NULL: nobody holds it yet
   }
   return holders;
 }
@@ -79,38 +99,41 @@ std::vector<std::optional<int64_t>> read_holders(int64_t account_id, const ident
 std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool lock) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
-  std::vector<std::optional<int64_t>> id_list(ids.begin(), ids.end());
-  Param id_array = int8_array_param(id_list);
+  Param id_array = int8_array_param(std::vector<std::optional<int64_t>>(ids.begin(), ids.end()));
   uint64_t n = execute(lock ? contacts_locked_statement : contacts_statement, {int8_param(account_id), id_array}, !lock);
   for (uint64_t r = 0; r < n; r++) {
     ContactRow row;
     row.state.id = result_int8(r, 1).value_or(0);
     row.state.external_id = result_text(r, 2);
     row.state.deleted = result_bool(r, 3);
+    row.merged_into = result_int8(r, 4);
     row.email = result_text(r, 5);
     row.phone = result_text(r, 6);
     rows.emplace(row.state.id, std::move(row));
   }
   n = execute(permanent_statement, {int8_param(account_id), id_array}, !lock);
   for (uint64_t r = 0; r < n; r++) {
-    int64_t id = result_int8(r, 1).value_or(0);
-    auto it = rows.find(id);
+    auto it = rows.find(result_int8(r, 1).value_or(0));
     if (it != rows.end())
       it->second.state.permanent[result_text(r, 2).value_or("")].insert(result_text(r, 3).value_or(""));
   }
   return rows;
 }
 
-}  // namespace
-
-void lock_keys(int64_t account_id, const identity::Request &request) {
-  std::vector<int64_t> keys;
-  for (const identity::Key &key : request.keys) keys.push_back(identity::lock_key(account_id, key.type, key.value));
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  for (int64_t key : keys)
-    pg_call([&]() noexcept { DirectFunctionCall1(pg_advisory_xact_lock_int8, Int64GetDatum(key)); });
+std::set<int64_t> involved(const LookupResult &result, const identity::Request &request) {
+  std::set<int64_t> ids;
+  for (const auto &holder : result.matches.holder)
+    if (holder) ids.insert(*holder);
+  if (request.contact_id) ids.insert(*request.contact_id);
+  return ids;
 }
+
+void fill_states(LookupResult &result) {
+  result.matches.contacts.clear();
+  for (const auto &[id, row] : result.rows) result.matches.contacts[id] = row.state;
+}
+
+}  // namespace
 
 int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only) {
   int64_t current = contact_id;
@@ -129,29 +152,49 @@ int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only) {
                            " does not end");
 }
 
-LookupResult read_snapshot(int64_t account_id, const identity::Request &request, bool lock) {
-  LookupResult snap;
-  snap.matches.holder = read_holders(account_id, request, !lock);
+LookupResult read_unlocked(int64_t account_id, const identity::Request &request) {
+  LookupResult result;
+  std::vector<Param> keys = key_params(account_id, request);
+  result.matches.holder = read_holders(keys, request.keys.size(), true);
+  result.fresh.assign(request.keys.size(), false);
+  result.rows = read_contacts(account_id, involved(result, request), false);
+  fill_states(result);
+  return result;
+}
+
+LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
+  LookupResult result;
+  std::vector<Param> keys = key_params(account_id, request);
+  result.fresh.assign(request.keys.size(), false);
+  uint64_t n = execute(claim_statement, keys, false);
+  std::set<std::pair<std::string, std::string>> claimed;
+  for (uint64_t r = 0; r < n; r++) claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+  for (size_t i = 0; i < request.keys.size(); i++)
+    result.fresh[i] = claimed.count({request.keys[i].type, request.keys[i].value}) > 0;
+
   for (int attempt = 0;; attempt++) {
-    std::set<int64_t> ids;
-    for (const auto &holder : snap.matches.holder)
-      if (holder) ids.insert(*holder);
-    if (request.contact_id) ids.insert(*request.contact_id);
-    snap.rows = read_contacts(account_id, ids, lock);
-    if (!lock) break;
-    // Another call may have merged or moved what we read before we got the
-    // row locks; once the holders read under the locks agree, they stay so.
-    std::vector<std::optional<int64_t>> again = read_holders(account_id, request, false);
-    if (again == snap.matches.holder) break;
+    execute(lock_unheld_statement, keys, false);
+    result.matches.holder = read_holders(keys, request.keys.size(), false);
+    result.rows = read_contacts(account_id, involved(result, request), true);
+    bool target_moved = false;
+    if (request.contact_id) {
+      auto it = result.rows.find(*request.contact_id);
+      if (it == result.rows.end() || it->second.merged_into) {
+        request.contact_id = follow_contact(account_id, *request.contact_id, false);
+        target_moved = true;
+      }
+    }
+    // A holder may have changed before we got its row lock (a merge moves
+    // identifiers under the loser's lock); once read under the locks, the
+    // holders stay as they are.
+    if (!target_moved && read_holders(keys, request.keys.size(), false) == result.matches.holder) break;
     if (attempt + 1 >= kMaxRereads)
       throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
                                     "Their identifiers kept changing under concurrent calls.",
                                     "Retry the transaction.");
-    snap.matches.holder = std::move(again);
   }
-  snap.matches.contacts.clear();
-  for (const auto &[id, row] : snap.rows) snap.matches.contacts[id] = row.state;
-  return snap;
+  fill_states(result);
+  return result;
 }
 
 }  // namespace pgshell

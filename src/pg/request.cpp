@@ -20,7 +20,7 @@ using identity::KeyClass;
 namespace sqlstate = identity::sqlstate;
 
 Statement load_types_statement{
-    "SELECT t.name, t.class OPERATOR(pg_catalog.=) 'permanent', t.priority, t.normalizer, t.creates_contact"
+    "SELECT t.name, t.class, t.priority, t.normalizer, t.creates_contact"
     " FROM contact_identity.identifier_types t",
     {}};
 
@@ -39,7 +39,7 @@ Statement blocked_statement{
     {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
 
 struct TypeInfo {
-  bool permanent = false;
+  KeyClass key_class = KeyClass::kChangeable;
   int priority = 0;
   std::string normalizer;
   bool creates_contact = true;
@@ -50,7 +50,10 @@ std::map<std::string, TypeInfo> load_types(bool read_only) {
   uint64_t n = execute(load_types_statement, {}, read_only);
   for (uint64_t r = 0; r < n; r++) {
     TypeInfo t;
-    t.permanent = result_bool(r, 2);
+    std::string key_class = result_text(r, 2).value_or("");
+    t.key_class = key_class == "external"    ? KeyClass::kExternalId
+                  : key_class == "permanent" ? KeyClass::kPermanent
+                                             : KeyClass::kChangeable;
     t.priority = static_cast<int>(result_int8(r, 3).value_or(0));
     t.normalizer = result_text(r, 4).value_or("text");
     t.creates_contact = result_bool(r, 5);
@@ -68,32 +71,26 @@ struct Candidate {
 
 std::string type_names(const std::map<std::string, TypeInfo> &types) {
   std::string names;
-  for (const auto &entry : types) names += (names.empty() ? "" : ", ") + entry.first;
+  for (const auto &[name, info] : types)
+    if (info.key_class != KeyClass::kExternalId) names += (names.empty() ? "" : ", ") + name;
   return names;
 }
 
 Candidate make_candidate(const std::string &type, const std::string &raw, const std::map<std::string, TypeInfo> &types) {
+  auto it = types.find(type);
+  if (it == types.end())
+    throw IdentityError(sqlstate::kInvalidParameterValue, "unknown identifier type " + identity::quoted(type),
+                        "The identifiers argument names types from contact_identity.identifier_types: " +
+                            type_names(types) + ".",
+                        "Add the type to contact_identity.identifier_types first.");
   Candidate c;
   c.raw = raw;
   c.key.type = type;
-  if (type == identity::kExternalIdType) {
-    c.key.key_class = KeyClass::kExternalId;
-  } else {
-    auto it = types.find(type);
-    if (it == types.end())
-      throw IdentityError(sqlstate::kInvalidParameterValue, "unknown identifier type " + identity::quoted(type),
-                          "The identifiers argument names types from contact_identity.identifier_types: " +
-                              type_names(types) + ".",
-                          "Add the type to contact_identity.identifier_types first.");
-    c.key.key_class = it->second.permanent ? KeyClass::kPermanent : KeyClass::kChangeable;
-    c.key.priority = it->second.priority;
-    c.key.creates_contact = it->second.creates_contact;
-  }
+  c.key.key_class = it->second.key_class;
+  c.key.priority = it->second.priority;
+  c.key.creates_contact = it->second.creates_contact;
   try {
-    if (c.key.key_class == KeyClass::kExternalId)
-      c.key.value = identity::normalize_external_id(raw);
-    else
-      c.key.value = identity::normalize_identifier(types.at(type).normalizer, raw, type, default_region());
+    c.key.value = identity::normalize_identifier(it->second.normalizer, raw, type, default_region());
   } catch (const IdentityError &e) {
     c.error = e;
   }
@@ -170,8 +167,12 @@ identity::Request build_request(const CallKeys &keys, bool read_only) {
   if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
   if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types));
   if (keys.identifiers_json)
-    for (const identity::RawIdentifier &raw : identity::parse_identifiers_json(*keys.identifiers_json))
+    for (const identity::RawIdentifier &raw : identity::parse_identifiers_json(*keys.identifiers_json)) {
+      if (raw.type == identity::kExternalIdType)
+        throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",
+                            "The external ID is an argument of its own.", "Pass it as external_id.");
       candidates.push_back(make_candidate(raw.type, raw.value, types));
+    }
 
   drop_blocked(candidates, read_only);
 

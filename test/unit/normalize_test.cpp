@@ -240,6 +240,8 @@ TEST(NormalizeIdentifier, DispatchesOnNormalizer) {
   EXPECT_EQ(normalize_identifier("phone", "050 123 45 67", "phone", "UA"), "+380501234567");
   EXPECT_EQ(normalize_identifier("text", " AbC ", "cookie", ""), "AbC");
   EXPECT_EQ(normalize_identifier("lower", " AbC ", "cookie", ""), "abc");
+  EXPECT_EQ(normalize_identifier("external_id", " Ext-1", "external_id", ""), " Ext-1");
+  expect_error([] { return normalize_identifier("external_id", "", "external_id", ""); }, "external ID is empty", "");
   expect_error([] { return normalize_identifier("bogus", "x", "cookie", ""); },
                "unknown normalizer \"bogus\"", "");
   expect_error([] { return normalize_identifier("Email", "a@b.cd", "email", ""); },
