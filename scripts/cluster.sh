@@ -1,0 +1,52 @@
+# scripts/cluster.sh: a throwaway PostgreSQL 15 server for scripts (source it).
+#   cluster_start  initdb + start a server in a temp dir (unix socket only, trust
+#                  auth, fsync off) and export PGHOST PGPORT PGUSER PGDATABASE.
+#                  Does nothing when PGHOST or PGDATABASE is already set: that
+#                  server is used instead. The server is stopped on exit.
+#   cluster_stop   stop the server and delete its dir (safe to call twice).
+# shellcheck shell=bash source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+_cluster_dir=
+
+_free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+  echo "cluster.sh: no free port found" >&2
+  return 1
+}
+
+cluster_start() {
+  if [[ -n "${PGHOST:-}${PGDATABASE:-}" ]]; then
+    echo "cluster.sh: using the given server (PGHOST=${PGHOST:-} PGDATABASE=${PGDATABASE:-})"
+    return 0
+  fi
+  local port
+  PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)} # here: demo/run sources us before ensure-deps
+  port=$(_free_port)
+  make_tmpdir _cluster_dir
+  on_exit cluster_stop
+  as_pg_user "$PG_BINDIR/initdb" -A trust -E UTF8 --no-locale -N -D "$_cluster_dir/data" \
+    >"$_cluster_dir/initdb.log" 2>&1 || { cat "$_cluster_dir/initdb.log" >&2; return 1; }
+  cat >>"$_cluster_dir/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$_cluster_dir'
+port = $port
+fsync = off
+CONF
+  as_pg_user "$PG_BINDIR/pg_ctl" -D "$_cluster_dir/data" -l "$_cluster_dir/server.log" -w start \
+    >/dev/null || { cat "$_cluster_dir/server.log" >&2; return 1; }
+  PGUSER=$(pg_os_user)
+  export PGHOST=$_cluster_dir PGPORT=$port PGUSER PGDATABASE=postgres
+}
+
+cluster_stop() {
+  [[ -n "$_cluster_dir" ]] || return 0
+  as_pg_user "$PG_BINDIR/pg_ctl" -D "$_cluster_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$_cluster_dir"
+  unset PGHOST PGPORT PGUSER PGDATABASE
+  _cluster_dir=
+}

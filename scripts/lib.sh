@@ -1,0 +1,49 @@
+# scripts/lib.sh: helpers shared by the project's scripts (source it, do not run it).
+#   on_exit CMD      run CMD when the script exits or is interrupted (last added runs first)
+#   as_pg_user CMD   run CMD as the postgres OS user when we are root, else as ourselves
+#   pg_os_user       the OS user that owns servers we start (postgres when root)
+#   make_tmpdir VAR  set VAR to a new temp dir, owned by pg_os_user, removed on exit
+#                    (not via $(...): the removal must be registered in this shell)
+#   copy_tree SRC DST  copy the source files of a work tree (no build products)
+# shellcheck shell=bash
+
+_exit_cmds=()
+_run_exit_cmds() {
+  local i
+  for ((i = ${#_exit_cmds[@]} - 1; i >= 0; i--)); do eval "${_exit_cmds[i]}" || true; done
+  _exit_cmds=()
+}
+on_exit() {
+  _exit_cmds+=("$1")
+  trap _run_exit_cmds EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+pg_os_user() { if [[ $EUID -eq 0 ]]; then echo postgres; else id -un; fi; }
+
+as_pg_user() {
+  if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+make_tmpdir() {
+  local _dir
+  _dir=$(mktemp -d "${TMPDIR:-/tmp}/contact_identity.XXXXXX")
+  chmod 755 "$_dir"
+  [[ $EUID -ne 0 ]] || chown postgres: "$_dir"
+  on_exit "rm -rf '$_dir'"
+  printf -v "$1" %s "$_dir"
+}
+
+copy_tree() {
+  local src=$1 dst=$2
+  mkdir -p "$dst"
+  if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$src" ls-files -z --cached --others --exclude-standard |
+      tar -C "$src" --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C "$dst" -xf -
+  else
+    tar -C "$src" --exclude-vcs --exclude='*.o' --exclude='*.so' --exclude=./build \
+      --exclude=./results --exclude=./output_iso -cf - . | tar -C "$dst" -xf -
+  fi
+  [[ $EUID -ne 0 ]] || chown -R postgres: "$dst"
+}
