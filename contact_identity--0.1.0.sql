@@ -203,15 +203,8 @@ COMMENT ON TYPE contact_identity.upsert_result IS
 
 CREATE FUNCTION contact_identity.merge_attributes(current jsonb, changes jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN changes IS NULL THEN current
-                ELSE (current OPERATOR(pg_catalog.||) changes) OPERATOR(pg_catalog.-)
-                     ARRAY(SELECT e.key FROM pg_catalog.jsonb_each(changes) AS e
-                           WHERE e.value OPERATOR(pg_catalog.=) 'null'::jsonb)
-           END
-$$;
+AS 'MODULE_PATHNAME', 'ci_merge_attributes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION contact_identity.merge_attributes(jsonb, jsonb) IS
     'the attributes after an update: changes overwrite, a JSON null removes the key, NULL changes nothing';
 

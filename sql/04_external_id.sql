@@ -11,6 +11,13 @@ SELECT contact_identity.get_contact(1) - 'createdAt' - 'updatedAt';
 SELECT contact_identity.delete_contact(1);
 SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', attributes => '{"plan": "pro"}');
 SELECT deleted_at IS NULL AS live, attributes FROM contact_identity.contacts WHERE contact_id = 1;
+-- Attributes merge: new keys overwrite, a JSON null removes a top-level key
+-- (nested values are kept as sent), NULL leaves them alone.
+SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', attributes => '{"plan": null, "prefs": {"sms": null}}');
+SELECT attributes FROM contact_identity.contacts WHERE contact_id = 1;
+SELECT contact_identity.merge_attributes('{"a": 1}', NULL) AS unchanged,
+       contact_identity.merge_attributes(NULL, '{"a": null, "b": 2}') AS from_nothing;
+SELECT contact_identity.merge_attributes('{}', '[1]');
 
 -- Not found, but the email finds a contact without an external ID: it gets this one.
 SELECT * FROM contact_identity.upsert_contact(email => 'bob@x.io');

@@ -83,7 +83,10 @@ uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only
     throw std::logic_error(std::string("contact_identity: wrong parameter count for ") + st.sql);
   if (!st.plan) {
     st.plan = pg_call([&]() noexcept {
-      SPIPlanPtr plan = SPI_prepare(st.sql, (int)st.argtypes.size(), const_cast<Oid *>(st.argtypes.data()));
+      // Generic plans: the statements are written so that one plan fits
+      // every call, and re-planning each call would cost more than the work.
+      SPIPlanPtr plan = SPI_prepare_cursor(st.sql, (int)st.argtypes.size(), const_cast<Oid *>(st.argtypes.data()),
+                                           CURSOR_OPT_GENERIC_PLAN);
       if (plan == nullptr) elog(ERROR, "contact_identity: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
       if (SPI_keepplan(plan) != 0) elog(ERROR, "contact_identity: SPI_keepplan failed");
       return plan;

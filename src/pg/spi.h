@@ -1,5 +1,5 @@
 // spi.h: running the extension's SQL through SPI, with each statement
-// prepared once per backend and kept (SPI_prepare + SPI_keepplan).
+// prepared once per backend as a generic plan and kept (SPI_keepplan).
 #pragma once
 
 #include <cstdint>
