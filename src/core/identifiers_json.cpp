@@ -15,36 +15,6 @@ namespace identity {
 
 namespace {
 
-// How many bytes of a key an error message quotes at most.
-constexpr size_t kMaxQuotedBytes = 100;
-
-// Quotes a decoded key (valid UTF-8) for a message: at most kMaxQuotedBytes
-// of it, never cut inside a character, with control characters escaped.
-std::string quoted_key(const std::string &key) {
-  size_t end = key.size();
-  if (end > kMaxQuotedBytes) {
-    end = kMaxQuotedBytes;
-    while (end > 0 && (static_cast<unsigned char>(key[end]) & 0xC0) == 0x80) end--;
-  }
-  std::string out;
-  for (size_t i = 0; i < end; i++) {
-    unsigned char c = static_cast<unsigned char>(key[i]);
-    unsigned char next = i + 1 < end ? static_cast<unsigned char>(key[i + 1]) : 0;
-    char buf[16];
-    if (c < 0x20 || c == 0x7F) {
-      snprintf(buf, sizeof(buf), "\\x%02X", c);
-      out += buf;
-    } else if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {  // C1 control
-      snprintf(buf, sizeof(buf), "\\u%04X", next);
-      out += buf;
-      i++;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return quoted(out) + (end < key.size() ? "..." : "");
-}
-
 // Appends code point cp to out as UTF-8.
 void append_utf8(std::string &out, unsigned cp) {
   if (cp < 0x80) {
@@ -155,7 +125,7 @@ class Parser {
   // Throws the wrong-type error for the member named key.
   [[noreturn]] void type_error(const std::string &key, const std::string &detail) const {
     throw IdentityError(sqlstate::kInvalidParameterValue,
-                        "identifiers value for " + quoted_key(key) +
+                        "identifiers value for " + quoted(key) +
                             " must be a string, a number or an array of them",
                         detail);
   }

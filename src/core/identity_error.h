@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace identity {
 
@@ -37,7 +38,9 @@ class IdentityError : public std::runtime_error {
   std::string hint_;
 };
 
-// Quotes a value for a message the way PostgreSQL does: "value".
-inline std::string quoted(const std::string &value) { return "\"" + value + "\""; }
+// Quotes a value for a message the way PostgreSQL does, "value", keeping
+// the message short and printable: at most 100 bytes of the value (then
+// "..."), control characters and invalid UTF-8 shown as \xNN or \uNNNN.
+std::string quoted(std::string_view value);
 
 }  // namespace identity

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/identity_error.h"
+#include "core/utf8.h"
 
 namespace identity {
 
@@ -20,8 +21,6 @@ namespace {
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
 
-// How many bytes of a value an error message quotes at most.
-constexpr size_t kMaxQuotedBytes = 100;
 // RFC 5321 limits: local part in bytes, whole address in bytes, DNS label.
 constexpr size_t kMaxLocalPartBytes = 64;
 constexpr size_t kMaxEmailBytes = 254;
@@ -32,38 +31,6 @@ constexpr size_t kMaxLabelBytes = 63;
                        const std::string &hint = {}) {
   throw IdentityError(sqlstate::kInvalidParameterValue, message, detail, hint);
 }
-
-// Decodes the UTF-8 character at s[pos] into *cp; returns its length in
-// bytes, or 0 when the bytes there are not valid UTF-8 (overlong forms,
-// surrogates and values above U+10FFFF included).
-size_t decode_utf8(std::string_view s, size_t pos, char32_t *cp) {
-  unsigned char c = static_cast<unsigned char>(s[pos]);
-  size_t len;
-  char32_t min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if ((c & 0xE0) == 0xC0) {
-    len = 2, min = 0x80, *cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, min = 0x800, *cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000, *cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (s.size() - pos < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    unsigned char cc = static_cast<unsigned char>(s[pos + i]);
-    if ((cc & 0xC0) != 0x80) return 0;
-    *cp = (*cp << 6) | (cc & 0x3F);
-  }
-  if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-// True for C0 controls, DEL and C1 controls.
-bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
 // True for the Unicode White_Space characters.
 bool is_unicode_space(char32_t cp) {
@@ -81,32 +48,6 @@ std::string code_point_name(char32_t cp) {
   return buf;
 }
 
-// Quotes a value for a message: at most kMaxQuotedBytes of it (never cut
-// inside a character) with "..." after when shortened; control characters
-// and invalid UTF-8 bytes are shown as \xNN or \uNNNN so the message stays
-// printable, valid UTF-8.
-std::string quoted_value(std::string_view s) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    char32_t cp;
-    size_t len = decode_utf8(s, pos, &cp);
-    if (pos + (len ? len : 1) > kMaxQuotedBytes) break;
-    char buf[16];
-    if (len == 0 || is_control(cp)) {
-      if (len == 0 || cp < 0x80)
-        snprintf(buf, sizeof(buf), "\\x%02X", static_cast<unsigned char>(s[pos]));
-      else
-        snprintf(buf, sizeof(buf), "\\u%04X", static_cast<unsigned>(cp));
-      out += buf;
-      pos += len ? len : 1;
-    } else {
-      out.append(s.substr(pos, len));
-      pos += len;
-    }
-  }
-  return quoted(out) + (pos < s.size() ? "..." : "");
-}
 
 // What is wrong with a text value's characters, or "" when nothing is:
 // invalid UTF-8 or a control character. Counts its characters into *chars.
@@ -205,7 +146,7 @@ std::string normalize_external_id(std::string_view raw) {
   if (raw.empty()) fail("external ID is empty");
   size_t chars;
   std::string problem = bad_characters(raw, &chars);
-  if (!problem.empty()) fail("invalid external ID " + quoted_value(raw), problem);
+  if (!problem.empty()) fail("invalid external ID " + quoted(raw), problem);
   bool blank = true;
   for (size_t pos = 0; pos < raw.size() && blank;) {
     char32_t cp;
@@ -213,7 +154,7 @@ std::string normalize_external_id(std::string_view raw) {
     blank = is_unicode_space(cp);
   }
   if (blank)
-    fail("invalid external ID " + quoted_value(raw),
+    fail("invalid external ID " + quoted(raw),
          "An external ID must contain something other than white space.");
   if (chars > kMaxExternalIdChars)
     fail("external ID is too long",
@@ -227,7 +168,7 @@ std::string normalize_email(std::string_view raw, std::string_view field) {
   std::string name(field);
   std::string_view in = trim(raw);
   if (in.empty()) fail(name + " is empty");
-  std::string bad = "invalid " + name + " " + quoted_value(in);
+  std::string bad = "invalid " + name + " " + quoted(in);
   std::string email = ascii_lower(in);
 
   for (size_t pos = 0; pos < email.size();) {
@@ -275,7 +216,7 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   std::string name = field == "phone" ? "phone number" : std::string(field);
   std::string in(trim(raw));
   if (in.empty()) fail(name + " is empty");
-  std::string bad = "invalid " + name + " " + quoted_value(in);
+  std::string bad = "invalid " + name + " " + quoted(in);
   size_t chars;
   std::string problem = bad_characters(in, &chars);
   if (!problem.empty()) fail(bad, problem);
@@ -295,7 +236,7 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
       if (in.find('+') != std::string::npos || in.find("\xEF\xBC\x8B") != std::string::npos ||
           region_known)
         fail(bad, "Its country calling code does not exist.");
-      fail(name + " " + quoted_value(in) + " has no country code",
+      fail(name + " " + quoted(in) + " has no country code",
            default_region.empty() ? std::string()
                                   : quoted(region) + " is not a known region code.",
            "Write it in E.164 form such as \"+380501234567\", or set "
@@ -334,7 +275,7 @@ std::string normalize_token(std::string_view raw, std::string_view field, bool l
   if (in.empty()) fail(name + " is empty");
   size_t chars;
   std::string problem = bad_characters(in, &chars);
-  if (!problem.empty()) fail("invalid " + name + " value " + quoted_value(in), problem);
+  if (!problem.empty()) fail("invalid " + name + " value " + quoted(in), problem);
   if (chars > kMaxIdentifierChars)
     fail(name + " value is too long",
          "A value may have at most " + std::to_string(kMaxIdentifierChars) +
@@ -350,7 +291,7 @@ std::string normalize_identifier(std::string_view normalizer, std::string_view r
   if (normalizer == "phone") return normalize_phone(raw, default_region, field);
   if (normalizer == "text") return normalize_token(raw, field, false);
   if (normalizer == "lower") return normalize_token(raw, field, true);
-  fail("unknown normalizer " + quoted_value(normalizer), {},
+  fail("unknown normalizer " + quoted(normalizer), {},
        "The normalizer must be \"external_id\", \"email\", \"phone\", \"text\" or \"lower\".");
 }
 

@@ -1,0 +1,43 @@
+// identity_error.cpp: how messages show the values they name.
+#include "core/identity_error.h"
+
+#include <cstdio>
+
+#include "core/utf8.h"
+
+namespace identity {
+namespace {
+
+// How many bytes of a value a message quotes at most.
+constexpr size_t kMaxQuotedBytes = 100;
+
+}  // namespace
+
+// Quotes a value for a message: at most kMaxQuotedBytes of it (never cut
+// inside a character) with "..." after when shortened; control characters
+// and invalid UTF-8 bytes are shown as \xNN or \uNNNN so the message stays
+// printable, valid UTF-8.
+std::string quoted(std::string_view s) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    char32_t cp;
+    size_t len = decode_utf8(s, pos, &cp);
+    if (pos + (len ? len : 1) > kMaxQuotedBytes) break;
+    char buf[16];
+    if (len == 0 || is_control(cp)) {
+      if (len == 0 || cp < 0x80)
+        snprintf(buf, sizeof(buf), "\\x%02X", static_cast<unsigned char>(s[pos]));
+      else
+        snprintf(buf, sizeof(buf), "\\u%04X", static_cast<unsigned>(cp));
+      out += buf;
+      pos += len ? len : 1;
+    } else {
+      out.append(s.substr(pos, len));
+      pos += len;
+    }
+  }
+  return "\"" + out + "\"" + (pos < s.size() ? "..." : "");
+}
+
+}  // namespace identity

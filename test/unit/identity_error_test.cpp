@@ -1,0 +1,28 @@
+// identity_error_test.cpp: messages quote values short and printable.
+#include <gtest/gtest.h>
+
+#include "core/identity_error.h"
+
+namespace identity {
+namespace {
+
+TEST(Quoted, ShortPrintableValues) {
+  struct Row {
+    std::string in, out;
+  } rows[] = {
+      {"a@x.io", "\"a@x.io\""},
+      {"", "\"\""},
+      {"Київ", "\"Київ\""},
+      {"tab\there", "\"tab\\x09here\""},
+      {"c1\xC2\x85", "\"c1\\u0085\""},
+      {"bad\xFFutf8", "\"bad\\xFFutf8\""},
+      {std::string(100, 'a'), "\"" + std::string(100, 'a') + "\""},
+      {std::string(101, 'a'), "\"" + std::string(100, 'a') + "\"..."},
+      // 99 ASCII bytes then a two-byte character: it would end past byte 100.
+      {std::string(99, 'a') + "ж", "\"" + std::string(99, 'a') + "\"..."},
+  };
+  for (const Row &r : rows) EXPECT_EQ(identity::quoted(r.in), r.out) << r.in;
+}
+
+}  // namespace
+}  // namespace identity
