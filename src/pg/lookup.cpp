@@ -86,9 +86,13 @@ std::vector<Param> key_params(int64_t account_id, const identity::Request &reque
   return {int8_param(account_id), text_array_param(types), text_array_param(values)};
 }
 
-std::vector<std::optional<int64_t>> read_holders(const std::vector<Param> &keys, size_t count, bool read_only) {
+// The holder of each key (nullopt: no holder, or no row); *rows_found, when
+// given, gets how many keys have a row.
+std::vector<std::optional<int64_t>> read_holders(const std::vector<Param> &keys, size_t count, bool read_only,
+                                                 uint64_t *rows_found = nullptr) {
   std::vector<std::optional<int64_t>> holders(count);
   uint64_t n = execute(holders_statement, keys, read_only);
+  if (rows_found) *rows_found = n;
   for (uint64_t r = 0; r < n; r++) {
     size_t ord = static_cast<size_t>(result_int8(r, 1).value_or(0));
     holders.at(ord - 1) = result_int8(r, 2);  // NULL: nobody holds it yet
@@ -165,33 +169,36 @@ LookupResult read_unlocked(int64_t account_id, const identity::Request &request)
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
   LookupResult result;
   std::vector<Param> keys = key_params(account_id, request);
-  result.fresh.assign(request.keys.size(), false);
-  uint64_t n = execute(claim_statement, keys, false);
-  std::set<std::pair<std::string, std::string>> claimed;
-  for (uint64_t r = 0; r < n; r++) claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
-  for (size_t i = 0; i < request.keys.size(); i++)
-    result.fresh[i] = claimed.count({request.keys[i].type, request.keys[i].value}) > 0;
-
+  const size_t count = request.keys.size();
+  result.fresh.assign(count, false);
   for (int attempt = 0;; attempt++) {
+    if (attempt >= kMaxRereads)
+      throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
+                                    "Their identifiers kept changing under concurrent calls.",
+                                    "Retry the transaction.");
+    // Claim every key without a row (again, if one was detached meanwhile).
+    uint64_t n = execute(claim_statement, keys, false);
+    std::set<std::pair<std::string, std::string>> claimed;
+    for (uint64_t r = 0; r < n; r++) claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+    for (size_t i = 0; i < count; i++)
+      if (claimed.count({request.keys[i].type, request.keys[i].value})) result.fresh[i] = true;
+
     execute(lock_unheld_statement, keys, false);
-    result.matches.holder = read_holders(keys, request.keys.size(), false);
+    uint64_t found = 0;
+    result.matches.holder = read_holders(keys, count, false, &found);
+    if (found < count) continue;
     result.rows = read_contacts(account_id, involved(result, request), true);
-    bool target_moved = false;
     if (request.contact_id) {
       auto it = result.rows.find(*request.contact_id);
       if (it == result.rows.end() || it->second.merged_into) {
         request.contact_id = follow_contact(account_id, *request.contact_id, false);
-        target_moved = true;
+        continue;
       }
     }
     // A holder may have changed before we got its row lock (a merge moves
     // identifiers under the loser's lock); once read under the locks, the
     // holders stay as they are.
-    if (!target_moved && read_holders(keys, request.keys.size(), false) == result.matches.holder) break;
-    if (attempt + 1 >= kMaxRereads)
-      throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
-                                    "Their identifiers kept changing under concurrent calls.",
-                                    "Retry the transaction.");
+    if (read_holders(keys, count, false, &found) == result.matches.holder && found == count) break;
   }
   fill_states(result);
   return result;
