@@ -117,8 +117,8 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
     keys.phone = text_arg(fcinfo, 2);
     keys.identifiers_json = jsonb_arg(fcinfo, 3);
     keys.account_id = account_arg(fcinfo, 4);
-    std::optional<int64_t> include = PG_ARGISNULL(5) ? std::nullopt : std::optional<int64_t>(PG_GETARG_BOOL(5));
-    if (!include) throw IdentityError("22004", "include_deleted must not be null", "", "Pass true or false.");
+    if (PG_ARGISNULL(5)) throw IdentityError("22004", "include_deleted must not be null", "", "Pass true or false.");
+    bool include_deleted = PG_GETARG_BOOL(5);
     if (!keys.external_id && !keys.email && !keys.phone && !keys.identifiers_json)
       throw IdentityError(sqlstate::kInvalidParameterValue, "resolve_contact needs an identifier",
                           "The call carries no external ID, email, phone or identifier.",
@@ -130,7 +130,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
     if (!request.keys.empty()) {
       LookupResult snapshot = read_unlocked(keys.account_id, request);
       found = identity::search(request, snapshot.matches);
-      if (found.contact && snapshot.rows.at(*found.contact).state.deleted && !*include) found = {};
+      if (found.contact && snapshot.rows.at(*found.contact).state.deleted && !include_deleted) found = {};
     }
     spi_finish();
 
