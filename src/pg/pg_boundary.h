@@ -34,6 +34,7 @@ class PgError : public std::exception {
 // longjmp out of it would skip them.
 template <typename Fn>
 auto pg_call(Fn &&fn) -> decltype(fn()) {
+  static_assert(noexcept(fn()), "pg_call bodies must be noexcept: nothing may be thrown out of PG_TRY");
   using Result = decltype(fn());
   MemoryContext context = CurrentMemoryContext;
   volatile bool failed = false;
