@@ -30,7 +30,8 @@ make_tmpdir() {
   local _dir
   _dir=$(mktemp -d "${TMPDIR:-/tmp}/contact_identity.XXXXXX")
   chmod 755 "$_dir"
-  [[ $EUID -ne 0 ]] || chown postgres: "$_dir"
+  # Before ensure-deps on a new machine there is no postgres user yet.
+  if [[ $EUID -eq 0 ]] && id postgres >/dev/null 2>&1; then chown postgres: "$_dir"; fi
   on_exit "rm -rf '$_dir'"
   printf -v "$1" %s "$_dir"
 }
