@@ -187,7 +187,9 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
     uint64_t found = 0;
     result.matches.holder = read_holders(keys, count, false, &found);
     if (found < count) continue;
-    result.rows = read_contacts(account_id, involved(result, request), true);
+    std::set<int64_t> ids = involved(result, request);
+    if (ids.empty()) break;  // every key is ours (claimed or locked): nothing can move
+    result.rows = read_contacts(account_id, ids, true);
     if (request.contact_id) {
       auto it = result.rows.find(*request.contact_id);
       if (it == result.rows.end() || it->second.merged_into) {
