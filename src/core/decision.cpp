@@ -98,6 +98,41 @@ SearchResult find_winner(const Request &request, const Matches &matches, bool th
   return {};
 }
 
+// The search of an import's dedupe_on: only those types, in that order. The
+// first key with a holder decides; a holder with another external ID is an
+// error whatever the key's class, since the key says who the row is.
+SearchResult find_deduped(const Request &request, const Matches &matches, bool throw_on_conflict) {
+  const std::optional<std::string> ext = request_external_id(request);
+  bool has_key = false;
+  for (const std::string &type : *request.dedupe_on) {
+    for (size_t i = 0; i < request.keys.size(); i++) {
+      const Key &key = request.keys[i];
+      if (key.type != type) continue;
+      has_key = true;
+      const std::optional<int64_t> &holder = matches.holder.at(i);
+      if (!holder) continue;
+      const ContactState &c = matches.contacts.at(*holder);
+      if (ext && c.external_id && *c.external_id != *ext) {
+        if (!throw_on_conflict) return {};
+        throw IdentityError(
+            sqlstate::kUniqueViolation, describe(key) + " belongs to a contact with another external ID",
+            "Contact " + std::to_string(c.id) + " holds " + describe(key) + " and has external ID " +
+                quoted(*c.external_id) + "; the row has external ID " + quoted(*ext) + ".",
+            "External IDs never change. Correct the row's external ID or its " + type + ".");
+      }
+      return {*holder, key.type};
+    }
+  }
+  if (!has_key && !request.dedupe_on->empty()) {
+    std::string names;
+    for (const std::string &type : *request.dedupe_on) names += (names.empty() ? "" : " or ") + type;
+    throw IdentityError(sqlstate::kInvalidParameterValue, "row has no " + names + " to deduplicate on",
+                        "dedupe_on searches by " + names + " only.",
+                        "Fill the " + names + " column, or import with another dedupe_on.");
+  }
+  return {};
+}
+
 // Adds what a merged contact holds to the winner's state, so that later
 // candidates are checked against the merged whole.
 void absorb(ContactState &winner, const ContactState &loser) {
@@ -109,6 +144,7 @@ void absorb(ContactState &winner, const ContactState &loser) {
 }  // namespace
 
 std::string Decision::action() const {
+  if (skipped_deleted) return "skipped_deleted";
   if (!merged.empty()) return "merged";
   if (remember_only) return "remembered";
   if (create) return "created";
@@ -126,7 +162,7 @@ void sort_keys(std::vector<Key> &keys) {
 }
 
 SearchResult search(const Request &request, const Matches &matches) {
-  return find_winner(request, matches, false);
+  return request.dedupe_on ? find_deduped(request, matches, false) : find_winner(request, matches, false);
 }
 
 Decision decide(const Request &request, const Matches &matches) {
@@ -156,9 +192,14 @@ Decision decide(const Request &request, const Matches &matches) {
     d.winner = target.id;
     d.matched_by = "contact_id";
   } else {
-    SearchResult found = find_winner(request, matches, true);
+    SearchResult found =
+        request.dedupe_on ? find_deduped(request, matches, true) : find_winner(request, matches, true);
     d.winner = found.contact;
     d.matched_by = found.matched_by;
+  }
+  if (d.winner && matches.contacts.at(*d.winner).deleted && !request.restore_deleted) {
+    d.skipped_deleted = true;
+    return d;
   }
 
   ContactState merged_state;  // the winner as it grows by merges
@@ -189,6 +230,7 @@ Decision decide(const Request &request, const Matches &matches) {
     auto known = refused.find(*holder);
     if (known == refused.end()) {
       std::string why = contradiction(other, ext, wanted, "the request");
+      if (why.empty() && request.dedupe_on) why = "an import stores keys other than its dedupe_on, it never searches them";
       if (why.empty() && d.winner)
         why = contradiction(other, merged_state.external_id, merged_state.permanent, contact_name(*d.winner));
       if (why.empty() && d.winner) {

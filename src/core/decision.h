@@ -41,6 +41,14 @@ struct ContactState {
 struct Request {
   std::vector<Key> keys;               // any order; sort_keys() orders them
   std::optional<int64_t> contact_id;   // explicit target (update by contact ID)
+  // An import's dedupe_on: when set, only keys of these types are searched,
+  // in this order, and the request's other keys are stored but never
+  // searched: nothing is merged, a changeable key held by someone else moves,
+  // a permanent one (or an external ID) is an error. Empty with contact_id
+  // set: update that contact only.
+  std::optional<std::vector<std::string>> dedupe_on;
+  // false: a deleted match is left alone and the decision says so.
+  bool restore_deleted = true;
 };
 
 // What the lookups found: for each key (same index as Request::keys) the
@@ -56,6 +64,7 @@ struct Decision {
   bool create = false;            // winner is a new contact
   bool remember_only = false;     // only cookies, nobody matched: no profile
   bool restore = false;           // winner was deleted
+  bool skipped_deleted = false;   // winner is deleted and may not be restored: nothing happens
   std::string matched_by;         // key type that decided; empty: none
   std::vector<int64_t> merged;    // contacts merged into the winner
   std::vector<size_t> moved;      // keys taken from another contact
@@ -65,7 +74,7 @@ struct Decision {
   std::vector<std::pair<std::string, std::string>> detached;
   std::optional<std::string> assign_external_id;  // winner gets this one
 
-  // created / updated / restored / merged / remembered
+  // created / updated / restored / merged / remembered / skipped_deleted
   std::string action() const;
 };
 

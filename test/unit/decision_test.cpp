@@ -39,7 +39,11 @@ struct Case {
   std::optional<int64_t> contact_id;
   std::string error;  // expected SQLSTATE, empty when it must succeed
   Expect expect;
+  std::optional<std::vector<std::string>> dedupe_on;  // an import's search restriction
+  bool restore_deleted = true;
 };
+
+using Types = std::vector<std::string>;
 
 Matches matches_of(const Case &c) {
   Matches m;
@@ -140,13 +144,43 @@ const Case kCases[] = {
     {"5: contact ID: email-only profile of the same person merged", {email("a@x.io")}, {9},
      {{4, {}, false, {phone("+1")}}, {9, {}, false, {email("a@x.io")}}}, 4, "",
      {"merged", 4, "contact_id", {9}, {}, {}, {}, {}}},
+    // Imports: dedupe_on searches its keys only and never merges.
+    {"dedupe external_id: another contact's email is an error, not a merge", {ext("u1"), email("a@x.io")},
+     {none, 1}, {{1, {}, false, {email("a@x.io")}}}, {}, "23505", {}, Types{"external_id"}},
+    {"dedupe external_id: found by it", {ext("u1"), email("a@x.io")}, {1, none}, {{1, "u1", false, {}}}, {},
+     "", {"updated", 1, "external_id", {}, {}, {1}, {}, {}}, Types{"external_id"}},
+    {"dedupe external_id: a row without one fails", {email("a@x.io")}, {none}, {}, {}, "22023", {},
+     Types{"external_id"}},
+    {"dedupe email: match without external ID gets the row's", {ext("u1"), email("a@x.io")}, {none, 1},
+     {{1, {}, false, {email("a@x.io")}}}, {}, "", {"updated", 1, "email", {}, {}, {0}, "u1", {}}, Types{"email"}},
+    {"dedupe email: match with another external ID fails", {ext("u1"), email("a@x.io")}, {none, 1},
+     {{1, "u0", false, {email("a@x.io")}}}, {}, "23505", {}, Types{"email"}},
+    {"dedupe email: external ID of another contact fails", {ext("u1"), email("a@x.io")}, {9, none},
+     {{9, "u1", false, {}}}, {}, "23505", {}, Types{"email"}},
+    {"dedupe email_or_phone: phone first, the email's holder is not merged", {email("a@x.io"), phone("+1")},
+     {1, 2}, {{1, {}, false, {email("a@x.io")}}, {2, {}, false, {phone("+1")}}}, {}, "23505", {},
+     Types{"phone", "email"}},
+    {"dedupe email_or_phone: no phone match, the email decides", {email("a@x.io"), phone("+1")}, {1, none},
+     {{1, {}, false, {email("a@x.io")}}}, {}, "", {"updated", 1, "email", {}, {}, {1}, {}, {}},
+     Types{"phone", "email"}},
+    {"dedupe mobile_push: the token's holder is the row, its email replaced", {email("b@x.io"), push("t1")},
+     {none, 7}, {{7, {}, false, {email("a@x.io")}}}, {}, "",
+     {"updated", 7, "mobile_push", {}, {}, {0}, {}, {{"email", "a@x.io"}}}, Types{"mobile_push"}},
+    {"dedupe email: a cookie held by someone else moves", {email("a@x.io"), cookie("c1")}, {1, 5},
+     {{1, {}, false, {email("a@x.io")}}, {5, {}, false, {}}}, {}, "", {"updated", 1, "email", {}, {1}, {}, {}, {}},
+     Types{"email"}},
+    {"restore_deleted off: a deleted match is skipped", {ext("u1"), email("a@x.io")}, {1, none},
+     {{1, "u1", true, {}}}, {}, "", {"skipped_deleted", 1, "external_id", {}, {}, {}, {}, {}}, Types{"external_id"},
+     false},
+    {"dedupe contact_id: another contact's email is an error, not a merge", {email("a@x.io")}, {9},
+     {{4, {}, false, {phone("+1")}}, {9, {}, false, {email("a@x.io")}}}, 4, "23505", {}, Types{}},
 };
 
 class DecisionTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DecisionTest, FollowsRule) {
   const Case &c = GetParam();
-  Request request{c.keys, c.contact_id};
+  Request request{c.keys, c.contact_id, c.dedupe_on, c.restore_deleted};
   Matches matches = matches_of(c);
   if (!c.error.empty()) {
     try {
