@@ -245,13 +245,15 @@ CREATE FUNCTION contact_identity.upsert_contact(
     last_name text DEFAULT NULL,
     attributes jsonb DEFAULT NULL,
     contact_id bigint DEFAULT NULL,
-    account_id bigint DEFAULT 0)
+    account_id bigint DEFAULT 0,
+    dedupe_on text DEFAULT NULL,
+    restore_deleted boolean DEFAULT true)
 RETURNS contact_identity.upsert_result
 AS 'MODULE_PATHNAME', 'ci_upsert_contact'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION contact_identity.upsert_contact(text, text, text, jsonb, text, text, jsonb, bigint, bigint) IS
-    'finds the person by the identity rules and creates, updates, restores or merges their profile';
+COMMENT ON FUNCTION contact_identity.upsert_contact(text, text, text, jsonb, text, text, jsonb, bigint, bigint, text, boolean) IS
+    'finds the person by the identity rules and creates, updates, restores or merges their profile; dedupe_on restricts the search to one key as an import does';
 
 CREATE FUNCTION contact_identity.assign_external_id(
     contact_id bigint,

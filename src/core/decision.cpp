@@ -254,11 +254,12 @@ Decision decide(const Request &request, const Matches &matches) {
   }
 
   if (d.winner) {
-    for (const auto &[type, values] : wanted) {
-      auto held = original.permanent.find(type);
-      if (held == original.permanent.end()) continue;
-      for (const std::string &old : held->second)
-        if (!values.count(old)) d.detached.emplace_back(type, old);
+    // A permanent value the request replaces or clears leaves the winner.
+    for (const auto &[type, held] : original.permanent) {
+      auto it = wanted.find(type);
+      if (it == wanted.end() && !request.clear_types.count(type)) continue;
+      for (const std::string &old : held)
+        if (it == wanted.end() || !it->second.count(old)) d.detached.emplace_back(type, old);
     }
   } else {
     bool creates = std::any_of(request.keys.begin(), request.keys.end(), [](const Key &k) {

@@ -49,6 +49,9 @@ struct Request {
   std::optional<std::vector<std::string>> dedupe_on;
   // false: a deleted match is left alone and the decision says so.
   bool restore_deleted = true;
+  // Permanent types the request clears (an import's NULL cell with
+  // clear_nulls): the winner's values of these types are detached.
+  std::set<std::string> clear_types;
 };
 
 // What the lookups found: for each key (same index as Request::keys) the

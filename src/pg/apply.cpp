@@ -23,19 +23,23 @@ Statement insert_contact_statement{
 
 // Writes only when something differs, so an unchanged profile costs no row
 // version; IS DISTINCT FROM resolves = in pg_catalog (search_path is pinned).
+// $9 (clear_nulls): the names are set as given, NULL included.
+#define NEW_FIRST_NAME "CASE WHEN $9 THEN $6 ELSE COALESCE($6, c.first_name) END"
+#define NEW_LAST_NAME "CASE WHEN $9 THEN $7 ELSE COALESCE($7, c.last_name) END"
 Statement update_contact_statement{
     "UPDATE contact_identity.contacts c SET external_id = $3, email = $4, phone = $5,"
-    " first_name = COALESCE($6, c.first_name), last_name = COALESCE($7, c.last_name),"
+    " first_name = " NEW_FIRST_NAME ", last_name = " NEW_LAST_NAME ","
     " attributes = contact_identity.merge_attributes(c.attributes, $8),"
     " deleted_at = NULL, updated_at = pg_catalog.now()"
     " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2"
     " AND (c.external_id IS DISTINCT FROM $3 OR c.email IS DISTINCT FROM $4 OR c.phone IS DISTINCT FROM $5"
-    "  OR c.first_name IS DISTINCT FROM COALESCE($6, c.first_name)"
-    "  OR c.last_name IS DISTINCT FROM COALESCE($7, c.last_name)"
+    "  OR c.first_name IS DISTINCT FROM " NEW_FIRST_NAME " OR c.last_name IS DISTINCT FROM " NEW_LAST_NAME
     "  OR c.attributes IS DISTINCT FROM contact_identity.merge_attributes(c.attributes, $8)"
     "  OR c.deleted_at IS NOT NULL)"
     " RETURNING c.contact_id",
-    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
+    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID}};
+#undef NEW_FIRST_NAME
+#undef NEW_LAST_NAME
 
 // Moves every identifier of the loser ($2) to the winner ($3), lets the
 // loser fill the winner's empty names and missing attributes, and leaves
@@ -131,6 +135,7 @@ uint64_t for_key(Statement &statement, int64_t account_id, int64_t contact_id, c
 OptText primary(const std::string &type, const Request &request, const ContactRow *winner, const LookupResult &snap,
                 const Decision &d) {
   if (OptText v = key_value(request, type)) return v;
+  if (request.clear_types.count(type)) return std::nullopt;
   if (winner) {
     const OptText &held = type == "email" ? winner->email : winner->phone;
     if (held) return held;
@@ -159,6 +164,11 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   Outcome out;
   out.action = d.action();
   if (!d.matched_by.empty()) out.matched_by = d.matched_by;
+  if (d.skipped_deleted) {  // left as it is
+    out.contact_id = d.winner;
+    out.external_id = snap.rows.at(*d.winner).state.external_id;
+    return out;
+  }
 
   if (d.remember_only) {  // the claimed rows are the memory
     for (size_t i : d.attached)
@@ -221,7 +231,7 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
     uint64_t changed = execute(update_contact_statement,
                                {int8_param(account_id), int8_param(id), text_param(external_id), text_param(email),
                                 text_param(phone), text_param(fields.first_name), text_param(fields.last_name),
-                                jsonb_param(fields.attributes_json)},
+                                jsonb_param(fields.attributes_json), bool_param(fields.clear_nulls)},
                                false);
     if (changed > 0 || d.restore)
       log.add(id, d.restore ? "restored" : "updated", out.matched_by, std::nullopt, std::nullopt, std::nullopt,

@@ -15,6 +15,7 @@ struct ProfileFields {
   std::optional<std::string> first_name;
   std::optional<std::string> last_name;
   std::optional<std::string> attributes_json;  // a JSON object
+  bool clear_nulls = false;  // a NULL name clears the stored one
 };
 
 // What the call returns: the upsert_result row.

@@ -9,6 +9,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
+#include "pg/upsert.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_normalize_email);
@@ -59,26 +60,6 @@ Datum upsert_result_datum(FunctionCallInfo fcinfo, const Outcome &out) {
     values[3] = PointerGetDatum(text_of(out.matched_by));
     return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
   });
-}
-
-void require_identifier(const identity::Request &request, const char *function) {
-  if (!request.keys.empty() || request.contact_id) return;
-  throw IdentityError(sqlstate::kInvalidParameterValue, std::string(function) + " needs an identifier",
-                      "The call carries no usable external ID, email, phone, identifier or contact ID.",
-                      "Pass at least one of external_id, email, phone, identifiers or contact_id.");
-}
-
-// The write path shared by upsert_contact and assign_external_id.
-Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function) {
-  if (fields.attributes_json && (fields.attributes_json->empty() || (*fields.attributes_json)[0] != '{'))
-    throw IdentityError(sqlstate::kInvalidParameterValue, "attributes must be a JSON object", "",
-                        "Pass attributes such as '{\"city\": \"Kyiv\"}'.");
-  identity::Request request = build_request(keys, false);
-  require_identifier(request, function);
-  if (request.contact_id) request.contact_id = follow_contact(keys.account_id, *request.contact_id, false);
-  LookupResult snapshot = claim_and_lock(keys.account_id, request);
-  identity::Decision decision = identity::decide(request, snapshot.matches);
-  return apply_decision(keys.account_id, request, snapshot, decision, fields);
 }
 
 }  // namespace
@@ -176,6 +157,9 @@ extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
     fields.attributes_json = jsonb_arg(fcinfo, 6);
     keys.contact_id = int8_arg(fcinfo, 7);
     keys.account_id = account_arg(fcinfo, 8);
+    keys.dedupe_on = text_arg(fcinfo, 9);
+    if (PG_ARGISNULL(10)) throw IdentityError("22004", "restore_deleted must not be null", "", "Pass true or false.");
+    keys.restore_deleted = PG_GETARG_BOOL(10);
     spi_connect();
     Outcome out = upsert(keys, fields, "upsert_contact");
     spi_finish();

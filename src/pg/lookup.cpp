@@ -53,6 +53,11 @@ Statement lock_unheld_statement{
 #undef PROBE_KEY
 #undef KEYS
 
+Statement release_statement{
+    "DELETE FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
+    " AND i.type OPERATOR(pg_catalog.=) $2 AND i.value OPERATOR(pg_catalog.=) $3 AND i.contact_id IS NULL",
+    {INT8OID, TEXTOID, TEXTOID}};
+
 Statement contact_statement{
     "SELECT c.contact_id, c.merged_into FROM contact_identity.contacts c"
     " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
@@ -204,6 +209,13 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
   }
   fill_states(result);
   return result;
+}
+
+void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed) {
+  for (size_t i = 0; i < request.keys.size(); i++)
+    if (claimed.fresh[i])
+      execute(release_statement,
+              {int8_param(account_id), text_param(request.keys[i].type), text_param(request.keys[i].value)}, false);
 }
 
 }  // namespace pgshell

@@ -39,4 +39,8 @@ LookupResult read_unlocked(int64_t account_id, const identity::Request &request)
 // and reads it; request.contact_id may be moved on to a merge winner.
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request);
 
+// Undoes the claims of a request that failed after claim_and_lock: deletes
+// the holder-less rows it inserted, so a failed import row leaves nothing.
+void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed);
+
 }  // namespace pgshell

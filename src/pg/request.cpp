@@ -128,6 +128,17 @@ void drop_blocked(std::vector<Candidate> &candidates, bool read_only) {
   candidates.swap(kept);
 }
 
+// The types dedupe_on searches, in order.
+std::vector<std::string> dedupe_types(const std::string &dedupe_on, const std::map<std::string, TypeInfo> &types) {
+  if (dedupe_on == "email_or_phone") return {"phone", "email"};
+  if (dedupe_on == "contact_id") return {};
+  if (types.count(dedupe_on)) return {dedupe_on};
+  throw IdentityError(sqlstate::kInvalidParameterValue, "invalid dedupe_on " + identity::quoted(dedupe_on),
+                      "dedupe_on is external_id, email, phone, email_or_phone, contact_id or an identifier type: " +
+                          type_names(types) + ".",
+                      "");
+}
+
 }  // namespace
 
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
@@ -178,6 +189,17 @@ identity::Request build_request(const CallKeys &keys, bool read_only) {
 
   identity::Request request;
   request.contact_id = keys.contact_id;
+  request.restore_deleted = keys.restore_deleted;
+  if (keys.dedupe_on) {
+    request.dedupe_on = dedupe_types(*keys.dedupe_on, types);
+    if (*keys.dedupe_on == "contact_id" && !keys.contact_id)
+      throw IdentityError(sqlstate::kInvalidParameterValue, "row has no contact_id to deduplicate on",
+                          "dedupe_on contact_id updates existing contacts only.", "Fill the contact_id column.");
+  }
+  if (keys.clear_nulls) {
+    if (!keys.email) request.clear_types.insert("email");
+    if (!keys.phone) request.clear_types.insert("phone");
+  }
   std::set<std::pair<std::string, std::string>> seen;
   std::map<std::string, std::string> permanent_value;
   for (Candidate &c : candidates) {

@@ -19,6 +19,10 @@ struct CallKeys {
   std::optional<std::string> identifiers_json;
   std::optional<int64_t> contact_id;
   int64_t account_id = 0;
+  // How the request searches (an import's options; upsert_contact's too).
+  std::optional<std::string> dedupe_on;  // NULL: the full priority search
+  bool restore_deleted = true;
+  bool clear_nulls = false;  // NULL email or phone detaches the contact's
 };
 
 // Reads argument n as text / bigint / jsonb-as-JSON-text; nullopt for NULL.

@@ -9,6 +9,8 @@ namespace pgshell {
 
 Param null_param() { return Param{}; }
 
+Param bool_param(bool v) { return Param{BoolGetDatum(v), false}; }
+
 Param int8_param(int64_t v) { return Param{Int64GetDatum(v), false}; }
 
 Param int8_param(const std::optional<int64_t> &v) { return v ? int8_param(*v) : null_param(); }
@@ -99,6 +101,8 @@ uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only
     if (params[i].is_null) nulls[i] = 'n';
   }
   return pg_call([&]() noexcept {
+    // The previous result is read by now; an import runs millions of these.
+    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
     int rc = SPI_execute_plan(st.plan, values.data(), nulls.c_str(), read_only, 0);
     if (rc < 0) elog(ERROR, "contact_identity: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
     return (uint64_t)SPI_processed;

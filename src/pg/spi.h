@@ -25,6 +25,7 @@ struct Param {
 };
 
 Param null_param();
+Param bool_param(bool v);
 Param int8_param(int64_t v);
 Param int8_param(const std::optional<int64_t> &v);
 Param text_param(const std::optional<std::string> &v);

@@ -210,6 +210,16 @@ INSTANTIATE_TEST_SUITE_P(Rules, DecisionTest, ::testing::ValuesIn(kCases),
                            return "case" + std::to_string(info.index);
                          });
 
+TEST(DecisionClear, ClearedTypesAreDetached) {
+  Request request{{ext("u1")}, {}};
+  request.clear_types = {"phone"};
+  Matches m;
+  m.holder = {1};
+  m.contacts[1] = ContactState{1, "u1", false, {{"email", {"a@x.io"}}, {"phone", {"+1"}}}};
+  Decision d = decide(request, m);
+  EXPECT_EQ(d.detached, (std::vector<std::pair<std::string, std::string>>{{"phone", "+1"}}));
+}
+
 TEST(DecisionSearch, ReadOnlySearchStopsAtForeignExternalId) {
   Request request{{ext("u2"), email("a@x.io"), push("t1")}, {}};
   Matches m;

@@ -1,0 +1,15 @@
+// upsert.h: the write path shared by upsert_contact, assign_external_id and
+// the imports: one person's request, decided and applied under SPI.
+#pragma once
+
+#include "pg/apply.h"
+#include "pg/request.h"
+
+namespace pgshell {
+
+// Normalizes, claims and locks the keys, decides and applies. Throws
+// IdentityError for a request the rules refuse; after such an error the
+// request has left nothing behind, so an import can go on with the next row.
+Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function);
+
+}  // namespace pgshell
