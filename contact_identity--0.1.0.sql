@@ -303,3 +303,19 @@ AS $$
 $$;
 COMMENT ON FUNCTION contact_identity.get_contact(bigint, bigint) IS
     'the profile in the API''s shape (contactId, externalCustomerId, firstName, lastName, channels, fields); NULL when unknown';
+
+-- Bulk import ---------------------------------------------------------------
+
+CREATE FUNCTION contact_identity.import_contacts(
+    source regclass,
+    dedupe_on text DEFAULT 'external_id',
+    restore_deleted boolean DEFAULT false,
+    clear_nulls boolean DEFAULT false,
+    account_id bigint DEFAULT 0)
+RETURNS TABLE (row_number bigint, contact_id bigint, action text, matched_by text,
+               error_code text, error_message text)
+AS 'MODULE_PATHNAME', 'ci_import_contacts'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION contact_identity.import_contacts(regclass, text, boolean, boolean, bigint) IS
+    'loads a table of contacts in one transaction, each row as upsert_contact with dedupe_on would; a bad row is reported in its result row, never fatal';

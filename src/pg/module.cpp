@@ -13,6 +13,7 @@ void _PG_init(void);
 namespace {
 
 char *default_region_setting = nullptr;
+int import_progress_rows_setting = 100000;
 
 // GUC check hook: an empty value or a region libphonenumber knows.
 bool check_default_region(char **newval, void **extra, GucSource source) {
@@ -39,6 +40,8 @@ std::string default_region() {
   return default_region_setting ? std::string(default_region_setting) : std::string();
 }
 
+int import_progress_rows() { return import_progress_rows_setting; }
+
 }  // namespace pgshell
 
 extern "C" void _PG_init(void) {
@@ -47,6 +50,10 @@ extern "C" void _PG_init(void) {
                              "An ISO 3166 region code such as UA or US. Empty: such numbers are an error.",
                              &default_region_setting, "", PGC_USERSET, 0, check_default_region, nullptr,
                              nullptr);
+  DefineCustomIntVariable("contact_identity.import_progress_rows",
+                          "Imports report their progress in a NOTICE every this many rows.",
+                          "0 turns the notices off.", &import_progress_rows_setting, 100000, 0, INT_MAX,
+                          PGC_USERSET, 0, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("contact_identity");
 #else

@@ -177,13 +177,15 @@ identity::Request build_request(const CallKeys &keys, bool read_only) {
   if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
   if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
   if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types));
-  if (keys.identifiers_json)
-    for (const identity::RawIdentifier &raw : identity::parse_identifiers_json(*keys.identifiers_json)) {
-      if (raw.type == identity::kExternalIdType)
-        throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",
-                            "The external ID is an argument of its own.", "Pass it as external_id.");
-      candidates.push_back(make_candidate(raw.type, raw.value, types));
-    }
+  std::vector<identity::RawIdentifier> raws;
+  if (keys.identifiers_json) raws = identity::parse_identifiers_json(*keys.identifiers_json);
+  raws.insert(raws.end(), keys.more_identifiers.begin(), keys.more_identifiers.end());
+  for (const identity::RawIdentifier &raw : raws) {
+    if (raw.type == identity::kExternalIdType)
+      throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",
+                          "The external ID is an argument of its own.", "Pass it as external_id.");
+    candidates.push_back(make_candidate(raw.type, raw.value, types));
+  }
 
   drop_blocked(candidates, read_only);
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/decision.h"
+#include "core/identifiers_json.h"
 #include "pg/postgres_headers.h"
 
 namespace pgshell {
@@ -17,6 +18,7 @@ struct CallKeys {
   std::optional<std::string> email;
   std::optional<std::string> phone;
   std::optional<std::string> identifiers_json;
+  std::vector<identity::RawIdentifier> more_identifiers;  // an import's per-type columns
   std::optional<int64_t> contact_id;
   int64_t account_id = 0;
   // How the request searches (an import's options; upsert_contact's too).

@@ -1,0 +1,195 @@
+// import_source.cpp: column matching and row conversion for imports.
+#include "pg/import_source.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+
+#include "core/identity_error.h"
+#include "core/json_text.h"
+#include "pg/pg_boundary.h"
+#include "pg/spi.h"
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+
+Statement columns_statement{
+    "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a"
+    " WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+    " ORDER BY a.attnum",
+    {OIDOID}};
+
+Statement types_statement{
+    "SELECT t.name FROM contact_identity.identifier_types t WHERE t.class OPERATOR(pg_catalog.<>) 'external'", {}};
+
+// "name" as an SQL identifier.
+std::string quote_ident(const std::string &name) {
+  std::string out = "\"";
+  for (char c : name) out += (c == '"') ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::optional<int64_t> parse_int8(const std::string &text) {
+  errno = 0;
+  char *end = nullptr;
+  long long v = strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str() || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(options) {
+  std::set<std::string> type_names;
+  uint64_t n = execute(types_statement, {}, false);
+  for (uint64_t r = 0; r < n; r++) type_names.insert(result_text(r, 1).value_or(""));
+
+  n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, false);
+  std::vector<std::string> names;
+  for (uint64_t r = 0; r < n; r++) names.push_back(result_text(r, 1).value_or(""));
+  bool has_row_number = false;
+  std::set<std::string> present;
+  for (const std::string &name : names) {
+    Column c{name, Column::kAttribute};
+    if (name == "row_number") c.role = Column::kRowNumber, has_row_number = true;
+    else if (name == "external_id") c.role = Column::kExternalId;
+    else if (name == "contact_id") c.role = Column::kContactId;
+    else if (name == "email") c.role = Column::kEmail;
+    else if (name == "phone") c.role = Column::kPhone;
+    else if (name == "first_name") c.role = Column::kFirstName;
+    else if (name == "last_name") c.role = Column::kLastName;
+    else if (name == "attributes") c.role = Column::kAttributes;
+    else if (name == "identifiers") c.role = Column::kIdentifiers;
+    else if (type_names.count(name)) c.role = Column::kIdentifierType;
+    present.insert(name);
+    columns_.push_back(c);
+  }
+
+  const std::string &dedupe = options_.dedupe_on;
+  if (dedupe != "external_id" && dedupe != "email_or_phone" && dedupe != "contact_id" && !type_names.count(dedupe)) {
+    std::string list;
+    for (const std::string &name : type_names) list += ", " + name;
+    throw IdentityError(identity::sqlstate::kInvalidParameterValue, "invalid dedupe_on " + identity::quoted(dedupe),
+                        "dedupe_on is external_id, email_or_phone, contact_id or an identifier type" + list + ".",
+                        "");
+  }
+  // The dedupe key's column must be there before anything is read.
+  std::vector<std::string> wanted;
+  if (options_.dedupe_on == "email_or_phone") wanted = {"email", "phone"};
+  else wanted = {options_.dedupe_on};
+  bool found = false;
+  for (const std::string &w : wanted) found = found || present.count(w) > 0;
+  if (!found && type_names.count(options_.dedupe_on) && options_.dedupe_on != "email" && options_.dedupe_on != "phone")
+    found = present.count("identifiers") > 0;  // the type may come in the identifiers column
+  if (!found)
+    throw IdentityError("42703", "source has no " + options_.dedupe_on + " column",
+                        "dedupe_on " + options_.dedupe_on + " searches by that column; the source has: " +
+                            [&] {
+                              std::string list;
+                              for (const std::string &name : names) list += (list.empty() ? "" : ", ") + name;
+                              return list;
+                            }() + ".",
+                        "Add the column, or import with another dedupe_on.");
+
+  // Every column as text, other columns as JSON: reading never fails here;
+  // bad values fail their own row later.
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < columns_.size(); i++) {
+    const Column &c = columns_[i];
+    if (i > 0) sql += ", ";
+    if (c.role == Column::kAttribute)
+      sql += "pg_catalog.to_jsonb(s." + quote_ident(c.name) + ")::pg_catalog.text";
+    else
+      sql += "s." + quote_ident(c.name) + "::pg_catalog.text";
+  }
+  if (columns_.empty()) sql += "NULL";
+  const char *relation = pg_call([&]() noexcept {
+    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), get_rel_name(source));
+  });
+  sql += std::string(" FROM ") + relation + " AS s ORDER BY " + (has_row_number ? "s.row_number" : "s.ctid");
+  portal_ = pg_call([&]() noexcept -> Portal {
+    SPIPlanPtr plan = SPI_prepare(sql.c_str(), 0, nullptr);
+    if (plan == nullptr) elog(ERROR, "contact_identity: could not prepare the source query: %s", sql.c_str());
+    return SPI_cursor_open(nullptr, plan, nullptr, nullptr, false);
+  });
+}
+
+std::vector<SourceRow> SourceReader::next(long limit) {
+  pg_call([&]() noexcept { SPI_cursor_fetch(portal_, true, limit); });
+  uint64_t n = SPI_processed;
+  std::vector<SourceRow> rows;
+  for (uint64_t r = 0; r < n; r++) rows.push_back(make_row(r, ++rows_read_));
+  pg_call([]() noexcept { SPI_freetuptable(SPI_tuptable); });
+  return rows;
+}
+
+// Converts row `index` of the fetched batch; a value that cannot serve makes
+// the row fail, never the import.
+SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
+  SourceRow row;
+  row.row_number = ordinal;
+  row.keys.account_id = options_.account_id;
+  row.keys.dedupe_on = options_.dedupe_on;
+  row.keys.restore_deleted = options_.restore_deleted;
+  row.keys.clear_nulls = options_.clear_nulls;
+  row.fields.clear_nulls = options_.clear_nulls;
+  std::optional<std::string> attributes;
+  std::string extra_attributes;
+  row.row_json = "{";
+  auto fail = [&](const std::string &code, const std::string &message) {
+    if (!row.error_code) row.error_code = code, row.error_message = message;
+  };
+  for (size_t i = 0; i < columns_.size(); i++) {
+    const Column &c = columns_[i];
+    std::optional<std::string> v = result_text(index, static_cast<int>(i) + 1);
+    row.row_json += (i ? ", " : "") + identity::json_quote(c.name) + ": " +
+                    (!v ? std::string("null") : c.role == Column::kAttribute ? *v : identity::json_quote(*v));
+    switch (c.role) {
+      case Column::kRowNumber:
+        if (v) {
+          if (auto number = parse_int8(*v)) row.row_number = *number;
+          else fail("22P02", "invalid row_number " + identity::quoted(*v));
+        }
+        break;
+      case Column::kExternalId: row.keys.external_id = v; break;
+      case Column::kContactId:
+        if (v) {
+          if (auto id = parse_int8(*v)) row.keys.contact_id = id;
+          else fail("22P02", "invalid contact_id " + identity::quoted(*v));
+        }
+        break;
+      case Column::kEmail: row.keys.email = v; break;
+      case Column::kPhone: row.keys.phone = v; break;
+      case Column::kFirstName: row.fields.first_name = v; break;
+      case Column::kLastName: row.fields.last_name = v; break;
+      case Column::kAttributes: attributes = v; break;
+      case Column::kIdentifiers: row.keys.identifiers_json = v; break;
+      case Column::kIdentifierType:
+        if (v) row.keys.more_identifiers.push_back({c.name, *v});
+        break;
+      case Column::kAttribute:
+        if (v || options_.clear_nulls)
+          extra_attributes += (extra_attributes.empty() ? "" : ", ") + identity::json_quote(c.name) + ": " +
+                              (v ? *v : std::string("null"));
+        break;
+    }
+  }
+  row.row_json += "}";
+  if (attributes && (attributes->empty() || (*attributes)[0] != '{'))
+    fail("22023", "attributes must be a JSON object, not " + identity::quoted(*attributes));
+  // The attributes column, then the other columns over it.
+  if (attributes && !extra_attributes.empty()) {
+    std::string inner = attributes->substr(1, attributes->size() - 2);
+    bool empty = inner.find_first_not_of(" \t\r\n") == std::string::npos;
+    row.fields.attributes_json = "{" + inner + (empty ? "" : ", ") + extra_attributes + "}";
+  } else if (attributes) {
+    row.fields.attributes_json = attributes;
+  } else if (!extra_attributes.empty()) {
+    row.fields.attributes_json = "{" + extra_attributes + "}";
+  }
+  return row;
+}
+
+}  // namespace pgshell
