@@ -1,0 +1,88 @@
+-- Bulk import: every source row as the request upsert_contact with the same
+-- dedupe_on would get, in source order; a bad row is reported, never fatal.
+CREATE EXTENSION contact_identity;
+SET contact_identity.default_region = 'UA';
+
+-- Columns are matched by name; other columns become attributes; a bad row
+-- fails alone and every good row lands.
+CREATE TABLE src (external_id text, email text, phone text, first_name text, city text, age int,
+                  mobile_push text, attributes jsonb);
+INSERT INTO src VALUES
+    ('u-1', 'Ann@X.io', '050 123 45 67', 'Ann', 'Kyiv', 30, 'tok-1', '{"vip": true}'),
+    ('u-2', 'bad-email', NULL, 'Bob', NULL, NULL, NULL, NULL),
+    (NULL, 'c@x.io', NULL, 'NoExt', NULL, NULL, NULL, NULL),
+    ('u-1', NULL, NULL, 'Anna', 'Lviv', NULL, NULL, '{"x": 1}'),
+    ('u-3', 'ann@x.io', NULL, 'Impostor', NULL, NULL, NULL, NULL),
+    ('u-4', 'd@x.io', NULL, 'Dan', NULL, NULL, 'tok-1', NULL),
+    ('null', 'e@x.io', NULL, 'Junk', NULL, NULL, NULL, NULL);
+SET client_min_messages = warning;
+SELECT * FROM contact_identity.import_contacts('src');
+RESET client_min_messages;
+SELECT contact_id, external_id, email, phone, first_name, attributes FROM contact_identity.contacts ORDER BY 1;
+SELECT type, value, contact_id FROM contact_identity.identifiers ORDER BY contact_id, type;
+
+-- The same rows again: all updates, nothing new.
+SELECT action, count(*) FROM contact_identity.import_contacts('src') GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS contacts FROM contact_identity.contacts;
+
+-- Wrong calls fail before anything is read.
+SELECT * FROM contact_identity.import_contacts('src', dedupe_on => 'nope');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE src_no_key (email text);
+SELECT * FROM contact_identity.import_contacts('src_no_key');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM contact_identity.import_contacts('src', account_id => NULL);
+SELECT * FROM contact_identity.import_contacts('no_such_table');
+
+-- dedupe_on email: found by email only; the row's external ID goes to a
+-- match without one, a match with another fails the row.
+CREATE TABLE src_email (row_number int, email text, external_id text, first_name text);
+INSERT INTO src_email VALUES (2, 'd@x.io', 'u-4', 'Daniel'), (1, 'new@x.io', 'u-5', 'Nina'),
+    (3, 'ann@x.io', 'u-9', 'Wrong'), (4, NULL, 'u-6', 'NoEmail');
+SELECT * FROM contact_identity.import_contacts('src_email', dedupe_on => 'email');
+
+-- dedupe_on email_or_phone (phone first) and an identifier type.
+CREATE TABLE src_mixed (email text, phone text, mobile_push text, cookie text, identifiers jsonb);
+INSERT INTO src_mixed VALUES ('ann@x.io', '+380501234567', NULL, 'ck-1', NULL),
+    ('zed@x.io', NULL, 'tok-9', NULL, '{"telegram": 42}'),
+    (NULL, NULL, NULL, NULL, '{"telegram": {"id": 42}}');
+SELECT * FROM contact_identity.import_contacts('src_mixed', dedupe_on => 'email_or_phone');
+SELECT * FROM contact_identity.import_contacts('src_mixed', dedupe_on => 'mobile_push');
+
+-- dedupe_on contact_id: existing contacts only.
+CREATE TABLE src_ids (contact_id text, last_name text);
+INSERT INTO src_ids VALUES ('1', 'Lee'), ('404', 'Nobody'), ('x', 'Bad'), (NULL, 'None');
+SELECT * FROM contact_identity.import_contacts('src_ids', dedupe_on => 'contact_id');
+
+-- Deleted matches: skipped unless restore_deleted.
+SELECT contact_identity.delete_contact(1);
+CREATE TABLE src_deleted (external_id text, first_name text);
+INSERT INTO src_deleted VALUES ('u-1', 'Back');
+SELECT * FROM contact_identity.import_contacts('src_deleted');
+SELECT deleted_at IS NOT NULL AS still_deleted, first_name FROM contact_identity.contacts WHERE contact_id = 1;
+SELECT * FROM contact_identity.import_contacts('src_deleted', restore_deleted => true);
+SELECT deleted_at IS NOT NULL AS still_deleted, first_name FROM contact_identity.contacts WHERE contact_id = 1;
+
+-- NULL cells leave fields alone; clear_nulls clears them.
+CREATE TABLE src_clear (external_id text, phone text, first_name text, city text);
+INSERT INTO src_clear VALUES ('u-1', NULL, NULL, NULL);
+SELECT * FROM contact_identity.import_contacts('src_clear');
+SELECT phone, first_name, attributes ? 'city' AS has_city FROM contact_identity.contacts WHERE contact_id = 1;
+SELECT * FROM contact_identity.import_contacts('src_clear', clear_nulls => true);
+SELECT phone, first_name, attributes ? 'city' AS has_city FROM contact_identity.contacts WHERE contact_id = 1;
+SELECT count(*) AS phone_identifiers FROM contact_identity.identifiers WHERE contact_id = 1 AND type = 'phone';
+
+-- A value PostgreSQL itself refuses (invalid JSON in a text column) rolls
+-- its batch back; the batch runs again without it and every other row lands.
+CREATE TABLE src_bad_json (external_id text, attributes text);
+INSERT INTO src_bad_json VALUES ('u-20', '{"ok": 1}'), ('u-21', '{"broken": '), ('u-22', '{}'), ('u-23', '[1]');
+SELECT * FROM contact_identity.import_contacts('src_bad_json');
+SELECT external_id FROM contact_identity.contacts WHERE external_id LIKE 'u-2_' ORDER BY 1;
+SELECT count(*) AS stray_claims FROM contact_identity.identifiers WHERE contact_id IS NULL;
+
+-- Progress is reported every contact_identity.import_progress_rows rows.
+SET contact_identity.import_progress_rows = 2;
+SELECT count(*) FROM contact_identity.import_contacts('src_bad_json');
+RESET contact_identity.import_progress_rows;
+
+DROP EXTENSION contact_identity CASCADE;
