@@ -173,6 +173,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     // source's cursor lives on between connections.
     spi_connect();
     SourceReader reader(source, options);
+    reader.open_cursor();
     spi_finish();
     int64_t read = 0, errors = 0, next_notice = import_progress_rows();
     for (;;) {

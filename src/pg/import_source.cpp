@@ -16,7 +16,8 @@ namespace {
 using identity::IdentityError;
 
 Statement columns_statement{
-    "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a"
+    "SELECT a.attname::pg_catalog.text, pg_catalog.format_type(a.atttypid, a.atttypmod)"
+    " FROM pg_catalog.pg_attribute a"
     " WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum",
     {OIDOID}};
@@ -47,13 +48,19 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
   for (uint64_t r = 0; r < n; r++) type_names.insert(result_text(r, 1).value_or(""));
 
   n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, false);
-  std::vector<std::string> names;
-  for (uint64_t r = 0; r < n; r++) names.push_back(result_text(r, 1).value_or(""));
+  std::vector<std::string> names, column_types;
+  for (uint64_t r = 0; r < n; r++) {
+    names.push_back(result_text(r, 1).value_or(""));
+    column_types.push_back(result_text(r, 2).value_or(""));
+  }
   bool has_row_number = false;
   std::set<std::string> present;
   for (const std::string &name : names) {
     Column c{name, Column::kAttribute};
-    if (name == "row_number") c.role = Column::kRowNumber, has_row_number = true;
+    if (name == "row_number") {
+      c.role = Column::kRowNumber, has_row_number = true;
+      row_number_type_ = column_types[&name - &names[0]];
+    }
     else if (name == "external_id") c.role = Column::kExternalId;
     else if (name == "contact_id") c.role = Column::kContactId;
     else if (name == "email") c.role = Column::kEmail;
@@ -106,10 +113,16 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
       sql += "s." + quote_ident(c.name) + "::pg_catalog.text";
   }
   if (columns_.empty()) sql += "NULL";
+  // Where each row stands, for paging across commits.
+  sql += std::string(", ") + (has_row_number ? "s.row_number::pg_catalog.text" : "NULL") + ", s.ctid::pg_catalog.text";
   const char *relation = pg_call([&]() noexcept {
     return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), get_rel_name(source));
   });
-  sql += std::string(" FROM ") + relation + " AS s ORDER BY " + (has_row_number ? "s.row_number" : "s.ctid");
+  select_ = sql + " FROM " + relation + " AS s";
+}
+
+void SourceReader::open_cursor() {
+  std::string sql = select_ + " ORDER BY " + (row_number_type_.empty() ? "s.ctid" : "s.row_number, s.ctid");
   portal_ = pg_call([&]() noexcept -> Portal {
     SPIPlanPtr plan = SPI_prepare(sql.c_str(), 0, nullptr);
     if (plan == nullptr) elog(ERROR, "contact_identity: could not prepare the source query: %s", sql.c_str());
@@ -119,9 +132,50 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
 
 std::vector<SourceRow> SourceReader::next(long limit) {
   pg_call([&]() noexcept { SPI_cursor_fetch(portal_, true, limit); });
+  return rows_of_result(cursor_position_);
+}
+
+std::vector<SourceRow> SourceReader::page(SourcePosition &position, long limit) {
+  std::string sql = select_;
+  std::vector<Oid> types;
+  std::vector<Param> params;
+  if (position.ctid) {
+    if (row_number_type_.empty()) {
+      sql += " WHERE s.ctid OPERATOR(pg_catalog.>) $1::pg_catalog.tid";
+    } else {
+      sql += " WHERE (s.row_number, s.ctid) > ($2::" + row_number_type_ + ", $1::pg_catalog.tid)";
+      types.push_back(TEXTOID);
+    }
+    types.insert(types.begin(), TEXTOID);
+    params.push_back(text_param(position.ctid));
+    if (!row_number_type_.empty()) params.push_back(text_param(position.row_number));
+  }
+  sql += (row_number_type_.empty() ? " ORDER BY s.ctid" : " ORDER BY s.row_number, s.ctid");
+  sql += " LIMIT " + std::to_string(limit);
+  pg_call([&]() noexcept {
+    Datum values[2];
+    char nulls[2] = {' ', ' '};
+    for (size_t i = 0; i < params.size(); i++) {
+      values[i] = params[i].value;
+      if (params[i].is_null) nulls[i] = 'n';
+    }
+    int rc = SPI_execute_with_args(sql.c_str(), (int)types.size(), types.data(), values, nulls, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "contact_identity: reading the source failed: %s", SPI_result_code_string(rc));
+  });
+  return rows_of_result(position);
+}
+
+// The fetched rows as requests; the position moves past them.
+std::vector<SourceRow> SourceReader::rows_of_result(SourcePosition &position) {
   uint64_t n = SPI_processed;
+  int width = static_cast<int>(columns_.size()) + 1;  // NULL stand-in when there is no column
+  if (!columns_.empty()) width = static_cast<int>(columns_.size());
   std::vector<SourceRow> rows;
-  for (uint64_t r = 0; r < n; r++) rows.push_back(make_row(r, ++rows_read_));
+  for (uint64_t r = 0; r < n; r++) {
+    rows.push_back(make_row(r, ++position.rows_read));
+    position.row_number = result_text(r, width + 1);
+    position.ctid = result_text(r, width + 2);
+  }
   pg_call([]() noexcept { SPI_freetuptable(SPI_tuptable); });
   return rows;
 }

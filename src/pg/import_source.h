@@ -31,18 +31,31 @@ struct ImportOptions {
   int64_t account_id = 0;
 };
 
-// A cursor over the source: columns matched by name (external_id,
-// contact_id, email, phone, first_name, last_name, attributes, identifiers,
-// one column per identifier type, every other column an attribute), rows in
-// the order of a row_number column, else in physical order.
+// Where a paged read stands: after the row with these values, and how many
+// rows came before.
+struct SourcePosition {
+  std::optional<std::string> row_number;  // the row_number column, as text
+  std::optional<std::string> ctid;        // empty: at the start
+  int64_t rows_read = 0;
+};
+
+// Reads the source: columns matched by name (external_id, contact_id,
+// email, phone, first_name, last_name, attributes, identifiers, one column
+// per identifier type, every other column an attribute), rows in the order
+// of a row_number column (then physical order), else in physical order.
 class SourceReader {
  public:
-  // Checks the columns against dedupe_on and opens the cursor. Throws
-  // IdentityError before reading anything when the source cannot serve.
+  // Checks the columns against dedupe_on. Throws IdentityError before
+  // reading anything when the source cannot serve.
   SourceReader(Oid source, const ImportOptions &options);
 
-  // The next rows, at most `limit`; empty at the end.
+  // Within one transaction: a cursor, and its next rows (empty at the end).
+  void open_cursor();
   std::vector<SourceRow> next(long limit);
+
+  // Across commits: the rows after `position`, at most `limit`; moves
+  // `position` past them.
+  std::vector<SourceRow> page(SourcePosition &position, long limit);
 
  private:
   struct Column {
@@ -51,11 +64,14 @@ class SourceReader {
                 kIdentifiers, kIdentifierType, kAttribute } role;
   };
   SourceRow make_row(uint64_t index, int64_t ordinal) const;
+  std::vector<SourceRow> rows_of_result(SourcePosition &position);
 
   ImportOptions options_;
   std::vector<Column> columns_;
+  std::string select_;            // SELECT ... FROM source AS s
+  std::string row_number_type_;   // the row_number column's type, "" without one
   Portal portal_ = nullptr;
-  int64_t rows_read_ = 0;
+  SourcePosition cursor_position_;
 };
 
 }  // namespace pgshell
