@@ -319,3 +319,69 @@ LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION contact_identity.import_contacts(regclass, text, boolean, boolean, bigint) IS
     'loads a table of contacts in one transaction, each row as upsert_contact with dedupe_on would; a bad row is reported in its result row, never fatal';
+
+CREATE TABLE contact_identity.imports (
+    account_id      bigint NOT NULL,
+    import_id       bigint GENERATED ALWAYS AS IDENTITY,
+    source          text NOT NULL,
+    dedupe_on       text NOT NULL,
+    batch_size      integer NOT NULL CHECK (batch_size OPERATOR(pg_catalog.>) 0),
+    restore_deleted boolean NOT NULL,
+    clear_nulls     boolean NOT NULL,
+    status          text NOT NULL DEFAULT 'running'
+                    CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'done'])),
+    rows_total      bigint,
+    rows_done       bigint NOT NULL DEFAULT 0,
+    created         bigint NOT NULL DEFAULT 0,
+    updated         bigint NOT NULL DEFAULT 0,
+    restored        bigint NOT NULL DEFAULT 0,
+    merged          bigint NOT NULL DEFAULT 0,
+    skipped         bigint NOT NULL DEFAULT 0,
+    failed          bigint NOT NULL DEFAULT 0,
+    last_row_number text,
+    last_ctid       text,
+    started_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    finished_at     timestamptz,
+    PRIMARY KEY (account_id, import_id)
+);
+COMMENT ON TABLE contact_identity.imports IS
+    'one row per run_import: its options and its progress, committed with every batch so another session can watch it';
+COMMENT ON COLUMN contact_identity.imports.source IS 'the source table, schema-qualified';
+COMMENT ON COLUMN contact_identity.imports.status IS
+    'running (also after a crash or cancel: CALL run_import(..., import_id => N) resumes it) or done';
+COMMENT ON COLUMN contact_identity.imports.rows_done IS 'source rows applied or reported so far, all committed';
+COMMENT ON COLUMN contact_identity.imports.skipped IS 'rows whose match was deleted and restore_deleted was off';
+COMMENT ON COLUMN contact_identity.imports.last_row_number IS
+    'the row_number column of the last committed row (as text), NULL without such a column';
+COMMENT ON COLUMN contact_identity.imports.last_ctid IS 'the physical position of the last committed row; resuming reads after it';
+
+CREATE TABLE contact_identity.import_errors (
+    account_id bigint NOT NULL,
+    import_id  bigint NOT NULL,
+    row_number bigint NOT NULL,
+    sqlstate   text NOT NULL,
+    message    text NOT NULL,
+    row_data   jsonb,
+    PRIMARY KEY (account_id, import_id, row_number),
+    FOREIGN KEY (account_id, import_id) REFERENCES contact_identity.imports (account_id, import_id) ON DELETE CASCADE
+);
+COMMENT ON TABLE contact_identity.import_errors IS
+    'every row run_import could not apply: its SQLSTATE, a message naming the column and value, and the row itself';
+COMMENT ON COLUMN contact_identity.import_errors.row_data IS 'the source row as JSON (values as text)';
+
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.imports', '');
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.import_errors', '');
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.imports_import_id_seq', '');
+
+CREATE PROCEDURE contact_identity.run_import(
+    source regclass,
+    dedupe_on text DEFAULT 'external_id',
+    batch_size integer DEFAULT 10000,
+    restore_deleted boolean DEFAULT false,
+    clear_nulls boolean DEFAULT false,
+    account_id bigint DEFAULT 0,
+    INOUT import_id bigint DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'ci_run_import'
+LANGUAGE C;
+COMMENT ON PROCEDURE contact_identity.run_import(regclass, text, integer, boolean, boolean, bigint, bigint) IS
+    'loads a table of contacts, committing after every batch; progress in imports, failed rows in import_errors; with import_id it resumes after the last committed batch';

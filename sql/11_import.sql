@@ -86,3 +86,4 @@ SELECT count(*) FROM contact_identity.import_contacts('src_bad_json');
 RESET contact_identity.import_progress_rows;
 
 DROP EXTENSION contact_identity CASCADE;
+DROP TABLE src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json;

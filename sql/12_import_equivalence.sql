@@ -101,3 +101,5 @@ SELECT count(*) > 0 AS differs FROM (
 RESET client_min_messages;
 
 DROP EXTENSION contact_identity CASCADE;
+DROP TABLE fixture, comparison;
+DROP FUNCTION row_by_row(text, bigint), final_state(bigint);

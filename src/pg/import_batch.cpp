@@ -1,0 +1,96 @@
+// import_batch.cpp: a batch of import rows in a subtransaction.
+#include "pg/import_batch.h"
+
+#include <map>
+
+#include "core/identity_error.h"
+#include "pg/module.h"
+#include "pg/pg_boundary.h"
+#include "pg/subtransaction.h"
+#include "pg/upsert.h"
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+
+RowResult failed(const SourceRow &row, const std::string &code, const std::string &message) {
+  RowResult r;
+  r.row_number = row.row_number;
+  r.error_code = code;
+  r.error_message = message;
+  return r;
+}
+
+std::string message_of(const IdentityError &e) {
+  return e.detail().empty() ? std::string(e.what()) : std::string(e.what()) + ": " + e.detail();
+}
+
+// Applies one row. Errors of the rules come back as the row's result; any
+// other error propagates (the row may have written part of itself).
+RowResult apply_row(const SourceRow &row) {
+  if (row.error_code) return failed(row, *row.error_code, row.error_message);
+  try {
+    Outcome out = upsert(row.keys, row.fields, "import_contacts");
+    RowResult r;
+    r.row_number = row.row_number;
+    r.contact_id = out.contact_id;
+    r.action = out.action;
+    r.matched_by = out.matched_by;
+    return r;
+  } catch (const IdentityError &e) {
+    if (e.sqlstate() == "40001") throw;  // raised after claiming: undo by rollback
+    return failed(row, e.sqlstate(), message_of(e));
+  }
+}
+
+// The error of a failed attempt, for the row that raised it.
+RowResult failed_current(const SourceRow &row) {
+  try {
+    throw;
+  } catch (const PgError &e) {
+    return failed(row, unpack_sql_state(e.data()->sqlerrcode), e.data()->message ? e.data()->message : "error");
+  } catch (const IdentityError &e) {
+    return failed(row, e.sqlstate(), message_of(e));
+  } catch (const std::exception &e) {
+    return failed(row, "XX000", e.what());
+  }
+}
+
+}  // namespace
+
+// Runs a batch in one subtransaction; on an unexpected error, again and
+// again without the rows that failed, each attempt in its own subtransaction.
+std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows) {
+  std::map<size_t, RowResult> set_aside;
+  for (;;) {
+    std::vector<RowResult> results;
+    size_t current = 0;
+    try {
+      in_subtransaction([&] {
+        for (current = 0; current < rows.size(); current++) {
+          auto it = set_aside.find(current);
+          results.push_back(it != set_aside.end() ? it->second : apply_row(rows[current]));
+        }
+      });
+      return results;
+    } catch (...) {
+      if (current >= rows.size()) throw;  // the batch itself failed to commit
+      set_aside.emplace(current, failed_current(rows[current]));
+    }
+  }
+}
+
+ImportProgress::ImportProgress(std::string who, int64_t done)
+    : who_(std::move(who)), done_(done), next_notice_(done + import_progress_rows()) {}
+
+void ImportProgress::count(const RowResult &result) {
+  done_++;
+  if (result.error_code) failed_++;
+  if (import_progress_rows() <= 0 || done_ < next_notice_) return;
+  std::string message = who_ + ": " + std::to_string(done_) + " rows done, " + std::to_string(failed_) + " failed";
+  pg_call([&]() noexcept { ereport(NOTICE, (errmsg_internal("%s", message.c_str()))); });
+  next_notice_ = done_ + import_progress_rows();
+}
+
+}  // namespace pgshell

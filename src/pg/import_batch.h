@@ -1,0 +1,42 @@
+// import_batch.h: applying a batch of source rows, for import_contacts and
+// run_import.
+//
+// One subtransaction per batch (one per row would hold a lock per row until
+// commit). Errors the rules raise are found before a row writes anything and
+// cost nothing; an unexpected PostgreSQL error rolls the batch back, and the
+// batch runs again with the failing row set aside.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/import_source.h"
+
+namespace pgshell {
+
+// What became of one source row.
+struct RowResult {
+  int64_t row_number = 0;
+  std::optional<int64_t> contact_id;
+  std::optional<std::string> action, matched_by, error_code, error_message;
+};
+
+// Applies the rows in order, each as upsert_contact with the import's
+// dedupe_on would; one result per row. Needs SPI.
+std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows);
+
+// Counts results and says so in a NOTICE every
+// contact_identity.import_progress_rows rows.
+class ImportProgress {
+ public:
+  explicit ImportProgress(std::string who, int64_t done = 0);
+  void count(const RowResult &result);
+
+ private:
+  std::string who_;
+  int64_t done_ = 0, failed_ = 0, next_notice_ = 0;
+};
+
+}  // namespace pgshell
