@@ -385,3 +385,72 @@ AS 'MODULE_PATHNAME', 'ci_run_import'
 LANGUAGE C;
 COMMENT ON PROCEDURE contact_identity.run_import(regclass, text, integer, boolean, boolean, bigint, bigint) IS
     'loads a table of contacts, committing after every batch; progress in imports, failed rows in import_errors; with import_id it resumes after the last committed batch';
+
+CREATE FUNCTION contact_identity.import_contacts_json(
+    contacts jsonb,
+    dedupe_on text DEFAULT 'external_id',
+    restore_deleted boolean DEFAULT false,
+    clear_nulls boolean DEFAULT false,
+    account_id bigint DEFAULT 0)
+RETURNS TABLE (row_number bigint, contact_id bigint, action text, matched_by text,
+               error_code text, error_message text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF contacts IS NULL OR pg_catalog.jsonb_typeof(contacts) OPERATOR(pg_catalog.<>) 'array' THEN
+        RAISE EXCEPTION 'contacts must be a JSON array'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('It is %s.', COALESCE('a JSON ' OPERATOR(pg_catalog.||)
+                                                                    pg_catalog.jsonb_typeof(contacts), 'NULL')),
+                  HINT = 'Pass an array of contacts in the shape get_contact returns.';
+    END IF;
+    -- The API shape as import columns; JSON that cannot be mapped fails its
+    -- own row through the _contact_identity_error column.
+    IF pg_catalog.to_regclass('pg_temp.contact_identity_json_source') IS NOT NULL THEN
+        DROP TABLE pg_temp.contact_identity_json_source;
+    END IF;
+    CREATE TEMP TABLE contact_identity_json_source ON COMMIT DROP AS
+    SELECT e.ord AS row_number,
+           CASE WHEN pg_catalog.jsonb_typeof(e.c) OPERATOR(pg_catalog.=) 'object'
+                THEN e.c OPERATOR(pg_catalog.->>) 'externalCustomerId' END AS external_id,
+           e.c OPERATOR(pg_catalog.->>) 'contactId' AS contact_id,
+           e.c OPERATOR(pg_catalog.->>) 'firstName' AS first_name,
+           e.c OPERATOR(pg_catalog.->>) 'lastName' AS last_name,
+           CASE WHEN pg_catalog.jsonb_typeof(e.c OPERATOR(pg_catalog.->) 'fields') OPERATOR(pg_catalog.=) 'object'
+                THEN e.c OPERATOR(pg_catalog.->) 'fields' END AS attributes,
+           (SELECT pg_catalog.jsonb_object_agg(ch.type, ch.vals)
+              FROM (SELECT x OPERATOR(pg_catalog.->>) 'type' AS type,
+                           pg_catalog.jsonb_agg(x OPERATOR(pg_catalog.->) 'value') AS vals
+                      FROM pg_catalog.jsonb_array_elements(
+                               CASE WHEN pg_catalog.jsonb_typeof(e.c OPERATOR(pg_catalog.->) 'channels')
+                                         OPERATOR(pg_catalog.=) 'array'
+                                    THEN e.c OPERATOR(pg_catalog.->) 'channels' ELSE '[]' END) AS x
+                     WHERE pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'type') OPERATOR(pg_catalog.=) 'string'
+                     GROUP BY 1) AS ch) AS identifiers,
+           CASE WHEN pg_catalog.jsonb_typeof(e.c) OPERATOR(pg_catalog.<>) 'object'
+                THEN pg_catalog.format('a contact must be a JSON object, not %s', pg_catalog.jsonb_typeof(e.c))
+                WHEN pg_catalog.jsonb_typeof(e.c OPERATOR(pg_catalog.->) 'channels')
+                     OPERATOR(pg_catalog.<>) ALL (ARRAY['array', 'null'])
+                THEN 'channels must be an array of {"type": ..., "value": ...}'
+                WHEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(
+                                 CASE WHEN pg_catalog.jsonb_typeof(e.c OPERATOR(pg_catalog.->) 'channels')
+                                           OPERATOR(pg_catalog.=) 'array'
+                                      THEN e.c OPERATOR(pg_catalog.->) 'channels' ELSE '[]' END) AS x
+                             WHERE pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'type')
+                                   IS DISTINCT FROM 'string')
+                THEN 'each channel must be {"type": ..., "value": ...} with a type name'
+                WHEN pg_catalog.jsonb_typeof(e.c OPERATOR(pg_catalog.->) 'fields')
+                     OPERATOR(pg_catalog.<>) ALL (ARRAY['object', 'null'])
+                THEN 'fields must be a JSON object'
+           END AS _contact_identity_error
+    FROM pg_catalog.jsonb_array_elements(contacts) WITH ORDINALITY AS e(c, ord);
+    RETURN QUERY SELECT * FROM contact_identity.import_contacts(
+        'pg_temp.contact_identity_json_source'::pg_catalog.regclass,
+        import_contacts_json.dedupe_on, import_contacts_json.restore_deleted,
+        import_contacts_json.clear_nulls, import_contacts_json.account_id);
+    DROP TABLE pg_temp.contact_identity_json_source;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.import_contacts_json(jsonb, text, boolean, boolean, bigint) IS
+    'import_contacts for a JSON array of contacts in the shape get_contact returns (externalCustomerId, channels, firstName, fields, ...)';

@@ -100,6 +100,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
       spi_connect();
       std::vector<SourceRow> rows = reader.next(kBatchRows);
       std::vector<RowResult> batch = run_batch(rows);
+      if (rows.empty()) reader.close_cursor();
       spi_finish();
       if (rows.empty()) break;
       for (const RowResult &r : batch) {

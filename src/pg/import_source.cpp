@@ -15,6 +15,10 @@ namespace {
 
 using identity::IdentityError;
 
+// A source column that, when not NULL, makes its row fail with that message
+// (import_contacts_json reports JSON it cannot map this way).
+constexpr const char *kRowErrorColumn = "_contact_identity_error";
+
 Statement columns_statement{
     "SELECT a.attname::pg_catalog.text, pg_catalog.format_type(a.atttypid, a.atttypmod)"
     " FROM pg_catalog.pg_attribute a"
@@ -69,6 +73,7 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
     else if (name == "last_name") c.role = Column::kLastName;
     else if (name == "attributes") c.role = Column::kAttributes;
     else if (name == "identifiers") c.role = Column::kIdentifiers;
+    else if (name == kRowErrorColumn) c.role = Column::kRowError;
     else if (type_names.count(name)) c.role = Column::kIdentifierType;
     present.insert(name);
     columns_.push_back(c);
@@ -133,6 +138,13 @@ void SourceReader::open_cursor() {
 std::vector<SourceRow> SourceReader::next(long limit) {
   pg_call([&]() noexcept { SPI_cursor_fetch(portal_, true, limit); });
   return rows_of_result(cursor_position_);
+}
+
+void SourceReader::close_cursor() {
+  if (portal_ == nullptr) return;
+  Portal portal = portal_;
+  portal_ = nullptr;
+  pg_call([&]() noexcept { SPI_cursor_close(portal); });
 }
 
 std::vector<SourceRow> SourceReader::page(SourcePosition &position, long limit) {
@@ -209,8 +221,8 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
         }
         break;
       case Column::kExternalId: row.keys.external_id = v; break;
-      case Column::kContactId:
-        if (v) {
+      case Column::kContactId:  // only dedupe_on contact_id targets IDs: an export loads anywhere
+        if (v && options_.dedupe_on == "contact_id") {
           if (auto id = parse_int8(*v)) row.keys.contact_id = id;
           else fail("22P02", "invalid contact_id " + identity::quoted(*v));
         }
@@ -223,6 +235,9 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
       case Column::kIdentifiers: row.keys.identifiers_json = v; break;
       case Column::kIdentifierType:
         if (v) row.keys.more_identifiers.push_back({c.name, *v});
+        break;
+      case Column::kRowError:
+        if (v) fail("22023", *v);
         break;
       case Column::kAttribute:
         if (v || options_.clear_nulls)

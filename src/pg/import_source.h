@@ -52,6 +52,8 @@ class SourceReader {
   // Within one transaction: a cursor, and its next rows (empty at the end).
   void open_cursor();
   std::vector<SourceRow> next(long limit);
+  // Closes the cursor, so the source is free again (a caller may drop it).
+  void close_cursor();
 
   // Across commits: the rows after `position`, at most `limit`; moves
   // `position` past them.
@@ -61,7 +63,7 @@ class SourceReader {
   struct Column {
     std::string name;
     enum Role { kRowNumber, kExternalId, kContactId, kEmail, kPhone, kFirstName, kLastName, kAttributes,
-                kIdentifiers, kIdentifierType, kAttribute } role;
+                kIdentifiers, kIdentifierType, kAttribute, kRowError } role;
   };
   SourceRow make_row(uint64_t index, int64_t ordinal) const;
   std::vector<SourceRow> rows_of_result(SourcePosition &position);
