@@ -232,7 +232,9 @@ CREATE FUNCTION contact_identity.resolve_contact(
 RETURNS TABLE (contact_id bigint, matched_by text)
 AS 'MODULE_PATHNAME', 'ci_resolve_contact'
 LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off;
 COMMENT ON FUNCTION contact_identity.resolve_contact(text, text, text, jsonb, bigint, boolean) IS
     'read-only priority search (external ID, email, phone, other types): the contact and the key that found it, or no row';
 
@@ -251,7 +253,9 @@ CREATE FUNCTION contact_identity.upsert_contact(
 RETURNS contact_identity.upsert_result
 AS 'MODULE_PATHNAME', 'ci_upsert_contact'
 LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off;
 COMMENT ON FUNCTION contact_identity.upsert_contact(text, text, text, jsonb, text, text, jsonb, bigint, bigint, text, boolean) IS
     'finds the person by the identity rules and creates, updates, restores or merges their profile; dedupe_on restricts the search to one key as an import does';
 
@@ -262,7 +266,9 @@ CREATE FUNCTION contact_identity.assign_external_id(
 RETURNS contact_identity.upsert_result
 AS 'MODULE_PATHNAME', 'ci_assign_external_id'
 LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off;
 COMMENT ON FUNCTION contact_identity.assign_external_id(bigint, text, bigint) IS
     'gives a contact its external ID; an error when another contact holds it or the contact has another one';
 
@@ -270,7 +276,9 @@ CREATE FUNCTION contact_identity.delete_contact(contact_id bigint, account_id bi
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ci_delete_contact'
 LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off;
 COMMENT ON FUNCTION contact_identity.delete_contact(bigint, bigint) IS
     'soft delete: the contact keeps its identifiers and is restored by a later upsert; false when already deleted';
 
@@ -316,7 +324,9 @@ RETURNS TABLE (row_number bigint, contact_id bigint, action text, matched_by tex
                error_code text, error_message text)
 AS 'MODULE_PATHNAME', 'ci_import_contacts'
 LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off;
 COMMENT ON FUNCTION contact_identity.import_contacts(regclass, text, boolean, boolean, bigint) IS
     'loads a table of contacts in one transaction, each row as upsert_contact with dedupe_on would; a bad row is reported in its result row, never fatal';
 

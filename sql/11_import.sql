@@ -85,5 +85,16 @@ SET contact_identity.import_progress_rows = 2;
 SELECT count(*) FROM contact_identity.import_contacts('src_bad_json');
 RESET contact_identity.import_progress_rows;
 
+-- A cancel (here a statement timeout) ends the import: it is never taken for
+-- a bad row, and nothing of the import stays.
+CREATE TABLE src_big AS SELECT 'big-' || g AS external_id FROM generate_series(1, 20000) AS g;
+SET statement_timeout = '200ms';
+\set VERBOSITY terse
+SELECT count(*) FROM contact_identity.import_contacts('src_big');
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT count(*) AS imported_before_the_cancel FROM contact_identity.contacts WHERE external_id LIKE 'big-%';
+
 DROP EXTENSION contact_identity CASCADE;
-DROP TABLE src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json;
+DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json;

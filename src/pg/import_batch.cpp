@@ -1,7 +1,9 @@
 // import_batch.cpp: a batch of import rows in a subtransaction.
 #include "pg/import_batch.h"
 
+#include <cstring>
 #include <map>
+#include <new>
 
 #include "core/identity_error.h"
 #include "pg/module.h"
@@ -44,6 +46,26 @@ RowResult apply_row(const SourceRow &row) {
   }
 }
 
+// Whether the error being handled belongs to the row that raised it (bad
+// data, a constraint) rather than to the session: a cancel, a timeout, a
+// shutdown, resources running out or corruption end the import instead.
+bool is_row_error() {
+  try {
+    throw;
+  } catch (const PgError &e) {
+    char sqlstate[6];
+    memcpy(sqlstate, unpack_sql_state(e.data()->sqlerrcode), sizeof sqlstate);
+    static const char *const session_classes[] = {"08", "53", "54", "57", "58"};
+    for (const char *cls : session_classes)
+      if (strncmp(sqlstate, cls, 2) == 0) return false;
+    return strcmp(sqlstate, "XX001") != 0 && strcmp(sqlstate, "XX002") != 0;
+  } catch (const std::bad_alloc &) {
+    return false;
+  } catch (...) {
+    return true;
+  }
+}
+
 // The error of a failed attempt, for the row that raised it.
 RowResult failed_current(const SourceRow &row) {
   try {
@@ -75,7 +97,7 @@ std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows) {
       });
       return results;
     } catch (...) {
-      if (current >= rows.size()) throw;  // the batch itself failed to commit
+      if (current >= rows.size() || !is_row_error()) throw;  // not this row's fault: the import ends
       set_aside.emplace(current, failed_current(rows[current]));
     }
   }

@@ -72,11 +72,14 @@ Statement contacts_statement{SELECT_CONTACTS, {INT8OID, INT8ARRAYOID}};
 Statement contacts_locked_statement{SELECT_CONTACTS " FOR NO KEY UPDATE", {INT8OID, INT8ARRAYOID}};
 #undef SELECT_CONTACTS
 
+// A probe of the contact index per contact: joined directly, the planner may
+// walk every email of the account through the primary key instead.
 Statement permanent_statement{
-    "SELECT i.contact_id, i.type, i.value FROM contact_identity.identifiers i"
+    "SELECT i.contact_id, i.type, i.value FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS k(id)"
+    " CROSS JOIN LATERAL (SELECT i.contact_id, i.type, i.value FROM contact_identity.identifiers i"
+    "   WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) k.id OFFSET 0) i"
     " JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type"
-    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) ANY ($2)"
-    "   AND t.class OPERATOR(pg_catalog.=) 'permanent'",
+    " WHERE t.class OPERATOR(pg_catalog.=) 'permanent'",
     {INT8OID, INT8ARRAYOID}};
 
 // How often what we read may change under us before we give up with 40001.

@@ -23,8 +23,14 @@ using identity::IdentityError;
 // Advisory-lock class of a running import: one session per import.
 constexpr int32_t kImportLockClass = 0x43494d50;  // "CIMP"
 
-Statement pin_search_path_statement{
-    "SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)", {}};
+// What the functions get from their SET clauses, which a procedure that
+// commits cannot have: a pinned search_path, plans that probe indexes, and
+// no JIT (see docs/performance.md). Local settings: set again in every
+// transaction.
+Statement pin_settings_statement{
+    "SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true),"
+    " pg_catalog.set_config('enable_seqscan', 'off', true), pg_catalog.set_config('jit', 'off', true)",
+    {}};
 
 Statement source_name_statement{
     "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c"
@@ -75,7 +81,7 @@ struct ImportRun {
   bool done = false;
 };
 
-void pin_search_path() { execute(pin_search_path_statement, {}, false); }
+void pin_settings() { execute(pin_settings_statement, {}, false); }
 
 void commit() {
   pg_call([]() noexcept {
@@ -202,7 +208,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     pg_call([]() noexcept {
       if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "contact_identity: SPI_connect failed");
     });
-    pin_search_path();
+    pin_settings();
     ImportRun run;
     if (resume) {
       run = load_import(*resume, account_id);
@@ -227,7 +233,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
       ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
       for (;;) {
         spi_connect();  // per batch: SPI_finish frees what the batch allocated
-        pin_search_path();
+        pin_settings();
         SourceReader reader(run.source, run.options);
         std::vector<SourceRow> rows = reader.page(run.position, run.batch_size);
         std::vector<RowResult> results = run_batch(rows);
