@@ -8,6 +8,7 @@
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
+#include "pg/result_set.h"
 #include "pg/spi.h"
 #include "pg/upsert.h"
 
@@ -115,29 +116,14 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
     }
     spi_finish();
 
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-    int64_t contact = found.contact.value_or(0);
-    bool has_row = found.contact.has_value();
-    const std::string &matched_by = found.matched_by;
-    pg_call([&]() noexcept {
-      if (rsinfo == nullptr || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("resolve_contact must be called in a context that accepts a set")));
-      MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-      TupleDesc desc;
-      if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "contact_identity: resolve_contact must return a row type");
-      Tuplestorestate *store = tuplestore_begin_heap(true, false, work_mem);
-      rsinfo->returnMode = SFRM_Materialize;
-      rsinfo->setResult = store;
-      rsinfo->setDesc = desc;
-      if (has_row) {
-        Datum values[2] = {Int64GetDatum(contact), PointerGetDatum(cstring_to_text(matched_by.c_str()))};
-        bool nulls[2] = {false, false};
-        tuplestore_putvalues(store, desc, values, nulls);
-      }
-      MemoryContextSwitchTo(old);
-    });
+    ResultSet results = open_result_set(fcinfo, "resolve_contact");
+    if (found.contact) {
+      const std::string &matched_by = found.matched_by;
+      Datum values[2] = {Int64GetDatum(*found.contact),
+                         PointerGetDatum(pg_call([&]() noexcept { return cstring_to_text(matched_by.c_str()); }))};
+      bool nulls[2] = {false, false};
+      put_row(results, values, nulls);
+    }
     return (Datum)0;
   });
 }

@@ -9,6 +9,7 @@
 #include "pg/import_source.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
+#include "pg/result_set.h"
 #include "pg/spi.h"
 
 extern "C" {
@@ -23,47 +24,23 @@ using identity::IdentityError;
 // Rows per subtransaction.
 constexpr long kBatchRows = 10000;
 
-// The result set of a materialize-mode function.
-struct ResultSet {
-  Tuplestorestate *store;
-  TupleDesc desc;
-};
-
-ResultSet open_result_set(FunctionCallInfo fcinfo) {
-  ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-  return pg_call([&]() noexcept {
-    if (rsinfo == nullptr || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
-      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                      errmsg("import_contacts must be called in a context that accepts a set")));
-    MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-    TupleDesc desc;
-    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-      elog(ERROR, "contact_identity: import_contacts must return a row type");
-    Tuplestorestate *store = tuplestore_begin_heap(true, false, work_mem);
-    rsinfo->returnMode = SFRM_Materialize;
-    rsinfo->setResult = store;
-    rsinfo->setDesc = desc;
-    MemoryContextSwitchTo(old);
-    return ResultSet{store, desc};
-  });
-}
-
 void put_result(const ResultSet &set, const RowResult &r) {
   const std::optional<std::string> *texts[4] = {&r.action, &r.matched_by, &r.error_code, &r.error_message};
-  pg_call([&]() noexcept {
-    Datum values[6];
-    bool nulls[6];
-    values[0] = Int64GetDatum(r.row_number);
-    nulls[0] = false;
-    nulls[1] = !r.contact_id;
-    values[1] = r.contact_id ? Int64GetDatum(*r.contact_id) : (Datum)0;
-    for (int i = 0; i < 4; i++) {
-      const std::optional<std::string> &t = *texts[i];
-      nulls[i + 2] = !t;
-      values[i + 2] = t ? PointerGetDatum(cstring_to_text_with_len(t->data(), (int)t->size())) : (Datum)0;
-    }
-    tuplestore_putvalues(set.store, set.desc, values, nulls);
-  });
+  Datum values[6];
+  bool nulls[6];
+  values[0] = Int64GetDatum(r.row_number);
+  nulls[0] = false;
+  nulls[1] = !r.contact_id;
+  values[1] = r.contact_id ? Int64GetDatum(*r.contact_id) : (Datum)0;
+  for (int i = 0; i < 4; i++) {
+    const std::optional<std::string> &t = *texts[i];
+    nulls[i + 2] = !t;
+    values[i + 2] = t ? PointerGetDatum(pg_call([&]() noexcept {
+                          return cstring_to_text_with_len(t->data(), (int)t->size());
+                        }))
+                      : (Datum)0;
+  }
+  put_row(set, values, nulls);
 }
 
 }  // namespace
@@ -86,7 +63,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     options.restore_deleted = PG_GETARG_BOOL(2);
     options.clear_nulls = PG_GETARG_BOOL(3);
     options.account_id = account_arg(fcinfo, 4);
-    ResultSet results = open_result_set(fcinfo);
+    ResultSet results = open_result_set(fcinfo, "import_contacts");
 
     // One SPI connection per batch: SPI_finish frees what the batch
     // allocated, so memory is bounded by the batch, not by the source. The
