@@ -360,7 +360,8 @@ COMMENT ON COLUMN contact_identity.imports.source IS 'the source table, schema-q
 COMMENT ON COLUMN contact_identity.imports.status IS
     'running (also after a crash or cancel: CALL run_import(..., import_id => N) resumes it) or done';
 COMMENT ON COLUMN contact_identity.imports.rows_done IS 'source rows applied or reported so far, all committed';
-COMMENT ON COLUMN contact_identity.imports.skipped IS 'rows whose match was deleted and restore_deleted was off';
+COMMENT ON COLUMN contact_identity.imports.skipped IS
+    'rows that changed no profile: the match was deleted and restore_deleted off, or the row carried only a cookie';
 COMMENT ON COLUMN contact_identity.imports.last_row_number IS
     'the row_number column of the last committed row (as text), NULL without such a column';
 COMMENT ON COLUMN contact_identity.imports.last_ctid IS 'the physical position of the last committed row; resuming reads after it';

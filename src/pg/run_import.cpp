@@ -52,8 +52,9 @@ Statement load_import_statement{
     " WHERE i.import_id OPERATOR(pg_catalog.=) $1 AND i.account_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID}};
 
-Statement lock_import_statement{"SELECT pg_catalog.pg_try_advisory_lock($1, $2)", {INT4OID, INT4OID}};
-Statement unlock_import_statement{"SELECT pg_catalog.pg_advisory_unlock($1, $2)", {INT4OID, INT4OID}};
+// Taken by every batch's transaction, so two sessions never run one import
+// at once and nothing is held after an error.
+Statement lock_import_statement{"SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", {INT4OID, INT4OID}};
 
 Statement progress_statement{
     "UPDATE contact_identity.imports SET rows_done = rows_done OPERATOR(pg_catalog.+) $2,"
@@ -221,30 +222,31 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
       SourceReader check(PG_GETARG_OID(0), options);  // refuse a bad source before recording anything
       run = create_import(PG_GETARG_OID(0), options, batch_size);
     }
-    pgshell::Param lock_class{Int32GetDatum(kImportLockClass), false};
-    pgshell::Param lock_key{Int32GetDatum(static_cast<int32_t>(run.import_id)), false};
-    execute(lock_import_statement, {lock_class, lock_key}, false);
-    if (!result_bool(0, 1))
-      throw IdentityError("55006", "import " + std::to_string(run.import_id) + " is running in another session",
-                          "", "Wait for it, or resume it once that session has ended.");
     commit();  // the imports row is visible before the first batch
 
-    if (!run.done) {
-      ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
-      for (;;) {
-        spi_connect();  // per batch: SPI_finish frees what the batch allocated
-        pin_settings();
+    pgshell::Param lock_class{Int32GetDatum(kImportLockClass), false};
+    pgshell::Param lock_key{Int32GetDatum(static_cast<int32_t>(run.import_id)), false};
+    ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
+    while (!run.done) {
+      spi_connect();  // per batch: SPI_finish frees what the batch allocated
+      pin_settings();
+      execute(lock_import_statement, {lock_class, lock_key}, false);
+      if (!result_bool(0, 1))
+        throw IdentityError("55006", "import " + std::to_string(run.import_id) + " is running in another session",
+                            "", "Wait for it to end, or resume it once that session has ended.");
+      // Where the import stands, as committed (another session may have
+      // moved it on since we last looked).
+      run = load_import(run.import_id, account_id);
+      if (!run.done) {
         SourceReader reader(run.source, run.options);
         std::vector<SourceRow> rows = reader.page(run.position, run.batch_size);
         std::vector<RowResult> results = run_batch(rows);
         record_batch(run, rows, results, rows.empty());
-        spi_finish();
-        commit();
         for (const RowResult &r : results) progress.count(r);
-        if (rows.empty()) break;
       }
+      spi_finish();
+      commit();
     }
-    execute(unlock_import_statement, {lock_class, lock_key}, false);
     pg_call([]() noexcept { SPI_finish(); });
     return import_id_result(fcinfo, run.import_id);
   });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test/scripts/dump_restore.sh: pg_dump -Fc / pg_restore keep contact_identity's
 # data: contacts, identifiers, identity_log, user-added identifier types and
-# blocked values come back identical, built-in rows are not doubled, and the
-# contact_id sequence continues after the restored contacts.
+# blocked values, imports and their failed rows come back identical, built-in
+# rows are not doubled, and the contact_id sequence continues after the
+# restored contacts.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/cluster.sh"
@@ -39,6 +40,9 @@ SELECT contact_identity.upsert_contact(phone => '+380931234567');
 SELECT contact_identity.upsert_contact(external_id => 'u-5', email => 'half@example.org',
   phone => '+380931234567');
 SELECT contact_identity.upsert_contact(external_id => 'u-1', account_id => 7, last_name => 'Other');
+CREATE TABLE load AS SELECT 'load-' || g AS external_id, CASE WHEN g = 3 THEN 'not-an-email' END AS email
+  FROM generate_series(1, 5) AS g;
+CALL contact_identity.run_import('load', batch_size => 2, account_id => 7);
 SQL
 
 pg_dump -Fc -f "$work/dump" "$src" 2>"$work/dump.log" || { cat "$work/dump.log"; fail "pg_dump failed"; }
@@ -52,6 +56,8 @@ tables=(
   "identity_log ORDER BY account_id, log_id"
   "identifier_types ORDER BY name"
   "blocked_values ORDER BY blocked_id"
+  "imports ORDER BY account_id, import_id"
+  "import_errors ORDER BY account_id, import_id, row_number"
 )
 for t in "${tables[@]}"; do
   sql="SELECT * FROM contact_identity.$t"
