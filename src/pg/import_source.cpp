@@ -57,14 +57,11 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
     names.push_back(result_text(r, 1).value_or(""));
     column_types.push_back(result_text(r, 2).value_or(""));
   }
-  bool has_row_number = false;
   std::set<std::string> present;
-  for (const std::string &name : names) {
+  for (size_t i = 0; i < names.size(); i++) {
+    const std::string &name = names[i];
     Column c{name, Column::kAttribute};
-    if (name == "row_number") {
-      c.role = Column::kRowNumber, has_row_number = true;
-      row_number_type_ = column_types[&name - &names[0]];
-    }
+    if (name == "row_number") c.role = Column::kRowNumber, row_number_type_ = column_types[i];
     else if (name == "external_id") c.role = Column::kExternalId;
     else if (name == "contact_id") c.role = Column::kContactId;
     else if (name == "email") c.role = Column::kEmail;
@@ -88,17 +85,16 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
                             ").",
                         "");
   }
-  // The dedupe key's column must be there before anything is read.
-  std::vector<std::string> wanted;
-  if (options_.dedupe_on == "email_or_phone") wanted = {"email", "phone"};
-  else wanted = {options_.dedupe_on};
-  bool found = false;
+  // The dedupe key's column must be there before anything is read; an
+  // identifier type (email and phone included) may also come in the
+  // identifiers column.
+  std::vector<std::string> wanted = {dedupe};
+  if (dedupe == "email_or_phone") wanted = {"email", "phone"};
+  bool found = dedupe != "external_id" && dedupe != "contact_id" && present.count("identifiers") > 0;
   for (const std::string &w : wanted) found = found || present.count(w) > 0;
-  if (!found && type_names.count(options_.dedupe_on) && options_.dedupe_on != "email" && options_.dedupe_on != "phone")
-    found = present.count("identifiers") > 0;  // the type may come in the identifiers column
   if (!found)
-    throw IdentityError("42703", "source has no " + options_.dedupe_on + " column",
-                        "dedupe_on " + options_.dedupe_on + " searches by that column; the source has: " +
+    throw IdentityError("42703", "source has no " + dedupe + " column",
+                        "dedupe_on " + dedupe + " searches by that column; the source has: " +
                             [&] {
                               std::string list;
                               for (const std::string &name : names) list += (list.empty() ? "" : ", ") + name;
@@ -119,7 +115,7 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
   }
   if (columns_.empty()) sql += "NULL";
   // Where each row stands, for paging across commits.
-  sql += std::string(", ") + (has_row_number ? "s.row_number::pg_catalog.text" : "NULL") + ", s.ctid::pg_catalog.text";
+  sql += std::string(", ") + (row_number_type_.empty() ? "NULL" : "s.row_number::pg_catalog.text") + ", s.ctid::pg_catalog.text";
   const char *relation = pg_call([&]() noexcept {
     return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), get_rel_name(source));
   });
