@@ -33,6 +33,9 @@ SELECT * FROM contact_identity.import_contacts('src_no_key');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM contact_identity.import_contacts('src', account_id => NULL);
 SELECT * FROM contact_identity.import_contacts('no_such_table');
+CREATE VIEW src_view AS SELECT * FROM src;
+SELECT * FROM contact_identity.import_contacts('src_view');
+DROP VIEW src_view;
 
 -- dedupe_on email: found by email only; the row's external ID goes to a
 -- match without one, a match with another fails the row.

@@ -26,6 +26,9 @@ Statement columns_statement{
     " ORDER BY a.attnum",
     {OIDOID}};
 
+Statement relkind_statement{
+    "SELECT c.relkind::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1", {OIDOID}};
+
 Statement types_statement{
     "SELECT t.name FROM contact_identity.identifier_types t WHERE t.class OPERATOR(pg_catalog.<>) 'external'", {}};
 
@@ -47,6 +50,13 @@ std::optional<int64_t> parse_int8(const std::string &text) {
 }  // namespace
 
 SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(options) {
+  // Rows are read in physical order, so the source must have one.
+  execute(relkind_statement, {Param{ObjectIdGetDatum(source), false}}, false);
+  std::string relkind = result_text(0, 1).value_or("");
+  if (relkind != "r" && relkind != "p" && relkind != "m")
+    throw IdentityError("42809", "import source must be a table",
+                        "Views and foreign tables have no physical row order to import and resume by.",
+                        "Copy the rows into a table first, e.g. CREATE TEMP TABLE src AS SELECT * FROM the_view.");
   std::set<std::string> type_names;
   uint64_t n = execute(types_statement, {}, false);
   for (uint64_t r = 0; r < n; r++) type_names.insert(result_text(r, 1).value_or(""));
