@@ -25,6 +25,12 @@ CALL contact_identity.run_import('run_src_ordered', batch_size => 1);
 SELECT first_name FROM contact_identity.contacts WHERE external_id = 'u-1';
 SELECT last_row_number, rows_done FROM contact_identity.imports WHERE import_id = 3;
 
+-- A finished import resumes to nothing, even once its source is gone.
+CREATE TABLE run_src_gone AS SELECT 'gone-1' AS external_id;
+CALL contact_identity.run_import('run_src_gone');
+DROP TABLE run_src_gone;
+CALL contact_identity.run_import(NULL, import_id => 4);
+
 -- Wrong calls.
 BEGIN;
 CALL contact_identity.run_import('run_src');

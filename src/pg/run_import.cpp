@@ -125,17 +125,17 @@ ImportRun load_import(int64_t import_id, int64_t account_id) {
   ImportRun run;
   run.import_id = import_id;
   std::optional<int64_t> source = result_int8(0, 1);
-  if (!source)
+  run.done = result_bool(0, 6);
+  if (!source && !run.done)
     throw IdentityError("42P01", "source " + identity::quoted(result_text(0, 10).value_or("")) + " of import " +
                                      std::to_string(import_id) + " no longer exists",
                         "", "Restore the source table to resume the import.");
-  run.source = static_cast<Oid>(*source);
+  run.source = source ? static_cast<Oid>(*source) : InvalidOid;
   run.options.account_id = account_id;
   run.options.dedupe_on = result_text(0, 2).value_or("external_id");
   run.batch_size = static_cast<int>(result_int8(0, 3).value_or(10000));
   run.options.restore_deleted = result_bool(0, 4);
   run.options.clear_nulls = result_bool(0, 5);
-  run.done = result_bool(0, 6);
   run.position.rows_read = result_int8(0, 7).value_or(0);
   run.position.row_number = result_text(0, 8);
   run.position.ctid = result_text(0, 9);
@@ -211,17 +211,23 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     });
     pin_settings();
     ImportRun run;
+    ImportOptions options;
     if (resume) {
       run = load_import(*resume, account_id);
+      options = run.options;
+      if (run.done) {  // nothing left to do
+        pg_call([]() noexcept { SPI_finish(); });
+        return import_id_result(fcinfo, run.import_id);
+      }
     } else {
-      ImportOptions options;
       options.dedupe_on = *text_arg(fcinfo, 1);
       options.restore_deleted = PG_GETARG_BOOL(3);
       options.clear_nulls = PG_GETARG_BOOL(4);
       options.account_id = account_id;
-      SourceReader check(PG_GETARG_OID(0), options);  // refuse a bad source before recording anything
-      run = create_import(PG_GETARG_OID(0), options, batch_size);
     }
+    Oid source = resume ? run.source : PG_GETARG_OID(0);
+    SourceReader reader(source, options);  // a bad source is refused before anything is recorded
+    if (!resume) run = create_import(source, options, batch_size);
     commit();  // the imports row is visible before the first batch
 
     pgshell::Param lock_class{Int32GetDatum(kImportLockClass), false};
@@ -238,7 +244,6 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
       // moved it on since we last looked).
       run = load_import(run.import_id, account_id);
       if (!run.done) {
-        SourceReader reader(run.source, run.options);
         std::vector<SourceRow> rows = reader.page(run.position, run.batch_size);
         std::vector<RowResult> results = run_batch(rows);
         record_batch(run, rows, results, rows.empty());
