@@ -87,14 +87,7 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
   }
 
   const std::string &dedupe = options_.dedupe_on;
-  if (dedupe != "external_id" && dedupe != "email_or_phone" && dedupe != "contact_id" && !type_names.count(dedupe)) {
-    std::string list;
-    for (const std::string &name : type_names) list += (list.empty() ? "" : ", ") + name;
-    throw IdentityError(identity::sqlstate::kInvalidParameterValue, "invalid dedupe_on " + identity::quoted(dedupe),
-                        "dedupe_on is external_id, email_or_phone, contact_id or an identifier type (" + list +
-                            ").",
-                        "");
-  }
+  dedupe_search_order(dedupe, type_names);  // refuses an unknown dedupe_on
   // The dedupe key's column must be there before anything is read; an
   // identifier type (email and phone included) may also come in the
   // identifiers column.

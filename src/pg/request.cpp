@@ -128,18 +128,19 @@ void drop_blocked(std::vector<Candidate> &candidates, bool read_only) {
   candidates.swap(kept);
 }
 
-// The types dedupe_on searches, in order.
-std::vector<std::string> dedupe_types(const std::string &dedupe_on, const std::map<std::string, TypeInfo> &types) {
+}  // namespace
+
+std::vector<std::string> dedupe_search_order(const std::string &dedupe_on,
+                                             const std::set<std::string> &identifier_types) {
   if (dedupe_on == "email_or_phone") return {"phone", "email"};
   if (dedupe_on == "contact_id") return {};
-  if (types.count(dedupe_on)) return {dedupe_on};
+  if (dedupe_on == identity::kExternalIdType || identifier_types.count(dedupe_on)) return {dedupe_on};
+  std::string list;
+  for (const std::string &name : identifier_types) list += (list.empty() ? "" : ", ") + name;
   throw IdentityError(sqlstate::kInvalidParameterValue, "invalid dedupe_on " + identity::quoted(dedupe_on),
-                      "dedupe_on is external_id, email, phone, email_or_phone, contact_id or an identifier type: " +
-                          type_names(types) + ".",
+                      "dedupe_on is external_id, email_or_phone, contact_id or an identifier type (" + list + ").",
                       "");
 }
-
-}  // namespace
 
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
   if (PG_ARGISNULL(n)) return std::nullopt;
@@ -193,7 +194,10 @@ identity::Request build_request(const CallKeys &keys, bool read_only) {
   request.contact_id = keys.contact_id;
   request.restore_deleted = keys.restore_deleted;
   if (keys.dedupe_on) {
-    request.dedupe_on = dedupe_types(*keys.dedupe_on, types);
+    std::set<std::string> names;
+    for (const auto &[name, info] : types)
+      if (info.key_class != KeyClass::kExternalId) names.insert(name);
+    request.dedupe_on = dedupe_search_order(*keys.dedupe_on, names);
     if (*keys.dedupe_on == "contact_id" && !keys.contact_id)
       throw IdentityError(sqlstate::kInvalidParameterValue, "row has no contact_id to deduplicate on",
                           "dedupe_on contact_id updates existing contacts only.", "Fill the contact_id column.");

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/decision.h"
 #include "core/identifiers_json.h"
@@ -33,6 +35,12 @@ std::optional<int64_t> int8_arg(FunctionCallInfo fcinfo, int n);
 std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n);
 // The account_id argument: not NULL, not negative.
 int64_t account_arg(FunctionCallInfo fcinfo, int n);
+
+// The key types dedupe_on searches, in order (email_or_phone: phone, then
+// email; contact_id: none). identifier_types are the names it may also be,
+// external_id excepted. Throws 22023 for any other value.
+std::vector<std::string> dedupe_search_order(const std::string &dedupe_on,
+                                             const std::set<std::string> &identifier_types);
 
 // Builds the sorted, normalized request. Needs SPI. Blocked values are
 // dropped with a NOTICE; invalid ones throw IdentityError 22023.
