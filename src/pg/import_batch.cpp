@@ -40,8 +40,7 @@ RowResult apply_row(const SourceRow &row) {
     r.action = out.action;
     r.matched_by = out.matched_by;
     return r;
-  } catch (const IdentityError &e) {
-    if (e.sqlstate() == "40001") throw;  // raised after claiming: undo by rollback
+  } catch (const IdentityError &e) {  // raised before the row wrote anything
     return failed(row, e.sqlstate(), message_of(e));
   }
 }

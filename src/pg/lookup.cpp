@@ -179,36 +179,43 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
   std::vector<Param> keys = key_params(account_id, request);
   const size_t count = request.keys.size();
   result.fresh.assign(count, false);
-  for (int attempt = 0;; attempt++) {
-    if (attempt >= kMaxRereads)
-      throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
-                                    "Their identifiers kept changing under concurrent calls.",
-                                    "Retry the transaction.");
-    // Claim every key without a row (again, if one was detached meanwhile).
-    uint64_t n = execute(claim_statement, keys, false);
-    std::set<std::pair<std::string, std::string>> claimed;
-    for (uint64_t r = 0; r < n; r++) claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
-    for (size_t i = 0; i < count; i++)
-      if (claimed.count({request.keys[i].type, request.keys[i].value})) result.fresh[i] = true;
+  // An error the rules raise after claiming (40001 below, or a target that
+  // vanished) must leave nothing, like one from decide().
+  try {
+    for (int attempt = 0;; attempt++) {
+      if (attempt >= kMaxRereads)
+        throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
+                                      "Their identifiers kept changing under concurrent calls.",
+                                      "Retry the transaction.");
+      // Claim every key without a row (again, if one was detached meanwhile).
+      uint64_t n = execute(claim_statement, keys, false);
+      std::set<std::pair<std::string, std::string>> claimed;
+      for (uint64_t r = 0; r < n; r++) claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+      for (size_t i = 0; i < count; i++)
+        if (claimed.count({request.keys[i].type, request.keys[i].value})) result.fresh[i] = true;
 
-    execute(lock_unheld_statement, keys, false);
-    uint64_t found = 0;
-    result.matches.holder = read_holders(keys, count, false, &found);
-    if (found < count) continue;
-    std::set<int64_t> ids = involved(result, request);
-    if (ids.empty()) break;  // every key is ours (claimed or locked): nothing can move
-    result.rows = read_contacts(account_id, ids, true);
-    if (request.contact_id) {
-      auto it = result.rows.find(*request.contact_id);
-      if (it == result.rows.end() || it->second.merged_into) {
-        request.contact_id = follow_contact(account_id, *request.contact_id, false);
-        continue;
+      execute(lock_unheld_statement, keys, false);
+      uint64_t found = 0;
+      result.matches.holder = read_holders(keys, count, false, &found);
+      if (found < count) continue;
+      std::set<int64_t> ids = involved(result, request);
+      if (ids.empty()) break;  // every key is ours (claimed or locked): nothing can move
+      result.rows = read_contacts(account_id, ids, true);
+      if (request.contact_id) {
+        auto it = result.rows.find(*request.contact_id);
+        if (it == result.rows.end() || it->second.merged_into) {
+          request.contact_id = follow_contact(account_id, *request.contact_id, false);
+          continue;
+        }
       }
+      // A holder may have changed before we got its row lock (a merge moves
+      // identifiers under the loser's lock); once read under the locks, the
+      // holders stay as they are.
+      if (read_holders(keys, count, false, &found) == result.matches.holder && found == count) break;
     }
-    // A holder may have changed before we got its row lock (a merge moves
-    // identifiers under the loser's lock); once read under the locks, the
-    // holders stay as they are.
-    if (read_holders(keys, count, false, &found) == result.matches.holder && found == count) break;
+  } catch (const identity::IdentityError &) {
+    release_claims(account_id, request, result);
+    throw;
   }
   fill_states(result);
   return result;
