@@ -63,6 +63,10 @@ CREATE TABLE src_deleted (external_id text, first_name text);
 INSERT INTO src_deleted VALUES ('u-1', 'Back');
 SELECT * FROM contact_identity.import_contacts('src_deleted');
 SELECT deleted_at IS NOT NULL AS still_deleted, first_name FROM contact_identity.contacts WHERE contact_id = 1;
+-- A skipped request leaves nothing behind, not even the new keys it sent.
+SELECT action FROM contact_identity.upsert_contact(external_id => 'u-1', identifiers => '{"mobile_push": "tok-skip"}',
+                                                   dedupe_on => 'external_id', restore_deleted => false);
+SELECT count(*) AS left_behind FROM contact_identity.identifiers WHERE value = 'tok-skip';
 SELECT * FROM contact_identity.import_contacts('src_deleted', restore_deleted => true);
 SELECT deleted_at IS NOT NULL AS still_deleted, first_name FROM contact_identity.contacts WHERE contact_id = 1;
 

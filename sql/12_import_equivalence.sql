@@ -28,12 +28,12 @@ FROM (SELECT g, (1 + floor(random() * 60))::int AS p,
       FROM generate_series(1, 400) AS g) AS people;
 
 -- Row by row, as an application would call it.
-CREATE FUNCTION row_by_row(dedupe text, account bigint)
+CREATE FUNCTION row_by_row(dedupe text, account bigint, source regclass DEFAULT 'fixture')
 RETURNS TABLE (row_number int, action text, matched_by text, error_code text)
 LANGUAGE plpgsql AS $$
 DECLARE f record; r contact_identity.upsert_result;
 BEGIN
-  FOR f IN SELECT * FROM fixture ORDER BY fixture.row_number LOOP
+  FOR f IN EXECUTE format('SELECT * FROM %s ORDER BY row_number', source) LOOP
     BEGIN
       r := contact_identity.upsert_contact(
           external_id => f.external_id, email => f.email, phone => f.phone,
@@ -100,6 +100,82 @@ SELECT count(*) > 0 AS differs FROM (
   EXCEPT ALL SELECT * FROM row_by_row('external_id', 51)) AS x;
 RESET client_min_messages;
 
+-- The set-based path. Two sources about 2,400 people, 3,000 rows each:
+-- most rows are a new person or an existing one with new values, so the
+-- batch's multi-row statements write them; people repeated within a source,
+-- keys shared between neighbours and a deleted contact send the others row
+-- by row. The second source changes names, moves some people to a new
+-- phone and repeats others unchanged. Imported into one account and called
+-- row by row into another, the results, the final state and the log agree.
+CREATE FUNCTION bulk_source(seed float8, pass int) RETURNS SETOF fixture
+LANGUAGE sql AS $$
+  SELECT g, CASE WHEN r[1] < 0.9 THEN 'b-' || p END,
+         CASE WHEN r[2] < 0.9 THEN 'b' || (CASE WHEN r[3] < 0.05 * pass THEN p + 1 ELSE p END) || '@x.io' END,
+         CASE WHEN r[4] < 0.7 THEN '050 ' || (CASE WHEN pass = 2 AND r[5] < 0.2 THEN 2 ELSE 1 END)
+                                   || lpad(p::text, 6, '0') END,
+         CASE WHEN r[6] < 0.3 THEN 'bt-' || p END, NULL,
+         CASE WHEN pass = 1 OR r[7] < 0.5 THEN 'n-' || p ELSE 'renamed-' || p END,
+         CASE WHEN r[8] < 0.5 THEN (ARRAY['Kyiv', 'Lviv', 'Odesa'])[1 + floor(r[9] * 3)::int] END
+  FROM (SELECT setseed(seed)) s,
+       LATERAL (SELECT g, (1 + floor(random() * 2400))::int AS p,
+                       ARRAY(SELECT random() FROM generate_series(1, 9) WHERE g > 0) AS r
+                FROM generate_series(1, 3000) AS g) AS people
+$$;
+CREATE TABLE bulk1 AS SELECT * FROM bulk_source(0.1, 1);
+CREATE TABLE bulk2 AS SELECT * FROM bulk_source(0.2, 2);
+CREATE FUNCTION log_counts(account bigint) RETURNS TABLE (action text, n bigint)
+LANGUAGE sql AS $$
+  SELECT l.action, count(*) FROM contact_identity.identity_log l WHERE l.account_id = account GROUP BY 1
+$$;
+CREATE TABLE bulk_comparison (dedupe text, pass int, rows_compared int, result_differences int,
+                              state_differences int, log_differences int);
+SET contact_identity.import_progress_rows = 3000;
+DO $$
+DECLARE d text; a bigint := 100; pass int;
+BEGIN
+  FOREACH d IN ARRAY ARRAY['external_id', 'email', 'email_or_phone'] LOOP
+    a := a + 2;
+    FOR pass IN 1..2 LOOP
+      IF pass = 2 THEN  -- a deleted contact: its row is skipped, both ways
+        PERFORM contact_identity.delete_contact(c.contact_id, account_id => c.account_id)
+        FROM contact_identity.contacts c
+        WHERE c.account_id IN (a, a + 1) AND c.external_id = 'b-7' AND c.deleted_at IS NULL;
+      END IF;
+      RAISE NOTICE 'dedupe_on %, source %:', d, pass;
+      CREATE TEMP TABLE imported AS
+        SELECT i.row_number::int, i.action, i.matched_by, i.error_code
+        FROM contact_identity.import_contacts('bulk' || pass, dedupe_on => d, account_id => a) AS i;
+      SET LOCAL client_min_messages = warning;
+      CREATE TEMP TABLE called AS SELECT * FROM row_by_row(d, a + 1, ('bulk' || pass)::regclass);
+      RESET client_min_messages;
+      INSERT INTO bulk_comparison SELECT d, pass,
+        (SELECT count(*) FROM imported),
+        (SELECT count(*) FROM ((SELECT * FROM imported EXCEPT ALL SELECT * FROM called)
+                               UNION ALL (SELECT * FROM called EXCEPT ALL SELECT * FROM imported)) x),
+        (SELECT count(*) FROM ((SELECT * FROM final_state(a) EXCEPT ALL SELECT * FROM final_state(a + 1))
+                               UNION ALL (SELECT * FROM final_state(a + 1) EXCEPT ALL SELECT * FROM final_state(a))) y),
+        (SELECT count(*) FROM ((SELECT * FROM log_counts(a) EXCEPT ALL SELECT * FROM log_counts(a + 1))
+                               UNION ALL (SELECT * FROM log_counts(a + 1) EXCEPT ALL SELECT * FROM log_counts(a))) z);
+      DROP TABLE imported, called;
+    END LOOP;
+  END LOOP;
+END $$;
+RESET contact_identity.import_progress_rows;
+SELECT * FROM bulk_comparison ORDER BY dedupe, pass;
+
+-- Across batches: run_import in batches of 700 rows (each planned from what
+-- the batches before it wrote) ends where a single import_contacts does.
+CALL contact_identity.run_import('bulk1', dedupe_on => 'email', batch_size => 700, account_id => 200);
+SELECT count(*) AS rows FROM contact_identity.import_contacts('bulk1', dedupe_on => 'email', account_id => 201);
+CALL contact_identity.run_import('bulk2', dedupe_on => 'email', batch_size => 700, account_id => 200);
+SELECT count(*) AS rows FROM contact_identity.import_contacts('bulk2', dedupe_on => 'email', account_id => 201);
+SELECT count(*) AS state_differences
+FROM ((SELECT * FROM final_state(200) EXCEPT ALL SELECT * FROM final_state(201))
+      UNION ALL (SELECT * FROM final_state(201) EXCEPT ALL SELECT * FROM final_state(200))) x;
+SELECT count(*) AS log_differences
+FROM ((SELECT * FROM log_counts(200) EXCEPT ALL SELECT * FROM log_counts(201))
+      UNION ALL (SELECT * FROM log_counts(201) EXCEPT ALL SELECT * FROM log_counts(200))) x;
+
 DROP EXTENSION contact_identity CASCADE;
-DROP TABLE fixture, comparison;
-DROP FUNCTION row_by_row(text, bigint), final_state(bigint);
+DROP FUNCTION row_by_row(text, bigint, regclass), final_state(bigint), bulk_source(float8, int), log_counts(bigint);
+DROP TABLE fixture, comparison, bulk1, bulk2, bulk_comparison;

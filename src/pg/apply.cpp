@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/json_text.h"
+#include "pg/log_batch.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 
@@ -85,42 +86,8 @@ Statement attach_statement{
 
 #undef KEY_IS
 
-Statement log_statement{
-    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by,"
-    " identifier_type, identifier_value, other_contact_id, detail)"
-    " SELECT $1, l.contact_id, l.action, l.matched_by, l.type, l.value, l.other,"
-    " CAST(l.detail AS pg_catalog.jsonb)"
-    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]))"
-    " AS l(contact_id, action, matched_by, type, value, other, detail)",
-    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
-
-using OptText = std::optional<std::string>;
-using OptId = std::optional<int64_t>;
-
-// The log rows of one call, written by one INSERT at the end.
-struct LogBatch {
-  std::vector<OptId> contact, other;
-  std::vector<OptText> action, matched_by, type, value, detail;
-
-  void add(OptId contact_id, const std::string &what, OptText by, OptText id_type, OptText id_value, OptId other_id,
-           OptText detail_json) {
-    contact.push_back(contact_id);
-    action.push_back(what);
-    matched_by.push_back(std::move(by));
-    type.push_back(std::move(id_type));
-    value.push_back(std::move(id_value));
-    other.push_back(other_id);
-    detail.push_back(std::move(detail_json));
-  }
-
-  void flush(int64_t account_id) {
-    if (contact.empty()) return;
-    execute(log_statement,
-            {int8_param(account_id), int8_array_param(contact), text_array_param(action), text_array_param(matched_by),
-             text_array_param(type), text_array_param(value), int8_array_param(other), text_array_param(detail)},
-            false);
-  }
-};
+using OptText = LogBatch::OptText;
+using OptId = LogBatch::OptId;
 
 // Runs a per-key statement ($1 account, $2 contact, $3 type, $4 value);
 // returns the rows it changed.

@@ -7,6 +7,7 @@
 
 #include "core/identity_error.h"
 #include "pg/module.h"
+#include "pg/import_set_based.h"
 #include "pg/pg_boundary.h"
 #include "pg/subtransaction.h"
 #include "pg/upsert.h"
@@ -16,24 +17,14 @@ namespace {
 
 using identity::IdentityError;
 
-RowResult failed(const SourceRow &row, const std::string &code, const std::string &message) {
-  RowResult r;
-  r.row_number = row.row_number;
-  r.error_code = code;
-  r.error_message = message;
-  return r;
-}
-
-std::string message_of(const IdentityError &e) {
-  return e.detail().empty() ? std::string(e.what()) : std::string(e.what()) + ": " + e.detail();
-}
-
-// Applies one row. Errors of the rules come back as the row's result; any
-// other error propagates (the row may have written part of itself).
-RowResult apply_row(const SourceRow &row) {
-  if (row.error_code) return failed(row, *row.error_code, row.error_message);
+// Applies one row, with its request when already built. Errors of the
+// rules come back as the row's result; any other error propagates (the row
+// may have written part of itself).
+RowResult apply_row(const SourceRow &row, const identity::Request *request = nullptr) {
+  if (row.error_code) return row_failed(row, *row.error_code, row.error_message);
   try {
-    Outcome out = upsert(row.keys, row.fields, "import_contacts");
+    Outcome out = request ? upsert_request(row.keys.account_id, *request, row.fields, "import_contacts")
+                          : upsert(row.keys, row.fields, "import_contacts");
     RowResult r;
     r.row_number = row.row_number;
     r.contact_id = out.contact_id;
@@ -41,7 +32,7 @@ RowResult apply_row(const SourceRow &row) {
     r.matched_by = out.matched_by;
     return r;
   } catch (const IdentityError &e) {  // raised before the row wrote anything
-    return failed(row, e.sqlstate(), message_of(e));
+    return row_failed(row, e);
   }
 }
 
@@ -70,19 +61,44 @@ RowResult failed_current(const SourceRow &row) {
   try {
     throw;
   } catch (const PgError &e) {
-    return failed(row, unpack_sql_state(e.data()->sqlerrcode), e.data()->message ? e.data()->message : "error");
+    return row_failed(row, unpack_sql_state(e.data()->sqlerrcode), e.data()->message ? e.data()->message : "error");
   } catch (const IdentityError &e) {
-    return failed(row, e.sqlstate(), message_of(e));
+    return row_failed(row, e);
   } catch (const std::exception &e) {
-    return failed(row, "XX000", e.what());
+    return row_failed(row, "XX000", e.what());
   }
 }
 
 }  // namespace
 
-// Runs a batch in one subtransaction; on an unexpected error, again and
-// again without the rows that failed, each attempt in its own subtransaction.
+RowResult row_failed(const SourceRow &row, const std::string &code, const std::string &message) {
+  RowResult r;
+  r.row_number = row.row_number;
+  r.error_code = code;
+  r.error_message = message;
+  return r;
+}
+
+RowResult row_failed(const SourceRow &row, const IdentityError &e) {
+  return row_failed(row, e.sqlstate(), e.detail().empty() ? std::string(e.what()) : std::string(e.what()) + ": " + e.detail());
+}
+
+// Runs a batch in one subtransaction, set-based first. On an unexpected
+// error (or a concurrent writer in the way of the set-based plan) the batch
+// runs again row by row, and again without each row that failed, every
+// attempt in its own subtransaction.
 std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows) {
+  try {
+    std::vector<RowResult> results;
+    in_subtransaction([&] {
+      results = apply_set_based(rows, [&](size_t i, const identity::Request &request) {
+        return apply_row(rows[i], &request);
+      });
+    });
+    return results;
+  } catch (...) {
+    if (!is_row_error()) throw;
+  }
   std::map<size_t, RowResult> set_aside;
   for (;;) {
     std::vector<RowResult> results;
@@ -108,8 +124,10 @@ ImportProgress::ImportProgress(std::string who, int64_t done)
 void ImportProgress::count(const RowResult &result) {
   done_++;
   if (result.error_code) failed_++;
+  if (result.set_based) set_based_++;
   if (import_progress_rows() <= 0 || done_ < next_notice_) return;
-  std::string message = who_ + ": " + std::to_string(done_) + " rows done, " + std::to_string(failed_) + " failed";
+  std::string message = who_ + ": " + std::to_string(done_) + " rows done, " + std::to_string(failed_) + " failed, " +
+                        std::to_string(set_based_) + " set-based";
   pg_call([&]() noexcept { ereport(NOTICE, (errmsg_internal("%s", message.c_str()))); });
   next_notice_ = done_ + import_progress_rows();
 }

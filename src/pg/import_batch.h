@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/identity_error.h"
 #include "pg/import_source.h"
 
 namespace pgshell {
@@ -21,14 +22,20 @@ struct RowResult {
   int64_t row_number = 0;
   std::optional<int64_t> contact_id;
   std::optional<std::string> action, matched_by, error_code, error_message;
+  bool set_based = false;  // written by the batch's multi-row statements
 };
+
+// The result of a row that fails with this error.
+RowResult row_failed(const SourceRow &row, const std::string &code, const std::string &message);
+RowResult row_failed(const SourceRow &row, const identity::IdentityError &error);
 
 // Applies the rows in order, each as upsert_contact with the import's
 // dedupe_on would; one result per row. Needs SPI.
 std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows);
 
 // Counts results and says so in a NOTICE every
-// contact_identity.import_progress_rows rows.
+// contact_identity.import_progress_rows rows: rows done, failed, and how
+// many of them the set-based path decided (the rest went row by row).
 class ImportProgress {
  public:
   explicit ImportProgress(std::string who, int64_t done = 0);
@@ -36,7 +43,7 @@ class ImportProgress {
 
  private:
   std::string who_;
-  int64_t done_ = 0, failed_ = 0, next_notice_ = 0;
+  int64_t done_ = 0, failed_ = 0, set_based_ = 0, next_notice_ = 0;
 };
 
 }  // namespace pgshell

@@ -108,11 +108,15 @@ std::vector<std::optional<int64_t>> read_holders(const std::vector<Param> &keys,
   return holders;
 }
 
-std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool lock) {
+// read_only: with the snapshot of the calling statement; otherwise each
+// statement takes a new one, seeing the latest commits and our own writes.
+std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool lock,
+                                            bool read_only) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
   Param id_array = int8_array_param(std::vector<std::optional<int64_t>>(ids.begin(), ids.end()));
-  uint64_t n = execute(lock ? contacts_locked_statement : contacts_statement, {int8_param(account_id), id_array}, !lock);
+  uint64_t n = execute(lock ? contacts_locked_statement : contacts_statement, {int8_param(account_id), id_array},
+                       read_only);
   for (uint64_t r = 0; r < n; r++) {
     ContactRow row;
     row.state.id = result_int8(r, 1).value_or(0);
@@ -123,7 +127,7 @@ std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<i
     row.phone = result_text(r, 6);
     rows.emplace(row.state.id, std::move(row));
   }
-  n = execute(permanent_statement, {int8_param(account_id), id_array}, !lock);
+  n = execute(permanent_statement, {int8_param(account_id), id_array}, read_only);
   for (uint64_t r = 0; r < n; r++) {
     auto it = rows.find(result_int8(r, 1).value_or(0));
     if (it != rows.end())
@@ -169,7 +173,7 @@ LookupResult read_unlocked(int64_t account_id, const identity::Request &request)
   std::vector<Param> keys = key_params(account_id, request);
   result.matches.holder = read_holders(keys, request.keys.size(), true);
   result.fresh.assign(request.keys.size(), false);
-  result.rows = read_contacts(account_id, involved(result, request), false);
+  result.rows = read_contacts(account_id, involved(result, request), false, true);
   fill_states(result);
   return result;
 }
@@ -200,7 +204,7 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
       if (found < count) continue;
       std::set<int64_t> ids = involved(result, request);
       if (ids.empty()) break;  // every key is ours (claimed or locked): nothing can move
-      result.rows = read_contacts(account_id, ids, true);
+      result.rows = read_contacts(account_id, ids, true, false);
       if (request.contact_id) {
         auto it = result.rows.find(*request.contact_id);
         if (it == result.rows.end() || it->second.merged_into) {
@@ -219,6 +223,26 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
   }
   fill_states(result);
   return result;
+}
+
+std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_holders(
+    int64_t account_id, const std::vector<std::pair<std::string, std::string>> &keys) {
+  std::vector<std::string> types, values;
+  for (const auto &[type, value] : keys) {
+    types.push_back(type);
+    values.push_back(value);
+  }
+  std::map<std::pair<std::string, std::string>, std::optional<int64_t>> holders;
+  if (keys.empty()) return holders;
+  uint64_t n = execute(holders_statement, {int8_param(account_id), text_array_param(types), text_array_param(values)},
+                       false);
+  for (uint64_t r = 0; r < n; r++)
+    holders.emplace(keys.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1), result_int8(r, 2));
+  return holders;
+}
+
+std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
+  return read_contacts(account_id, ids, false, false);
 }
 
 void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,16 @@ LookupResult read_unlocked(int64_t account_id, const identity::Request &request)
 // For a write: claims keys nobody has seen, locks what decides the outcome
 // and reads it; request.contact_id may be moved on to a merge winner.
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request);
+
+// For an import batch, without locks but each with a new snapshot (the
+// latest commits and the batch's own writes): the holder of each key that has a row
+// (nullopt: a row without a holder); keys without a row are left out.
+std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_holders(
+    int64_t account_id, const std::vector<std::pair<std::string, std::string>> &keys);
+
+// Contacts by ID with their permanent identifiers, without locks, with a
+// new snapshot.
+std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids);
 
 // Undoes the claims of a request that failed after claim_and_lock: deletes
 // the holder-less rows it inserted, so a failed import row leaves nothing.

@@ -8,6 +8,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"

@@ -25,18 +25,29 @@ Statement load_types_statement{
     {}};
 
 // Positions (1-based) of keys that are blocked: their value as sent or as
-// normalized equals a blocked value (case-insensitively) or matches a pattern.
+// normalized equals a blocked value (case-insensitively) or matches a
+// pattern. The exact values are joined by their lower-cased form, each
+// lowered once per statement, and only the patterns of the key's type are
+// tried: an import checks every key of a batch with this statement.
 Statement blocked_statement{
-    "SELECT k.ord, b.reason FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)"
-    " CROSS JOIN LATERAL (SELECT b.reason FROM contact_identity.blocked_values b"
-    "   WHERE (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
-    "     AND CASE WHEN b.is_pattern"
-    "         THEN pg_catalog.btrim(k.raw) OPERATOR(pg_catalog.~*) b.value"
-    "           OR k.normalized OPERATOR(pg_catalog.~*) b.value"
-    "         ELSE pg_catalog.lower(b.value) OPERATOR(pg_catalog.=) ANY"
-    "              (ARRAY[pg_catalog.lower(pg_catalog.btrim(k.raw)), pg_catalog.lower(k.normalized)]) END"
-    "   LIMIT 1) b ORDER BY k.ord",
-    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+    "WITH k AS MATERIALIZED (SELECT k.ord, k.type, pg_catalog.btrim(k.raw) AS raw, k.normalized"
+    "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+    "   pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)),"
+    " b AS MATERIALIZED (SELECT b.blocked_id, b.identifier_type, b.value, b.is_pattern, b.reason,"
+    "   pg_catalog.lower(b.value) AS lowered FROM contact_identity.blocked_values b),"
+    " hit AS (SELECT k.ord, b.blocked_id, b.reason FROM k JOIN b"
+    "   ON b.lowered OPERATOR(pg_catalog.=) pg_catalog.lower(k.raw) AND NOT b.is_pattern"
+    "   AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
+    "  UNION ALL SELECT k.ord, b.blocked_id, b.reason FROM k JOIN b"
+    "   ON b.lowered OPERATOR(pg_catalog.=) pg_catalog.lower(k.normalized) AND NOT b.is_pattern"
+    "   AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
+    "  UNION ALL SELECT k.ord, b.blocked_id, b.reason FROM k JOIN b"
+    "   ON b.is_pattern AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
+    "   AND (k.raw OPERATOR(pg_catalog.~*) b.value OR (k.normalized OPERATOR(pg_catalog.<>) k.raw"
+    "        AND k.normalized OPERATOR(pg_catalog.~*) b.value)))"
+    " SELECT DISTINCT ON (h.ord) h.ord, h.reason FROM hit h ORDER BY h.ord, h.blocked_id",
+    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
+    true};
 
 struct TypeInfo {
   KeyClass key_class = KeyClass::kChangeable;
@@ -97,23 +108,28 @@ Candidate make_candidate(const std::string &type, const std::string &raw, const 
   return c;
 }
 
-// Drops blocked candidates, saying so in a NOTICE.
-void drop_blocked(std::vector<Candidate> &candidates, bool read_only) {
-  if (candidates.empty()) return;
+// Drops blocked candidates of every call, saying so in a NOTICE: one
+// statement for all of them.
+void drop_blocked(std::vector<std::vector<Candidate>> &calls, bool read_only) {
   std::vector<std::string> types, raws, normalized;
-  for (const Candidate &c : candidates) {
-    types.push_back(c.key.type);
-    raws.push_back(c.raw);
-    normalized.push_back(c.error ? c.raw : c.key.value);
-  }
+  std::vector<std::pair<size_t, size_t>> where;  // statement position -> (call, candidate)
+  for (size_t call = 0; call < calls.size(); call++)
+    for (size_t i = 0; i < calls[call].size(); i++) {
+      const Candidate &c = calls[call][i];
+      types.push_back(c.key.type);
+      raws.push_back(c.raw);
+      normalized.push_back(c.error ? c.raw : c.key.value);
+      where.emplace_back(call, i);
+    }
+  if (where.empty()) return;
   uint64_t n = execute(blocked_statement, {text_array_param(types), text_array_param(raws), text_array_param(normalized)},
                        read_only);
-  std::set<size_t> blocked;
+  std::set<std::pair<size_t, size_t>> blocked;
   for (uint64_t r = 0; r < n; r++) {
-    size_t index = static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1;
+    auto at = where.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1);
     std::string reason = result_text(r, 2).value_or("blocked");
-    blocked.insert(index);
-    const Candidate &c = candidates.at(index);
+    blocked.insert(at);
+    const Candidate &c = calls[at.first][at.second];
     std::string what = (c.key.key_class == KeyClass::kExternalId ? std::string("external ID") : c.key.type);
     std::string message = "ignoring blocked " + what + " " + identity::quoted(c.raw);
     std::string detail = "It is in contact_identity.blocked_values (" + reason +
@@ -122,10 +138,69 @@ void drop_blocked(std::vector<Candidate> &candidates, bool read_only) {
       ereport(NOTICE, (errmsg_internal("%s", message.c_str()), errdetail_internal("%s", detail.c_str())));
     });
   }
-  std::vector<Candidate> kept;
-  for (size_t i = 0; i < candidates.size(); i++)
-    if (!blocked.count(i)) kept.push_back(std::move(candidates[i]));
-  candidates.swap(kept);
+  if (blocked.empty()) return;
+  for (size_t call = 0; call < calls.size(); call++) {
+    std::vector<Candidate> kept;
+    for (size_t i = 0; i < calls[call].size(); i++)
+      if (!blocked.count({call, i})) kept.push_back(std::move(calls[call][i]));
+    calls[call].swap(kept);
+  }
+}
+
+// The candidates of one call, before blocked values are dropped.
+std::vector<Candidate> candidates_of(const CallKeys &keys, const std::map<std::string, TypeInfo> &types) {
+  std::vector<Candidate> candidates;
+  if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
+  if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
+  if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types));
+  std::vector<identity::RawIdentifier> raws;
+  if (keys.identifiers_json) raws = identity::parse_identifiers_json(*keys.identifiers_json);
+  raws.insert(raws.end(), keys.more_identifiers.begin(), keys.more_identifiers.end());
+  for (const identity::RawIdentifier &raw : raws) {
+    if (raw.type == identity::kExternalIdType)
+      throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",
+                          "The external ID is an argument of its own.", "Pass it as external_id.");
+    candidates.push_back(make_candidate(raw.type, raw.value, types));
+  }
+  return candidates;
+}
+
+// The request of one call from its candidates left after blocking.
+identity::Request request_of(const CallKeys &keys, std::vector<Candidate> &candidates,
+                             const std::map<std::string, TypeInfo> &types) {
+  identity::Request request;
+  request.contact_id = keys.contact_id;
+  request.restore_deleted = keys.restore_deleted;
+  if (keys.dedupe_on) {
+    std::set<std::string> names;
+    for (const auto &[name, info] : types)
+      if (info.key_class != KeyClass::kExternalId) names.insert(name);
+    request.dedupe_on = dedupe_search_order(*keys.dedupe_on, names);
+    if (*keys.dedupe_on == "contact_id" && !keys.contact_id)
+      throw IdentityError(sqlstate::kInvalidParameterValue, "row has no contact_id to deduplicate on",
+                          "dedupe_on contact_id updates existing contacts only.", "Fill the contact_id column.");
+  }
+  if (keys.clear_nulls) {
+    if (!keys.email) request.clear_types.insert("email");
+    if (!keys.phone) request.clear_types.insert("phone");
+  }
+  std::set<std::pair<std::string, std::string>> seen;
+  std::map<std::string, std::string> permanent_value;
+  for (Candidate &c : candidates) {
+    if (c.error) throw *c.error;
+    if (!seen.insert({c.key.type, c.key.value}).second) continue;  // sent twice
+    if (c.key.key_class == KeyClass::kPermanent) {
+      auto [it, fresh] = permanent_value.emplace(c.key.type, c.key.value);
+      if (!fresh)
+        throw IdentityError(sqlstate::kInvalidParameterValue, "more than one " + c.key.type + " in one call",
+                            "The call sends " + identity::quoted(it->second) + " and " + identity::quoted(c.key.value) +
+                                "; a contact holds one " + c.key.type + " at a time.",
+                            "Send one " + c.key.type + " per call.");
+    }
+    request.keys.push_back(std::move(c.key));
+  }
+  identity::sort_keys(request.keys);
+  return request;
 }
 
 }  // namespace
@@ -172,57 +247,33 @@ int64_t account_arg(FunctionCallInfo fcinfo, int n) {
   return *account;
 }
 
-identity::Request build_request(const CallKeys &keys, bool read_only) {
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls, bool read_only) {
   std::map<std::string, TypeInfo> types = load_types(read_only);
-  std::vector<Candidate> candidates;
-  if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
-  if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
-  if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types));
-  std::vector<identity::RawIdentifier> raws;
-  if (keys.identifiers_json) raws = identity::parse_identifiers_json(*keys.identifiers_json);
-  raws.insert(raws.end(), keys.more_identifiers.begin(), keys.more_identifiers.end());
-  for (const identity::RawIdentifier &raw : raws) {
-    if (raw.type == identity::kExternalIdType)
-      throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",
-                          "The external ID is an argument of its own.", "Pass it as external_id.");
-    candidates.push_back(make_candidate(raw.type, raw.value, types));
-  }
-
-  drop_blocked(candidates, read_only);
-
-  identity::Request request;
-  request.contact_id = keys.contact_id;
-  request.restore_deleted = keys.restore_deleted;
-  if (keys.dedupe_on) {
-    std::set<std::string> names;
-    for (const auto &[name, info] : types)
-      if (info.key_class != KeyClass::kExternalId) names.insert(name);
-    request.dedupe_on = dedupe_search_order(*keys.dedupe_on, names);
-    if (*keys.dedupe_on == "contact_id" && !keys.contact_id)
-      throw IdentityError(sqlstate::kInvalidParameterValue, "row has no contact_id to deduplicate on",
-                          "dedupe_on contact_id updates existing contacts only.", "Fill the contact_id column.");
-  }
-  if (keys.clear_nulls) {
-    if (!keys.email) request.clear_types.insert("email");
-    if (!keys.phone) request.clear_types.insert("phone");
-  }
-  std::set<std::pair<std::string, std::string>> seen;
-  std::map<std::string, std::string> permanent_value;
-  for (Candidate &c : candidates) {
-    if (c.error) throw *c.error;
-    if (!seen.insert({c.key.type, c.key.value}).second) continue;  // sent twice
-    if (c.key.key_class == KeyClass::kPermanent) {
-      auto [it, fresh] = permanent_value.emplace(c.key.type, c.key.value);
-      if (!fresh)
-        throw IdentityError(sqlstate::kInvalidParameterValue, "more than one " + c.key.type + " in one call",
-                            "The call sends " + identity::quoted(it->second) + " and " + identity::quoted(c.key.value) +
-                                "; a contact holds one " + c.key.type + " at a time.",
-                            "Send one " + c.key.type + " per call.");
+  std::vector<BuiltRequest> built(calls.size());
+  std::vector<std::vector<Candidate>> candidates(calls.size());
+  for (size_t i = 0; i < calls.size(); i++) {
+    try {
+      candidates[i] = candidates_of(*calls[i], types);
+    } catch (const IdentityError &e) {
+      built[i].error = e;
     }
-    request.keys.push_back(std::move(c.key));
   }
-  identity::sort_keys(request.keys);
-  return request;
+  drop_blocked(candidates, read_only);
+  for (size_t i = 0; i < calls.size(); i++) {
+    if (built[i].error) continue;
+    try {
+      built[i].request = request_of(*calls[i], candidates[i], types);
+    } catch (const IdentityError &e) {
+      built[i].error = e;
+    }
+  }
+  return built;
+}
+
+identity::Request build_request(const CallKeys &keys, bool read_only) {
+  std::vector<BuiltRequest> built = build_requests({&keys}, read_only);
+  if (built[0].error) throw *built[0].error;
+  return std::move(*built[0].request);
 }
 
 std::optional<std::string> key_value(const identity::Request &request, const std::string &type) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/decision.h"
+#include "core/identity_error.h"
 #include "core/identifiers_json.h"
 #include "pg/postgres_headers.h"
 
@@ -45,6 +46,15 @@ std::vector<std::string> dedupe_search_order(const std::string &dedupe_on,
 // Builds the sorted, normalized request. Needs SPI. Blocked values are
 // dropped with a NOTICE; invalid ones throw IdentityError 22023.
 identity::Request build_request(const CallKeys &keys, bool read_only);
+
+// The request of each of several calls (an import batch), with one read of
+// the identifier types and one blocked-value check for all; a call the
+// rules refuse gets its error instead.
+struct BuiltRequest {
+  std::optional<identity::Request> request;
+  std::optional<identity::IdentityError> error;
+};
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls, bool read_only);
 
 // Value of the request's key of this type, if it has one.
 std::optional<std::string> key_value(const identity::Request &request, const std::string &type);

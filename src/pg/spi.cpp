@@ -11,6 +11,8 @@ Param null_param() { return Param{}; }
 
 Param bool_param(bool v) { return Param{BoolGetDatum(v), false}; }
 
+Param int4_param(int32_t v) { return Param{Int32GetDatum(v), false}; }
+
 Param int8_param(int64_t v) { return Param{Int64GetDatum(v), false}; }
 
 Param int8_param(const std::optional<int64_t> &v) { return v ? int8_param(*v) : null_param(); }
@@ -61,6 +63,17 @@ Param int8_array_param(const std::vector<std::optional<int64_t>> &values) {
   return Param{d, false};
 }
 
+Param bool_array_param(const std::vector<bool> &values) {
+  Datum d = pg_call([&]() noexcept {
+    int n = (int)values.size();
+    if (n == 0) return PointerGetDatum(construct_empty_array(BOOLOID));
+    Datum *elems = (Datum *)palloc(sizeof(Datum) * n);
+    for (int i = 0; i < n; i++) elems[i] = BoolGetDatum(values[i]);
+    return PointerGetDatum(construct_array(elems, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+  });
+  return Param{d, false};
+}
+
 Param jsonb_param(const std::optional<std::string> &json_text) {
   if (!json_text) return null_param();
   const std::string &s = *json_text;
@@ -85,10 +98,11 @@ uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only
     throw std::logic_error(std::string("contact_identity: wrong parameter count for ") + st.sql);
   if (!st.plan) {
     st.plan = pg_call([&]() noexcept {
-      // Generic plans: the statements are written so that one plan fits
-      // every call, and re-planning each call would cost more than the work.
+      // Generic plans, unless asked: the statements are written so that one
+      // plan fits every call, and re-planning each call would cost more
+      // than the work.
       SPIPlanPtr plan = SPI_prepare_cursor(st.sql, (int)st.argtypes.size(), const_cast<Oid *>(st.argtypes.data()),
-                                           CURSOR_OPT_GENERIC_PLAN);
+                                           st.plan_each_call ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
       if (plan == nullptr) elog(ERROR, "contact_identity: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
       if (SPI_keepplan(plan) != 0) elog(ERROR, "contact_identity: SPI_keepplan failed");
       return plan;

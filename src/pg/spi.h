@@ -15,6 +15,10 @@ namespace pgshell {
 struct Statement {
   const char *sql;
   std::vector<Oid> argtypes;
+  // Planned again on every call, for the parameter values given: for the
+  // joins of an import batch, whose best plan depends on how many rows the
+  // arrays hold against how many the table has.
+  bool plan_each_call = false;
   SPIPlanPtr plan = nullptr;
 };
 
@@ -26,6 +30,7 @@ struct Param {
 
 Param null_param();
 Param bool_param(bool v);
+Param int4_param(int32_t v);
 Param int8_param(int64_t v);
 Param int8_param(const std::optional<int64_t> &v);
 Param text_param(const std::optional<std::string> &v);
@@ -34,6 +39,7 @@ Param text_array_param(const std::vector<std::string> &values);
 Param text_array_param(const std::vector<std::optional<std::string>> &values);
 // Elements that are nullopt become NULL elements.
 Param int8_array_param(const std::vector<std::optional<int64_t>> &values);
+Param bool_array_param(const std::vector<bool> &values);
 Param jsonb_param(const std::optional<std::string> &json_text);
 
 // Connects to SPI for the current call; pair with spi_finish().

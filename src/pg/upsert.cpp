@@ -19,22 +19,33 @@ void require_identifier(const identity::Request &request, const char *function) 
 
 }  // namespace
 
-Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function) {
+void check_profile_fields(const ProfileFields &fields) {
   if (fields.attributes_json && (fields.attributes_json->empty() || (*fields.attributes_json)[0] != '{'))
     throw IdentityError(identity::sqlstate::kInvalidParameterValue, "attributes must be a JSON object", "",
                         "Pass attributes such as '{\"city\": \"Kyiv\"}'.");
-  identity::Request request = build_request(keys, false);
+}
+
+Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function) {
+  check_profile_fields(fields);
+  return upsert_request(keys.account_id, build_request(keys, false), fields, function);
+}
+
+Outcome upsert_request(int64_t account_id, identity::Request request, const ProfileFields &fields,
+                       const char *function) {
+  check_profile_fields(fields);
   require_identifier(request, function);
-  if (request.contact_id) request.contact_id = follow_contact(keys.account_id, *request.contact_id, false);
-  LookupResult snapshot = claim_and_lock(keys.account_id, request);
+  if (request.contact_id) request.contact_id = follow_contact(account_id, *request.contact_id, false);
+  LookupResult snapshot = claim_and_lock(account_id, request);
   identity::Decision decision;
   try {
     decision = identity::decide(request, snapshot.matches);
   } catch (const IdentityError &) {
-    release_claims(keys.account_id, request, snapshot);
+    release_claims(account_id, request, snapshot);
     throw;
   }
-  return apply_decision(keys.account_id, request, snapshot, decision, fields);
+  // A deleted match left alone changes nothing: not even the keys claimed.
+  if (decision.skipped_deleted) release_claims(account_id, request, snapshot);
+  return apply_decision(account_id, request, snapshot, decision, fields);
 }
 
 }  // namespace pgshell

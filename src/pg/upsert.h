@@ -12,4 +12,12 @@ namespace pgshell {
 // request has left nothing behind, so an import can go on with the next row.
 Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function);
 
+// The same for a request already built (an import batch builds all of its
+// rows' requests at once).
+Outcome upsert_request(int64_t account_id, identity::Request request, const ProfileFields &fields,
+                       const char *function);
+
+// Throws IdentityError 22023 when the attributes are not a JSON object.
+void check_profile_fields(const ProfileFields &fields);
+
 }  // namespace pgshell

@@ -1,0 +1,103 @@
+// batch_plan.cpp: splitting an import batch into set-based and row-by-row rows.
+#include "core/batch_plan.h"
+
+namespace identity {
+namespace {
+
+using KeyId = std::pair<std::string, std::string>;
+
+// What the rows planned so far may have changed.
+struct Touched {
+  std::set<KeyId> keys;
+  std::set<int64_t> contacts;
+
+  bool any(const Request &request, const std::set<int64_t> &contacts_involved) const {
+    for (const Key &key : request.keys)
+      if (keys.count({key.type, key.value})) return true;
+    for (int64_t id : contacts_involved)
+      if (contacts.count(id)) return true;
+    return false;
+  }
+  void add(const Request &request, const std::set<int64_t> &contacts_involved) {
+    for (const Key &key : request.keys) keys.insert({key.type, key.value});
+    contacts.insert(contacts_involved.begin(), contacts_involved.end());
+  }
+};
+
+// The row's view of the snapshot, as decide() takes it; `known` is false
+// when the row needs something the snapshot does not have (a contact_id
+// that is missing or merged: the row-by-row path follows or reports it).
+Matches matches_of(const Request &request, const BatchSnapshot &snapshot, std::set<int64_t> &involved, bool &known) {
+  Matches m;
+  known = true;
+  for (const Key &key : request.keys) {
+    auto it = snapshot.keys.find({key.type, key.value});
+    std::optional<int64_t> holder = it == snapshot.keys.end() ? std::nullopt : it->second;
+    m.holder.push_back(holder);
+    if (holder) involved.insert(*holder);
+  }
+  if (request.contact_id) {
+    involved.insert(*request.contact_id);
+    auto merged = snapshot.merged_into.find(*request.contact_id);
+    if (merged != snapshot.merged_into.end()) {  // the row updates the contact the merge left
+      involved.insert(merged->second);
+      known = false;
+    }
+  }
+  for (int64_t id : involved) {
+    auto it = snapshot.contacts.find(id);
+    if (it == snapshot.contacts.end()) {
+      known = false;
+      continue;
+    }
+    m.contacts.emplace(id, it->second);
+  }
+  return m;
+}
+
+// A create or an update that writes only the winner and keys nobody has.
+bool is_plain(const Decision &d, const Request &request, const BatchSnapshot &snapshot) {
+  if (d.remember_only || d.restore || !d.merged.empty() || !d.moved.empty() || !d.detached.empty()) return false;
+  for (size_t i : d.attached)  // a row without a holder is updated, not inserted
+    if (snapshot.keys.count({request.keys[i].type, request.keys[i].value})) return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<PlannedRow> plan_batch(const std::vector<const Request *> &requests, const BatchSnapshot &snapshot) {
+  std::vector<PlannedRow> plans(requests.size());
+  Touched touched;
+  for (size_t r = 0; r < requests.size(); r++) {
+    if (!requests[r]) continue;
+    const Request &request = *requests[r];
+    PlannedRow &plan = plans[r];
+    std::set<int64_t> involved;
+    bool known = false;
+    Matches matches = matches_of(request, snapshot, involved, known);
+    if (!known || touched.any(request, involved)) {
+      plan.plan = RowPlan::kRowByRow;
+      touched.add(request, involved);
+      continue;
+    }
+    try {
+      plan.decision = decide(request, matches);
+    } catch (const IdentityError &e) {  // refused on the state every earlier row left: final
+      plan.plan = RowPlan::kFailed;
+      plan.error = e;
+      continue;
+    }
+    if (plan.decision.skipped_deleted) {
+      plan.plan = RowPlan::kSkipped;
+      continue;
+    }
+    plan.plan = !is_plain(plan.decision, request, snapshot) ? RowPlan::kRowByRow
+                : plan.decision.create                      ? RowPlan::kCreate
+                                                            : RowPlan::kUpdate;
+    if (plan.decision.winner) involved.insert(*plan.decision.winner);
+    touched.add(request, involved);
+  }
+  return plans;
+}
+
+}  // namespace identity

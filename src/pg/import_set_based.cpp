@@ -1,0 +1,407 @@
+// import_set_based.cpp: the multi-row statements of an import batch.
+#include "pg/import_set_based.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/batch_plan.h"
+#include "core/identity_error.h"
+#include "pg/log_batch.h"
+#include "pg/pg_boundary.h"
+#include "pg/lookup.h"
+#include "pg/request.h"
+#include "pg/spi.h"
+#include "pg/upsert.h"
+
+namespace pgshell {
+namespace {
+
+using identity::Decision;
+using identity::PlannedRow;
+using identity::Request;
+using identity::RowPlan;
+using OptText = std::optional<std::string>;
+using OptId = std::optional<int64_t>;
+using KeyId = std::pair<std::string, std::string>;
+
+#define UNNEST(n, type) "pg_catalog.unnest($" #n "::pg_catalog." type "[])"
+
+Statement next_ids_statement{
+    "SELECT pg_catalog.nextval(s.seq) FROM (SELECT CAST(pg_catalog.pg_get_serial_sequence("
+    "'contact_identity.contacts', 'contact_id') AS pg_catalog.regclass) AS seq) s,"
+    " pg_catalog.generate_series(1, $1)",
+    {INT4OID}};
+
+Statement insert_contacts_statement{
+    "INSERT INTO contact_identity.contacts"
+    " (account_id, contact_id, external_id, email, phone, first_name, last_name, attributes)"
+    " SELECT $1, u.id, u.external_id, u.email, u.phone, u.first_name, u.last_name,"
+    " contact_identity.merge_attributes('{}'::pg_catalog.jsonb, CAST(u.attributes AS pg_catalog.jsonb))"
+    " FROM ROWS FROM (" UNNEST(2, "int8") ", " UNNEST(3, "text") ", " UNNEST(4, "text") ", " UNNEST(5, "text") ", "
+    UNNEST(6, "text") ", " UNNEST(7, "text") ", " UNNEST(8, "text") ")"
+    " AS u(id, external_id, email, phone, first_name, last_name, attributes)",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+
+// New keys, each written once with its holder. A key a concurrent writer
+// inserted meanwhile is not counted: the caller gives up on the batch.
+Statement insert_identifiers_statement{
+    "INSERT INTO contact_identity.identifiers AS i (account_id, type, value, contact_id, attached_at)"
+    " SELECT $1, u.type, u.value, u.id, pg_catalog.now()"
+    " FROM ROWS FROM (" UNNEST(2, "text") ", " UNNEST(3, "text") ", " UNNEST(4, "int8") ") AS u(type, value, id)"
+    " ON CONFLICT (account_id, type, value) DO NOTHING",
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
+
+// The contacts of planned updates, as arrays u(...): $2 id, $3 external_id,
+// $4 email, $5 phone, $6 first_name, $7 last_name, $8 attributes (JSON
+// text), $9 clear_nulls. CHANGED says whether the row would change one.
+#define UPDATE_ARRAYS                                                                                \
+  UNNEST(2, "int8") ", " UNNEST(3, "text") ", " UNNEST(4, "text") ", " UNNEST(5, "text") ", " UNNEST(6, "text") \
+  ", " UNNEST(7, "text") ", " UNNEST(8, "text")
+#define UPDATE_COLUMNS "id, external_id, email, phone, first_name, last_name, attributes"
+#define NEW_FIRST_NAME "CASE WHEN $9 THEN u.first_name ELSE COALESCE(u.first_name, c.first_name) END"
+#define NEW_LAST_NAME "CASE WHEN $9 THEN u.last_name ELSE COALESCE(u.last_name, c.last_name) END"
+#define NEW_ATTRIBUTES "contact_identity.merge_attributes(c.attributes, CAST(u.attributes AS pg_catalog.jsonb))"
+#define CHANGED                                                                                               \
+  "(c.external_id IS DISTINCT FROM u.external_id OR c.email IS DISTINCT FROM u.email"                        \
+  " OR c.phone IS DISTINCT FROM u.phone OR c.first_name IS DISTINCT FROM " NEW_FIRST_NAME                    \
+  " OR c.last_name IS DISTINCT FROM " NEW_LAST_NAME " OR c.attributes IS DISTINCT FROM " NEW_ATTRIBUTES ")"
+#define UPDATE_TYPES \
+  {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLOID}
+
+// Locks, in contact ID order, the contacts a planned update will write:
+// those that change, and ($10) those that get new keys. A contact the row
+// leaves as it is stays unlocked and unwritten.
+Statement lock_updates_statement{
+    "SELECT c.contact_id FROM ROWS FROM (" UPDATE_ARRAYS ", " UNNEST(10, "bool") ") AS u(" UPDATE_COLUMNS ", gets_keys),"
+    " LATERAL (SELECT c.contact_id FROM contact_identity.contacts c"
+    "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) u.id"
+    "  AND (u.gets_keys OR " CHANGED ") FOR NO KEY UPDATE) c",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+     BOOLOID, BOOLARRAYOID},
+    true};
+
+Statement update_contacts_statement{
+    "UPDATE contact_identity.contacts c SET external_id = u.external_id, email = u.email, phone = u.phone,"
+    " first_name = " NEW_FIRST_NAME ", last_name = " NEW_LAST_NAME ", attributes = " NEW_ATTRIBUTES ","
+    " updated_at = pg_catalog.now()"
+    " FROM ROWS FROM (" UPDATE_ARRAYS ") AS u(" UPDATE_COLUMNS ")"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) u.id AND " CHANGED
+    " RETURNING c.contact_id",
+    UPDATE_TYPES, true};
+
+#undef UPDATE_TYPES
+#undef CHANGED
+#undef NEW_ATTRIBUTES
+#undef NEW_LAST_NAME
+#undef NEW_FIRST_NAME
+#undef UPDATE_COLUMNS
+#undef UPDATE_ARRAYS
+#undef UNNEST
+
+// What a planned create or update writes to its contact row.
+struct ContactWrite {
+  size_t row = 0;
+  int64_t id = 0;
+  OptText external_id, email, phone;
+  bool gets_keys = false;
+};
+
+// Whether the attributes parse as JSON. A row whose attributes do not
+// fails alone, as the cast in a row-by-row write would make it fail,
+// instead of sending the whole batch row by row.
+bool parses_as_json(const std::string &text) {
+  return pg_call([&]() noexcept {
+    JsonLexContext *lex = makeJsonLexContextCstringLen(const_cast<char *>(text.c_str()), (int)text.size(),
+                                                       GetDatabaseEncoding(), true);
+    return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+  });
+}
+
+// The parameters $2..$8 of the contact statements for these writes: id,
+// external_id, email, phone, first_name, last_name, attributes.
+std::vector<Param> contact_params(const std::vector<const ContactWrite *> &writes, const std::vector<SourceRow> &rows) {
+  std::vector<OptId> id;
+  std::vector<OptText> ext, email, phone, first, last, attributes;
+  for (const ContactWrite *w : writes) {
+    const ProfileFields &f = rows[w->row].fields;
+    id.push_back(w->id);
+    ext.push_back(w->external_id);
+    email.push_back(w->email);
+    phone.push_back(w->phone);
+    first.push_back(f.first_name);
+    last.push_back(f.last_name);
+    attributes.push_back(f.attributes_json);
+  }
+  return {int8_array_param(id),    text_array_param(ext),  text_array_param(email),     text_array_param(phone),
+          text_array_param(first), text_array_param(last), text_array_param(attributes)};
+}
+
+// Statement parameters: the account, then these.
+std::vector<Param> with_account(int64_t account_id, std::vector<Param> params) {
+  params.insert(params.begin(), int8_param(account_id));
+  return params;
+}
+
+// The batch's requests, built together; rows that fail on the way get
+// their result here.
+std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows, std::vector<RowResult> &results,
+                                              std::vector<bool> &done) {
+  std::vector<const CallKeys *> calls;
+  std::vector<size_t> index;
+  for (size_t i = 0; i < rows.size(); i++) {
+    if (rows[i].error_code) {
+      results[i] = row_failed(rows[i], *rows[i].error_code, rows[i].error_message);
+      done[i] = true;
+      continue;
+    }
+    try {
+      check_profile_fields(rows[i].fields);
+    } catch (const identity::IdentityError &e) {
+      results[i] = row_failed(rows[i], e);
+      done[i] = true;
+      continue;
+    }
+    if (rows[i].fields.attributes_json && !parses_as_json(*rows[i].fields.attributes_json)) {
+      results[i] = row_failed(rows[i], "22P02", "invalid input syntax for type json");
+      done[i] = true;
+      continue;
+    }
+    calls.push_back(&rows[i].keys);
+    index.push_back(i);
+  }
+  std::vector<BuiltRequest> built = build_requests(calls, false);
+  std::vector<std::optional<Request>> requests(rows.size());
+  for (size_t k = 0; k < built.size(); k++) {
+    size_t i = index[k];
+    if (built[k].error) {
+      results[i] = row_failed(rows[i], *built[k].error);
+      done[i] = true;
+    } else {  // a row without keys is planned row by row, which reports it
+      requests[i] = std::move(built[k].request);
+    }
+  }
+  return requests;
+}
+
+// The holders of the batch's keys and the contacts they lead to.
+identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
+                                      std::map<int64_t, ContactRow> &rows) {
+  std::set<KeyId> key_set;
+  std::set<int64_t> ids;
+  for (const auto &request : requests) {
+    if (!request) continue;
+    for (const identity::Key &key : request->keys) key_set.emplace(key.type, key.value);
+    if (request->contact_id) ids.insert(*request->contact_id);
+  }
+  identity::BatchSnapshot snapshot;
+  snapshot.keys = read_key_holders(account_id, std::vector<KeyId>(key_set.begin(), key_set.end()));
+  for (const auto &[key, holder] : snapshot.keys)
+    if (holder) ids.insert(*holder);
+  rows = read_contact_rows(account_id, ids);
+  for (const auto &[id, row] : rows) {
+    if (row.merged_into)
+      snapshot.merged_into[id] = follow_contact(account_id, id, false);
+    else
+      snapshot.contacts[id] = row.state;
+  }
+  return snapshot;
+}
+
+bool same_identity(const ContactRow &a, const ContactRow &b) {
+  return a.state.external_id == b.state.external_id && a.state.deleted == b.state.deleted &&
+         a.state.permanent == b.state.permanent && a.merged_into == b.merged_into && a.email == b.email &&
+         a.phone == b.phone;
+}
+
+// Locks the contacts the planned updates write and checks that what the
+// plan was made on still holds; returns the locked ones.
+std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrite> &updates,
+                               const std::vector<SourceRow> &rows, const std::vector<std::optional<Request>> &requests,
+                               const identity::BatchSnapshot &snapshot, const std::map<int64_t, ContactRow> &before) {
+  std::set<int64_t> locked;
+  if (updates.empty()) return locked;
+  std::vector<const ContactWrite *> writes;
+  std::vector<bool> gets_keys;
+  for (const ContactWrite &w : updates) {  // sorted by contact ID: locks in one order
+    writes.push_back(&w);
+    gets_keys.push_back(w.gets_keys);
+  }
+  std::vector<Param> params = with_account(account_id, contact_params(writes, rows));
+  params.push_back(bool_param(rows.front().fields.clear_nulls));
+  params.push_back(bool_array_param(gets_keys));
+  uint64_t n = execute(lock_updates_statement, params, false);
+  for (uint64_t r = 0; r < n; r++) locked.insert(result_int8(r, 1).value_or(0));
+  if (locked.empty()) return locked;
+
+  // Under the locks, the contacts and the holders of their rows' keys must
+  // be what the plan saw; otherwise a concurrent writer got in between.
+  std::map<int64_t, ContactRow> now = read_contact_rows(account_id, locked);
+  std::set<KeyId> keys;
+  for (const ContactWrite &w : updates) {
+    if (!locked.count(w.id)) continue;
+    auto was = before.find(w.id);
+    auto is = now.find(w.id);
+    if (was == before.end() || is == now.end() || !same_identity(was->second, is->second))
+      throw SetBasedConflict("contact " + std::to_string(w.id) + " changed while the batch was planned");
+    for (const identity::Key &key : requests[w.row]->keys) keys.emplace(key.type, key.value);
+  }
+  auto holders = read_key_holders(account_id, std::vector<KeyId>(keys.begin(), keys.end()));
+  for (const KeyId &key : keys) {
+    auto was = snapshot.keys.find(key);
+    auto is = holders.find(key);
+    bool had = was != snapshot.keys.end(), has = is != holders.end();
+    if (had != has || (had && was->second != is->second))
+      throw SetBasedConflict("the holder of a key changed while the batch was planned");
+  }
+  return locked;
+}
+
+std::vector<OptId> allocate_ids(size_t count) {
+  std::vector<OptId> ids;
+  if (count == 0) return ids;
+  uint64_t n = execute(next_ids_statement, {int4_param(static_cast<int32_t>(count))}, false);
+  for (uint64_t r = 0; r < n; r++) ids.push_back(result_int8(r, 1));
+  return ids;
+}
+
+void insert_contacts(int64_t account_id, const std::vector<ContactWrite> &creates, const std::vector<SourceRow> &rows) {
+  if (creates.empty()) return;
+  std::vector<const ContactWrite *> writes;
+  for (const ContactWrite &w : creates) writes.push_back(&w);
+  execute(insert_contacts_statement, with_account(account_id, contact_params(writes, rows)), false);
+}
+
+// Inserts the new keys in (type, value) order; all of them, or the batch
+// runs again row by row.
+void insert_identifiers(int64_t account_id, std::vector<std::pair<KeyId, int64_t>> keys) {
+  if (keys.empty()) return;
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::string> types, values;
+  std::vector<OptId> holders;
+  for (const auto &[key, holder] : keys) {
+    types.push_back(key.first);
+    values.push_back(key.second);
+    holders.push_back(holder);
+  }
+  uint64_t n = execute(insert_identifiers_statement,
+                       {int8_param(account_id), text_array_param(types), text_array_param(values),
+                        int8_array_param(holders)},
+                       false);
+  if (n != keys.size()) throw SetBasedConflict("a new key of the batch was inserted by a concurrent writer");
+}
+
+std::set<int64_t> update_contacts(int64_t account_id, const std::vector<ContactWrite> &updates,
+                                  const std::set<int64_t> &locked, const std::vector<SourceRow> &rows) {
+  std::set<int64_t> changed;
+  std::vector<const ContactWrite *> writes;
+  for (const ContactWrite &w : updates)
+    if (locked.count(w.id)) writes.push_back(&w);
+  if (writes.empty()) return changed;
+  std::vector<Param> params = with_account(account_id, contact_params(writes, rows));
+  params.push_back(bool_param(rows.front().fields.clear_nulls));
+  uint64_t n = execute(update_contacts_statement, params, false);
+  for (uint64_t r = 0; r < n; r++) changed.insert(result_int8(r, 1).value_or(0));
+  return changed;
+}
+
+// The primary email or phone a planned row leaves on its contact.
+OptText primary(const std::string &type, const Request &request, const ContactRow *winner) {
+  if (OptText v = key_value(request, type)) return v;
+  if (request.clear_types.count(type) || !winner) return std::nullopt;
+  return type == "email" ? winner->email : winner->phone;
+}
+
+}  // namespace
+
+std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const RowByRow &row_by_row) {
+  std::vector<RowResult> results(rows.size());
+  if (rows.empty()) return results;
+  const int64_t account_id = rows.front().keys.account_id;
+  std::vector<bool> done(rows.size(), false);
+  std::vector<std::optional<Request>> requests = build_all(rows, results, done);
+
+  std::map<int64_t, ContactRow> contact_rows;
+  identity::BatchSnapshot snapshot = read_snapshot(account_id, requests, contact_rows);
+  std::vector<const Request *> pointers;
+  for (const auto &request : requests) pointers.push_back(request ? &*request : nullptr);
+  std::vector<PlannedRow> plans = identity::plan_batch(pointers, snapshot);
+
+  // What each planned create and update writes.
+  std::vector<ContactWrite> creates, updates;
+  for (size_t i = 0; i < rows.size(); i++) {
+    const PlannedRow &p = plans[i];
+    if (p.plan != RowPlan::kCreate && p.plan != RowPlan::kUpdate) continue;
+    const Request &request = *requests[i];
+    const ContactRow *winner = p.plan == RowPlan::kUpdate ? &contact_rows.at(*p.decision.winner) : nullptr;
+    ContactWrite w;
+    w.row = i;
+    w.id = winner ? *p.decision.winner : 0;
+    w.external_id = winner ? winner->state.external_id : std::nullopt;
+    if (!w.external_id) w.external_id = p.decision.assign_external_id;
+    w.email = primary("email", request, winner);
+    w.phone = primary("phone", request, winner);
+    w.gets_keys = !p.decision.attached.empty();
+    (winner ? updates : creates).push_back(std::move(w));
+  }
+  std::sort(updates.begin(), updates.end(), [](const ContactWrite &a, const ContactWrite &b) { return a.id < b.id; });
+  std::set<int64_t> locked = lock_updates(account_id, updates, rows, requests, snapshot, contact_rows);
+
+  std::vector<OptId> new_ids = allocate_ids(creates.size());
+  std::map<size_t, int64_t> contact_of_row;
+  for (size_t k = 0; k < creates.size(); k++) creates[k].id = new_ids.at(k).value_or(0);
+  for (const ContactWrite &w : creates) contact_of_row[w.row] = w.id;
+  for (const ContactWrite &w : updates) contact_of_row[w.row] = w.id;
+  insert_contacts(account_id, creates, rows);
+
+  std::vector<std::pair<KeyId, int64_t>> new_keys;
+  for (const auto &[row, id] : contact_of_row)
+    for (size_t k : plans[row].decision.attached) {
+      const identity::Key &key = requests[row]->keys[k];
+      new_keys.push_back({{key.type, key.value}, id});
+    }
+  insert_identifiers(account_id, std::move(new_keys));
+  std::set<int64_t> changed = update_contacts(account_id, updates, locked, rows);
+
+  // Results and the log, in source order, as apply_decision writes them.
+  LogBatch log;
+  for (size_t i = 0; i < rows.size(); i++) {
+    const PlannedRow &p = plans[i];
+    if (done[i] || p.plan == RowPlan::kRowByRow || p.plan == RowPlan::kNone) continue;
+    RowResult &r = results[i];
+    if (p.plan == RowPlan::kFailed) {
+      r = row_failed(rows[i], *p.error);
+      r.set_based = true;
+      continue;
+    }
+    const Decision &d = p.decision;
+    r.set_based = true;
+    r.row_number = rows[i].row_number;
+    r.action = d.action();
+    if (!d.matched_by.empty()) r.matched_by = d.matched_by;
+    if (p.plan == RowPlan::kSkipped) {
+      r.contact_id = d.winner;
+      continue;
+    }
+    int64_t id = contact_of_row.at(i);
+    r.contact_id = id;
+    if (p.plan == RowPlan::kCreate) log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
+    for (size_t k : d.attached) {
+      const identity::Key &key = requests[i]->keys[k];
+      if (key.key_class != identity::KeyClass::kExternalId)
+        log.add(id, "identifier_attached", r.matched_by, key.type, key.value, std::nullopt, std::nullopt);
+    }
+    if (p.plan == RowPlan::kUpdate && changed.count(id))
+      log.add(id, "updated", r.matched_by, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
+    if (d.assign_external_id)
+      log.add(id, "external_id_assigned", r.matched_by, identity::kExternalIdType, *d.assign_external_id,
+              std::nullopt, std::nullopt);
+  }
+  log.flush(account_id);
+
+  for (size_t i = 0; i < rows.size(); i++)
+    if (plans[i].plan == RowPlan::kRowByRow) results[i] = row_by_row(i, *requests[i]);
+  return results;
+}
+
+}  // namespace pgshell
