@@ -49,10 +49,12 @@ std::optional<int64_t> parse_int8(const std::string &text) {
 
 }  // namespace
 
-SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(options) {
+SourceReader::SourceReader(Oid source, const ImportOptions &options)
+    : options_(options), source_datum_(ObjectIdGetDatum(source)) {
   // Rows are read in physical order, so the source must have one.
   execute(relkind_statement, {Param{ObjectIdGetDatum(source), false}}, false);
   std::string relkind = result_text(0, 1).value_or("");
+  partitioned_ = relkind == "p";
   if (relkind != "r" && relkind != "p" && relkind != "m")
     throw IdentityError("42809", "import source must be a table",
                         "Views and foreign tables have no physical row order to import and resume by.",
@@ -117,16 +119,25 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options) : options_(
       sql += "s." + quote_ident(c.name) + "::pg_catalog.text";
   }
   if (columns_.empty()) sql += "NULL";
-  // Where each row stands, for paging across commits.
-  sql += std::string(", ") + (row_number_type_.empty() ? "NULL" : "s.row_number::pg_catalog.text") + ", s.ctid::pg_catalog.text";
+  // Where each row stands, for paging across commits. A ctid names a row
+  // within one table only: for a partitioned source the partition goes first.
+  sql += std::string(", ") + (row_number_type_.empty() ? "NULL" : "s.row_number::pg_catalog.text") + ", " +
+         (partitioned_ ? "s.tableoid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.||) ' '"
+                         " OPERATOR(pg_catalog.||) s.ctid::pg_catalog.text"
+                       : "s.ctid::pg_catalog.text");
   const char *relation = pg_call([&]() noexcept {
     return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), get_rel_name(source));
   });
   select_ = sql + " FROM " + relation + " AS s";
 }
 
+std::string SourceReader::order_key() const {
+  std::string key = partitioned_ ? "s.tableoid, s.ctid" : "s.ctid";
+  return row_number_type_.empty() ? key : "s.row_number, " + key;
+}
+
 void SourceReader::open_cursor() {
-  std::string sql = select_ + " ORDER BY " + (row_number_type_.empty() ? "s.ctid" : "s.row_number, s.ctid");
+  std::string sql = select_ + " ORDER BY " + order_key();
   portal_ = pg_call([&]() noexcept -> Portal {
     SPIPlanPtr plan = SPI_prepare(sql.c_str(), 0, nullptr);
     if (plan == nullptr) elog(ERROR, "contact_identity: could not prepare the source query: %s", sql.c_str());
@@ -146,34 +157,85 @@ void SourceReader::close_cursor() {
   pg_call([&]() noexcept { SPI_cursor_close(portal); });
 }
 
-std::vector<SourceRow> SourceReader::page(SourcePosition &position, long limit) {
-  std::string sql = select_;
-  std::vector<Oid> types;
-  std::vector<Param> params;
-  if (position.ctid) {
-    if (row_number_type_.empty()) {
-      sql += " WHERE s.ctid OPERATOR(pg_catalog.>) $1::pg_catalog.tid";
-    } else {
-      sql += " WHERE (s.row_number, s.ctid) > ($2::" + row_number_type_ + ", $1::pg_catalog.tid)";
-      types.push_back(TEXTOID);
-    }
-    types.insert(types.begin(), TEXTOID);
-    params.push_back(text_param(position.ctid));
-    if (!row_number_type_.empty()) params.push_back(text_param(position.row_number));
-  }
-  sql += (row_number_type_.empty() ? " ORDER BY s.ctid" : " ORDER BY s.row_number, s.ctid");
-  sql += " LIMIT " + std::to_string(limit);
+// Runs one page query: its rows are in SPI_tuptable.
+void run_page_query(const std::string &sql, const std::vector<Oid> &types, const std::vector<Param> &params) {
   pg_call([&]() noexcept {
-    Datum values[2];
-    char nulls[2] = {' ', ' '};
+    Datum values[3];
+    char nulls[3] = {' ', ' ', ' '};
     for (size_t i = 0; i < params.size(); i++) {
       values[i] = params[i].value;
       if (params[i].is_null) nulls[i] = 'n';
     }
-    int rc = SPI_execute_with_args(sql.c_str(), (int)types.size(), types.data(), values, nulls, true, 0);
+    int rc = SPI_execute_with_args(sql.c_str(), (int)types.size(), const_cast<Oid *>(types.data()), values, nulls,
+                                   true, 0);
     if (rc != SPI_OK_SELECT) elog(ERROR, "contact_identity: reading the source failed: %s", SPI_result_code_string(rc));
   });
+}
+
+std::vector<SourceRow> SourceReader::page(SourcePosition &position, long limit) {
+  if (row_number_type_.empty() && !partitioned_) return page_physical(position, limit);
+  // After the last row read, in import order: (row_number,) (partition,) ctid.
+  std::string sql = select_;
+  std::vector<Oid> types;
+  std::vector<Param> params;
+  if (position.ctid) {
+    std::string ctid = *position.ctid, partition;
+    if (partitioned_) {  // "partition (block,offset)"
+      size_t space = ctid.rfind(' ');
+      partition = ctid.substr(0, space);
+      ctid = ctid.substr(space + 1);
+    }
+    std::string after = "$1::pg_catalog.tid";
+    types.push_back(TEXTOID);
+    params.push_back(text_param(ctid));
+    if (partitioned_) {
+      types.push_back(TEXTOID);
+      params.push_back(text_param(partition));
+      after = "$2::pg_catalog.regclass::pg_catalog.oid, " + after;
+    }
+    if (!row_number_type_.empty()) {
+      types.push_back(TEXTOID);
+      params.push_back(text_param(position.row_number));
+      after = "$" + std::to_string(types.size()) + "::" + row_number_type_ + ", " + after;
+    }
+    sql += " WHERE (" + order_key() + ") OPERATOR(pg_catalog.>) (" + after + ")";
+  }
+  sql += " ORDER BY " + order_key() + " LIMIT " + std::to_string(limit);
+  run_page_query(sql, types, params);
   return rows_of_result(position);
+}
+
+// Physical order of a plain table: a window of blocks after the last row
+// read, so that each page sorts the rows of its window only. Sorting
+// everything after the last row made every page cost the rest of the table.
+std::vector<SourceRow> SourceReader::page_physical(SourcePosition &position, long limit) {
+  pg_call([&]() noexcept {
+    Oid type = REGCLASSOID;
+    int rc = SPI_execute_with_args("SELECT pg_catalog.pg_relation_size($1) OPERATOR(pg_catalog./)"
+                                   " pg_catalog.current_setting('block_size')::pg_catalog.int8",
+                                   1, &type, &source_datum_, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "contact_identity: reading the source size failed");
+  });
+  const int64_t blocks = result_int8(0, 1).value_or(0);
+  std::string from = position.ctid.value_or("(0,0)");  // ctid > (b,0): from block b on
+  int64_t block = std::stoll(from.substr(1, from.find(',') - 1));
+  int64_t window = 64;
+  std::vector<SourceRow> rows;
+  while (static_cast<long>(rows.size()) < limit && block < blocks) {
+    int64_t end = block + window;
+    std::string sql = select_ + " WHERE s.ctid OPERATOR(pg_catalog.>) $1::pg_catalog.tid"
+                      " AND s.ctid OPERATOR(pg_catalog.<) $2::pg_catalog.tid ORDER BY s.ctid LIMIT " +
+                      std::to_string(limit - static_cast<long>(rows.size()));
+    run_page_query(sql, {TEXTOID, TEXTOID}, {text_param(from), text_param("(" + std::to_string(end) + ",0)")});
+    std::vector<SourceRow> more = rows_of_result(position);
+    for (SourceRow &row : more) rows.push_back(std::move(row));
+    if (static_cast<long>(rows.size()) >= limit) break;
+    // The window is used up: go on after it, with a wider one.
+    from = "(" + std::to_string(end) + ",0)";
+    block = end;
+    window *= 2;
+  }
+  return rows;
 }
 
 // The fetched rows as requests; the position moves past them.

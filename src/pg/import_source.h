@@ -66,12 +66,17 @@ class SourceReader {
                 kIdentifiers, kIdentifierType, kAttribute, kRowError } role;
   };
   SourceRow make_row(uint64_t index, int64_t ordinal) const;
+  // The import order as an ORDER BY list: (row_number,) (tableoid,) ctid.
+  std::string order_key() const;
+  std::vector<SourceRow> page_physical(SourcePosition &position, long limit);
   std::vector<SourceRow> rows_of_result(SourcePosition &position);
 
   ImportOptions options_;
   std::vector<Column> columns_;
   std::string select_;            // SELECT ... FROM source AS s
   std::string row_number_type_;   // the row_number column's type, "" without one
+  bool partitioned_ = false;      // a partitioned table: ctids repeat across partitions
+  Datum source_datum_;            // the source's OID
   Portal portal_ = nullptr;
   SourcePosition cursor_position_;
 };

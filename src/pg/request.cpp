@@ -29,7 +29,7 @@ Statement load_types_statement{
 // pattern. The exact values are joined by their lower-cased form, each
 // lowered once per statement, and only the patterns of the key's type are
 // tried: an import checks every key of a batch with this statement.
-Statement blocked_statement{
+constexpr const char kBlockedSql[] =
     "WITH k AS MATERIALIZED (SELECT k.ord, k.type, pg_catalog.btrim(k.raw) AS raw, k.normalized"
     "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
     "   pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)),"
@@ -45,9 +45,12 @@ Statement blocked_statement{
     "   ON b.is_pattern AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
     "   AND (k.raw OPERATOR(pg_catalog.~*) b.value OR (k.normalized OPERATOR(pg_catalog.<>) k.raw"
     "        AND k.normalized OPERATOR(pg_catalog.~*) b.value)))"
-    " SELECT DISTINCT ON (h.ord) h.ord, h.reason FROM hit h ORDER BY h.ord, h.blocked_id",
-    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
-    true};
+    " SELECT DISTINCT ON (h.ord) h.ord, h.reason FROM hit h ORDER BY h.ord, h.blocked_id";
+// One call's few keys: a kept generic plan. An import batch's thousands:
+// planned for their number, so that the joins hash.
+Statement blocked_statement{kBlockedSql, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+Statement blocked_batch_statement{kBlockedSql, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}, true};
+constexpr size_t kBatchKeys = 100;
 
 struct TypeInfo {
   KeyClass key_class = KeyClass::kChangeable;
@@ -122,8 +125,8 @@ void drop_blocked(std::vector<std::vector<Candidate>> &calls, bool read_only) {
       where.emplace_back(call, i);
     }
   if (where.empty()) return;
-  uint64_t n = execute(blocked_statement, {text_array_param(types), text_array_param(raws), text_array_param(normalized)},
-                       read_only);
+  uint64_t n = execute(where.size() > kBatchKeys ? blocked_batch_statement : blocked_statement,
+                       {text_array_param(types), text_array_param(raws), text_array_param(normalized)}, read_only);
   std::set<std::pair<size_t, size_t>> blocked;
   for (uint64_t r = 0; r < n; r++) {
     auto at = where.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1);
