@@ -27,6 +27,21 @@ INSERT INTO contact_identity.blocked_values (identifier_type, value, reason) VAL
 INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern, reason) VALUES ('mobile_push', '^simulator-', true, 'test devices');
 SELECT * FROM contact_identity.upsert_contact(email => 'INFO@shop.example', identifiers => '{"mobile_push": "simulator-1", "telegram": "55"}');
 SELECT type, value FROM contact_identity.identifiers i WHERE contact_id = (SELECT max(contact_id) FROM contact_identity.contacts);
+-- An import checks a whole batch's keys at once (more than 100 of them:
+-- the batch form of the check). It blocks the same values, for the same
+-- reasons, as the calls above: 40 good rows with four junk rows among them.
+CREATE TABLE junk_src AS
+SELECT 'j-' || g AS external_id, 'j' || g || '@x.io' AS email, '+38050' || lpad(g::text, 7, '0') AS phone
+FROM generate_series(1, 40) AS g;
+INSERT INTO junk_src VALUES ('NULL', 'ann.j@x.io', NULL), ('j-41', ' TEST@TEST.COM ', '+380000000000'),
+                            ('j-42', 'noreply@shop.example', '+15555555555'), ('j-43', 'INFO@shop.example', NULL);
+SELECT row_number, action, error_code, error_message
+FROM contact_identity.import_contacts('junk_src', dedupe_on => 'email_or_phone', account_id => 9)
+WHERE row_number > 40;
+SELECT count(*) AS stored_junk FROM contact_identity.identifiers
+WHERE account_id = 9 AND value IN ('NULL', 'test@test.com', '+380000000000', 'noreply@shop.example',
+                                   '+15555555555', 'info@shop.example');
+DROP TABLE junk_src;
 -- An invalid pattern is refused when added.
 INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern) VALUES ('email', '([', true);
 

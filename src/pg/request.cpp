@@ -26,10 +26,26 @@ Statement load_types_statement{
 
 // Positions (1-based) of keys that are blocked: their value as sent or as
 // normalized equals a blocked value (case-insensitively) or matches a
-// pattern. The exact values are joined by their lower-cased form, each
-// lowered once per statement, and only the patterns of the key's type are
-// tried: an import checks every key of a batch with this statement.
-constexpr const char kBlockedSql[] =
+// pattern; the reason given is the first blocked row that matches. Two
+// forms of one check:
+//  - a call's few keys: each key against the blocked values, a kept plan;
+//  - an import batch's thousands: the exact values joined by their
+//    lower-cased form (each lowered once, not once per key), only the
+//    patterns of the key's type tried, planned for the batch's size so that
+//    the joins hash.
+Statement blocked_statement{
+    "SELECT k.ord, b.reason FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)"
+    " CROSS JOIN LATERAL (SELECT b.reason FROM contact_identity.blocked_values b"
+    "   WHERE (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
+    "     AND CASE WHEN b.is_pattern"
+    "         THEN pg_catalog.btrim(k.raw) OPERATOR(pg_catalog.~*) b.value"
+    "           OR k.normalized OPERATOR(pg_catalog.~*) b.value"
+    "         ELSE pg_catalog.lower(b.value) OPERATOR(pg_catalog.=) ANY"
+    "              (ARRAY[pg_catalog.lower(pg_catalog.btrim(k.raw)), pg_catalog.lower(k.normalized)]) END"
+    "   ORDER BY b.blocked_id LIMIT 1) b ORDER BY k.ord",
+    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+
+Statement blocked_batch_statement{
     "WITH k AS MATERIALIZED (SELECT k.ord, k.type, pg_catalog.btrim(k.raw) AS raw, k.normalized"
     "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
     "   pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)),"
@@ -45,11 +61,11 @@ constexpr const char kBlockedSql[] =
     "   ON b.is_pattern AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
     "   AND (k.raw OPERATOR(pg_catalog.~*) b.value OR (k.normalized OPERATOR(pg_catalog.<>) k.raw"
     "        AND k.normalized OPERATOR(pg_catalog.~*) b.value)))"
-    " SELECT DISTINCT ON (h.ord) h.ord, h.reason FROM hit h ORDER BY h.ord, h.blocked_id";
-// One call's few keys: a kept generic plan. An import batch's thousands:
-// planned for their number, so that the joins hash.
-Statement blocked_statement{kBlockedSql, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
-Statement blocked_batch_statement{kBlockedSql, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}, true};
+    " SELECT DISTINCT ON (h.ord) h.ord, h.reason FROM hit h ORDER BY h.ord, h.blocked_id",
+    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
+    true};
+
+// Keys from which the batch form of the check pays.
 constexpr size_t kBatchKeys = 100;
 
 struct TypeInfo {
