@@ -32,7 +32,6 @@ Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *fu
 
 Outcome upsert_request(int64_t account_id, identity::Request request, const ProfileFields &fields,
                        const char *function) {
-  check_profile_fields(fields);
   require_identifier(request, function);
   if (request.contact_id) request.contact_id = follow_contact(account_id, *request.contact_id, false);
   LookupResult snapshot = claim_and_lock(account_id, request);

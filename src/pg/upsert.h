@@ -13,7 +13,7 @@ namespace pgshell {
 Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function);
 
 // The same for a request already built (an import batch builds all of its
-// rows' requests at once).
+// rows' requests at once), with fields check_profile_fields() accepted.
 Outcome upsert_request(int64_t account_id, identity::Request request, const ProfileFields &fields,
                        const char *function);
 
