@@ -1,7 +1,8 @@
 -- Importing a source ends exactly where calling upsert_contact once per row,
 -- in source order, with the same dedupe_on would: checked on a randomized
 -- fixture with overlapping, missing, invalid and junk keys, for every
--- dedupe_on that can start from an empty account.
+-- dedupe_on that can start from an empty account; then on larger sources
+-- that the set-based path writes, and for dedupe_on contact_id.
 CREATE EXTENSION contact_identity;
 SET contact_identity.default_region = 'UA';
 SET client_min_messages = warning;   -- blocked values say so in NOTICEs
@@ -162,6 +163,56 @@ BEGIN
 END $$;
 RESET contact_identity.import_progress_rows;
 SELECT * FROM bulk_comparison ORDER BY dedupe, pass;
+
+-- dedupe_on contact_id, on the two accounts the email passes left equal:
+-- the same people by their contact IDs in each account, with new names,
+-- new phones, a neighbour's email now and then (a conflict), people named
+-- twice in the batch (rows 401 to 600) and one unknown contact ID.
+CREATE TABLE by_id_people AS
+SELECT a.external_id, a.contact_id AS id_a, b.contact_id AS id_b,
+       row_number() OVER (ORDER BY a.external_id) AS n
+FROM contact_identity.contacts a
+JOIN contact_identity.contacts b ON b.account_id = 105 AND b.external_id = a.external_id
+WHERE a.account_id = 104 AND a.merged_into IS NULL;
+CREATE TABLE by_id_rows AS
+SELECT g AS row_number, p.id_a, p.id_b, 'by-id-' || g AS first_name,
+       CASE WHEN g % 5 = 0 THEN '050 3' || lpad(g::text, 6, '0') END AS phone,
+       CASE WHEN g % 11 = 0 THEN 'b' || (p.n % 2000 + 1) || '@x.io' END AS email
+FROM generate_series(1, 600) AS g JOIN by_id_people p ON p.n = 1 + (g * 37) % 400
+UNION ALL SELECT 601, 999999999, 999999999, 'nobody', NULL, NULL;
+CREATE TABLE by_id_src AS
+SELECT row_number, id_a AS contact_id, first_name, phone, email FROM by_id_rows;
+SET contact_identity.import_progress_rows = 601;
+CREATE TEMP TABLE imported AS
+  SELECT i.row_number::int, i.action, i.matched_by, i.error_code
+  FROM contact_identity.import_contacts('by_id_src', dedupe_on => 'contact_id', account_id => 104) AS i;
+RESET contact_identity.import_progress_rows;
+CREATE TEMP TABLE called (row_number int, action text, matched_by text, error_code text);
+DO $$
+DECLARE f record; r contact_identity.upsert_result;
+BEGIN
+  FOR f IN SELECT * FROM by_id_rows ORDER BY row_number LOOP
+    BEGIN
+      r := contact_identity.upsert_contact(contact_id => f.id_b, phone => f.phone, email => f.email,
+                                           first_name => f.first_name, account_id => 105,
+                                           dedupe_on => 'contact_id', restore_deleted => false);
+      INSERT INTO called VALUES (f.row_number, r.action, r.matched_by, NULL);
+    EXCEPTION WHEN OTHERS THEN
+      INSERT INTO called VALUES (f.row_number, NULL, NULL, SQLSTATE);
+    END;
+  END LOOP;
+END $$;
+SELECT (SELECT count(*) FROM imported) AS rows_compared,
+       (SELECT count(*) FROM imported WHERE error_code IS NOT NULL) > 0 AS some_rows_failed,
+       (SELECT count(*) FROM ((SELECT * FROM imported EXCEPT ALL SELECT * FROM called)
+                              UNION ALL (SELECT * FROM called EXCEPT ALL SELECT * FROM imported)) x) AS result_differences,
+       (SELECT count(*) FROM ((SELECT * FROM final_state(104) EXCEPT ALL SELECT * FROM final_state(105))
+                              UNION ALL (SELECT * FROM final_state(105) EXCEPT ALL SELECT * FROM final_state(104))) y)
+         AS state_differences,
+       (SELECT count(*) FROM ((SELECT * FROM log_counts(104) EXCEPT ALL SELECT * FROM log_counts(105))
+                              UNION ALL (SELECT * FROM log_counts(105) EXCEPT ALL SELECT * FROM log_counts(104))) z)
+         AS log_differences;
+DROP TABLE imported, called, by_id_people, by_id_rows, by_id_src;
 
 -- Across batches: run_import in batches of 700 rows (each planned from what
 -- the batches before it wrote) ends where a single import_contacts does.
