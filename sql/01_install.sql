@@ -43,3 +43,12 @@ SELECT unnest(extconfig)::regclass AS dumped, unnest(extcondition) AS condition
 FROM pg_extension WHERE extname = 'contact_identity' ORDER BY dumped::text;
 
 DROP EXTENSION contact_identity;
+
+-- A database on 0.1.0 updates in place; the update adds merge_contacts.
+CREATE EXTENSION contact_identity VERSION '0.1.0';
+SELECT to_regprocedure('contact_identity.merge_contacts(bigint, bigint, boolean, bigint)') IS NOT NULL AS has_merge;
+ALTER EXTENSION contact_identity UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
+SELECT obj_description('contact_identity.merge_contacts(bigint, bigint, boolean, bigint)'::regprocedure) IS NOT NULL
+       AS documented;
+DROP EXTENSION contact_identity;

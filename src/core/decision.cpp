@@ -254,10 +254,15 @@ Decision decide(const Request &request, const Matches &matches) {
   }
 
   if (d.winner) {
-    // A permanent value the request replaces or clears leaves the winner.
+    // A permanent value the request replaces or clears leaves the winner. A
+    // value the winner already holds replaces nothing: after a merge the
+    // winner holds several, and each of them finds it.
     for (const auto &[type, held] : original.permanent) {
       auto it = wanted.find(type);
       if (it == wanted.end() && !request.clear_types.count(type)) continue;
+      if (it != wanted.end() && std::any_of(it->second.begin(), it->second.end(),
+                                            [&](const std::string &v) { return held.count(v) > 0; }))
+        continue;
       for (const std::string &old : held)
         if (it == wanted.end() || !it->second.count(old)) d.detached.emplace_back(type, old);
     }

@@ -97,16 +97,12 @@ uint64_t for_key(Statement &statement, int64_t account_id, int64_t contact_id, c
                  false);
 }
 
-// The primary email or phone after the call: the request's, else the
-// winner's, else the first merged contact's.
+// The primary email or phone after the call: primary_after(), else the
+// first merged contact's.
 OptText primary(const std::string &type, const Request &request, const ContactRow *winner, const LookupResult &snap,
                 const Decision &d) {
-  if (OptText v = key_value(request, type)) return v;
-  if (request.clear_types.count(type)) return std::nullopt;
-  if (winner) {
-    const OptText &held = type == "email" ? winner->email : winner->phone;
-    if (held) return held;
-  }
+  OptText value = primary_after(type, request, winner);
+  if (value || request.clear_types.count(type)) return value;
   for (int64_t loser : d.merged) {
     const ContactRow &row = snap.rows.at(loser);
     const OptText &held = type == "email" ? row.email : row.phone;
@@ -120,10 +116,30 @@ std::string merge_detail(const ContactRow &loser, const std::vector<std::pair<st
   if (loser.state.external_id) detail += ", \"external_id\": " + identity::json_quote(*loser.state.external_id);
   if (loser.email) detail += ", \"email\": " + identity::json_quote(*loser.email);
   if (loser.phone) detail += ", \"phone\": " + identity::json_quote(*loser.phone);
-  return detail + "}";
+  return detail;
 }
 
 }  // namespace
+
+std::optional<std::string> primary_after(const std::string &type, const Request &request, const ContactRow *winner) {
+  OptText held = !winner ? std::nullopt : type == "email" ? winner->email : winner->phone;
+  OptText sent = key_value(request, type);
+  if (!sent) return request.clear_types.count(type) ? std::nullopt : held;
+  if (held) {  // one of several values the winner holds (after a merge): its own stays primary
+    auto values = winner->state.permanent.find(type);
+    if (values != winner->state.permanent.end() && values->second.count(*sent)) return held;
+  }
+  return sent;
+}
+
+void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
+                LogBatch &log, const std::string &extra_detail) {
+  uint64_t n = execute(merge_statement, {int8_param(account_id), int8_param(loser.state.id), int8_param(winner)}, false);
+  std::vector<std::pair<std::string, std::string>> moved;
+  for (uint64_t r = 0; r < n; r++) moved.emplace_back(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+  log.add(winner, "merged", matched_by, std::nullopt, std::nullopt, loser.state.id,
+          merge_detail(loser, moved) + extra_detail + "}");
+}
 
 Outcome apply_decision(int64_t account_id, const Request &request, const LookupResult &snap, const Decision &d,
                        const ProfileFields &fields) {
@@ -166,12 +182,7 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   }
   out.contact_id = id;
 
-  for (int64_t loser : d.merged) {
-    uint64_t n = execute(merge_statement, {int8_param(account_id), int8_param(loser), int8_param(id)}, false);
-    std::vector<std::pair<std::string, std::string>> moved;
-    for (uint64_t r = 0; r < n; r++) moved.emplace_back(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
-    log.add(id, "merged", out.matched_by, std::nullopt, std::nullopt, loser, merge_detail(snap.rows.at(loser), moved));
-  }
+  for (int64_t loser : d.merged) merge_into(account_id, snap.rows.at(loser), id, out.matched_by, log);
 
   for (size_t i : d.moved) {
     const Key &key = request.keys[i];

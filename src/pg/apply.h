@@ -26,6 +26,22 @@ struct Outcome {
   std::optional<std::string> matched_by;
 };
 
+class LogBatch;
+
+// The primary email or phone ("email" or "phone") a write leaves on its
+// winner, merges aside: the value the request sends, unless the winner
+// already holds it besides its own primary one (after a merge); with none
+// sent, the winner's, unless the request clears it.
+std::optional<std::string> primary_after(const std::string &type, const identity::Request &request,
+                                         const ContactRow *winner);
+
+// Merges `loser` into `winner`, both locked by the caller: every identifier
+// moves, the loser fills the winner's empty names and missing attributes and
+// is left a tombstone; logged as "merged" with what moved. `extra_detail`
+// adds members to the log row's detail object (", \"key\": value").
+void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
+                LogBatch &log, const std::string &extra_detail = "");
+
 // Writes the decision: creates or updates the winner, merges, moves,
 // detaches and attaches identifiers, and logs each step. A profile that
 // does not change is not written.

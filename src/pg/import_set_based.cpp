@@ -305,13 +305,6 @@ std::set<int64_t> update_contacts(int64_t account_id, const std::vector<ContactW
   return changed;
 }
 
-// The primary email or phone a planned row leaves on its contact.
-OptText primary(const std::string &type, const Request &request, const ContactRow *winner) {
-  if (OptText v = key_value(request, type)) return v;
-  if (request.clear_types.count(type) || !winner) return std::nullopt;
-  return type == "email" ? winner->email : winner->phone;
-}
-
 }  // namespace
 
 std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const RowByRow &row_by_row) {
@@ -339,8 +332,8 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
     w.id = winner ? *p.decision.winner : 0;
     w.external_id = winner ? winner->state.external_id : std::nullopt;
     if (!w.external_id) w.external_id = p.decision.assign_external_id;
-    w.email = primary("email", request, winner);
-    w.phone = primary("phone", request, winner);
+    w.email = primary_after("email", request, winner);
+    w.phone = primary_after("phone", request, winner);
     w.gets_keys = !p.decision.attached.empty();
     (winner ? updates : creates).push_back(std::move(w));
   }

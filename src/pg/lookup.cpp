@@ -245,6 +245,10 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
   return read_contacts(account_id, ids, false, false);
 }
 
+std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
+  return read_contacts(account_id, ids, true, false);
+}
+
 void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed) {
   for (size_t i = 0; i < request.keys.size(); i++)
     if (claimed.fresh[i])

@@ -50,6 +50,9 @@ std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_h
 // new snapshot.
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids);
 
+// The same, locked FOR NO KEY UPDATE in contact ID order.
+std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids);
+
 // Undoes the claims of a request that failed after claim_and_lock: deletes
 // the holder-less rows it inserted, so a failed import row leaves nothing.
 void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed);
