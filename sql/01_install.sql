@@ -39,8 +39,9 @@ SELECT identifier_type, count(*) FILTER (WHERE is_pattern) AS patterns, count(*)
 FROM contact_identity.blocked_values GROUP BY 1 ORDER BY 1 NULLS FIRST;
 
 -- pg_dump keeps the tables' data.
-SELECT unnest(extconfig)::regclass AS dumped, unnest(extcondition) AS condition
-FROM pg_extension WHERE extname = 'contact_identity' ORDER BY dumped::text;
+SELECT * FROM (SELECT unnest(extconfig)::regclass AS dumped, unnest(extcondition) AS condition
+               FROM pg_extension WHERE extname = 'contact_identity') AS config
+ORDER BY dumped::text;
 
 DROP EXTENSION contact_identity;
 

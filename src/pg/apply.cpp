@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/json_text.h"
+#include "pg/events.h"
 #include "pg/log_batch.h"
 #include "pg/request.h"
 #include "pg/spi.h"
@@ -137,8 +138,10 @@ void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, con
   uint64_t n = execute(merge_statement, {int8_param(account_id), int8_param(loser.state.id), int8_param(winner)}, false);
   std::vector<std::pair<std::string, std::string>> moved;
   for (uint64_t r = 0; r < n; r++) moved.emplace_back(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+  int64_t events = move_events(account_id, loser.state.id, winner);
+  std::string events_detail = events > 0 ? ", \"events\": " + std::to_string(events) : "";
   log.add(winner, "merged", matched_by, std::nullopt, std::nullopt, loser.state.id,
-          merge_detail(loser, moved) + extra_detail + "}");
+          merge_detail(loser, moved) + events_detail + extra_detail + "}");
 }
 
 Outcome apply_decision(int64_t account_id, const Request &request, const LookupResult &snap, const Decision &d,
@@ -196,6 +199,7 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
             "{\"reason\": \"replaced by the request's " + type + "\"}");
   }
 
+  std::vector<std::pair<std::string, std::string>> remembered;  // known before, without a holder
   for (size_t i : d.attached) {
     const Key &key = request.keys[i];
     // We hold this row (claimed or locked while holder-less): it must change.
@@ -203,7 +207,10 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
       throw std::runtime_error("contact_identity: could not attach " + key.type + " to contact " + std::to_string(id));
     if (key.key_class != identity::KeyClass::kExternalId)  // logged as external_id_assigned
       log.add(id, "identifier_attached", out.matched_by, key.type, key.value, std::nullopt, std::nullopt);
+    if (!snap.fresh[i]) remembered.emplace_back(key.type, key.value);
   }
+  // Only a key seen before can carry anonymous history.
+  attach_anonymous_events(account_id, id, remembered, log);
 
   if (!d.create) {
     uint64_t changed = execute(update_contact_statement,

@@ -43,6 +43,9 @@ SELECT contact_identity.upsert_contact(external_id => 'u-1', account_id => 7, la
 CREATE TABLE load AS SELECT 'load-' || g AS external_id, CASE WHEN g = 3 THEN 'not-an-email' END AS email
   FROM generate_series(1, 5) AS g;
 CALL contact_identity.run_import('load', batch_size => 2, account_id => 7);
+SELECT contact_identity.track_event('order', '{"total": 42}', external_id => 'u-1');
+SELECT contact_identity.track_event('page_view', identifiers => '{"cookie": "ck-anon"}');
+SELECT contact_identity.merge_contacts(2, 3, force => true);
 SQL
 
 pg_dump -Fc -f "$work/dump" "$src" 2>"$work/dump.log" || { cat "$work/dump.log"; fail "pg_dump failed"; }
@@ -58,6 +61,8 @@ tables=(
   "blocked_values ORDER BY blocked_id"
   "imports ORDER BY account_id, import_id"
   "import_errors ORDER BY account_id, import_id, row_number"
+  "events ORDER BY account_id, event_id"
+  "event_keys ORDER BY account_id, type, value, event_id"
 )
 for t in "${tables[@]}"; do
   sql="SELECT * FROM contact_identity.$t"
