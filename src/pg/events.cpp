@@ -159,11 +159,7 @@ extern "C" Datum ci_track_event(PG_FUNCTION_ARGS) {
                           "Pass a payload such as '{\"total\": 42}'.");
     if (PG_ARGISNULL(6)) throw IdentityError("22004", "occurred_at must not be null", "", "Leave it out for now().");
     event.occurred_at = PG_GETARG_DATUM(6);
-    CallKeys keys;
-    keys.external_id = text_arg(fcinfo, 2);
-    keys.email = text_arg(fcinfo, 3);
-    keys.phone = text_arg(fcinfo, 4);
-    keys.identifiers_json = jsonb_arg(fcinfo, 5);
+    CallKeys keys = key_args(fcinfo, 2);
     keys.account_id = account_arg(fcinfo, 7);
     spi_connect();
     int64_t event_id = track(keys, event);

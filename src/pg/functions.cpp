@@ -93,11 +93,7 @@ extern "C" Datum ci_normalize_phone(PG_FUNCTION_ARGS) {
 // resolve_contact(...): the read-only priority search; zero or one row.
 extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
-    CallKeys keys;
-    keys.external_id = text_arg(fcinfo, 0);
-    keys.email = text_arg(fcinfo, 1);
-    keys.phone = text_arg(fcinfo, 2);
-    keys.identifiers_json = jsonb_arg(fcinfo, 3);
+    CallKeys keys = key_args(fcinfo, 0);
     keys.account_id = account_arg(fcinfo, 4);
     if (PG_ARGISNULL(5)) throw IdentityError("22004", "include_deleted must not be null", "", "Pass true or false.");
     bool include_deleted = PG_GETARG_BOOL(5);
@@ -132,11 +128,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
 // restore or merge.
 extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
   return guarded([&] {
-    CallKeys keys;
-    keys.external_id = text_arg(fcinfo, 0);
-    keys.email = text_arg(fcinfo, 1);
-    keys.phone = text_arg(fcinfo, 2);
-    keys.identifiers_json = jsonb_arg(fcinfo, 3);
+    CallKeys keys = key_args(fcinfo, 0);
     ProfileFields fields;
     fields.first_name = text_arg(fcinfo, 4);
     fields.last_name = text_arg(fcinfo, 5);

@@ -256,6 +256,15 @@ std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n) {
   return std::string(s);
 }
 
+CallKeys key_args(FunctionCallInfo fcinfo, int first) {
+  CallKeys keys;
+  keys.external_id = text_arg(fcinfo, first);
+  keys.email = text_arg(fcinfo, first + 1);
+  keys.phone = text_arg(fcinfo, first + 2);
+  keys.identifiers_json = jsonb_arg(fcinfo, first + 3);
+  return keys;
+}
+
 int64_t account_arg(FunctionCallInfo fcinfo, int n) {
   std::optional<int64_t> account = int8_arg(fcinfo, n);
   if (!account)

@@ -34,6 +34,9 @@ struct CallKeys {
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n);
 std::optional<int64_t> int8_arg(FunctionCallInfo fcinfo, int n);
 std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n);
+// The identifying arguments external_id, email, phone and identifiers, at
+// positions first to first + 3, as most entry points take them.
+CallKeys key_args(FunctionCallInfo fcinfo, int first);
 // The account_id argument: not NULL, not negative.
 int64_t account_arg(FunctionCallInfo fcinfo, int n);
 
