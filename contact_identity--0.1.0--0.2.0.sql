@@ -125,3 +125,72 @@ END
 $$;
 COMMENT ON FUNCTION contact_identity.contact_events(bigint, timestamptz, integer, bigint) IS
     'a contact''s events, newest first, including those recorded before it existed and those of contacts merged into it';
+
+-- Explaining a profile -------------------------------------------------------
+
+CREATE FUNCTION contact_identity.explain_contact(contact_id bigint, account_id bigint DEFAULT 0)
+RETURNS TABLE (at timestamptz, what text, detail jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF explain_contact.contact_id IS NULL THEN
+        RAISE EXCEPTION 'contact_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM FROM contact_identity.contacts c
+    WHERE c.account_id OPERATOR(pg_catalog.=) explain_contact.account_id
+      AND c.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'contact % does not exist', explain_contact.contact_id USING ERRCODE = 'P0002',
+            DETAIL = pg_catalog.format('Account %s has no contact %s.', explain_contact.account_id,
+                                       explain_contact.contact_id),
+            HINT = 'Check contact_id and account_id.';
+    END IF;
+    RETURN QUERY
+    SELECT l.logged_at,
+           CASE
+             WHEN l.action OPERATOR(pg_catalog.=) 'merged' AND l.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               THEN pg_catalog.format('merged into contact %s', l.contact_id)
+             WHEN l.action OPERATOR(pg_catalog.=) 'identifier_moved' AND l.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               THEN pg_catalog.format('%s %s moved to contact %s', l.identifier_type, l.identifier_value, l.contact_id)
+             ELSE CASE l.action
+               WHEN 'created' THEN 'profile created'
+               WHEN 'updated' THEN 'profile updated'
+               WHEN 'restored' THEN 'profile restored'
+               WHEN 'deleted' THEN 'profile deleted'
+               WHEN 'merged' THEN pg_catalog.format('contact %s merged into this one%s', l.other_contact_id,
+                   CASE WHEN (l.detail OPERATOR(pg_catalog.->>) 'explicit')::boolean THEN ' by merge_contacts'
+                        ELSE '' END)
+               WHEN 'external_id_assigned' THEN pg_catalog.format('external ID %s assigned', l.identifier_value)
+               WHEN 'identifier_attached' THEN pg_catalog.format('%s %s attached', l.identifier_type, l.identifier_value)
+               WHEN 'identifier_detached' THEN pg_catalog.format('%s %s detached', l.identifier_type, l.identifier_value)
+               WHEN 'identifier_moved' THEN pg_catalog.format('%s %s moved here from contact %s', l.identifier_type,
+                                                              l.identifier_value, l.other_contact_id)
+               WHEN 'events_attached' THEN pg_catalog.format('%s anonymous event(s) attached',
+                                                             l.detail OPERATOR(pg_catalog.->>) 'events')
+               ELSE l.action
+             END
+           END
+           OPERATOR(pg_catalog.||) CASE WHEN l.matched_by IS NOT NULL AND l.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+                    THEN pg_catalog.format(', matched by %s', l.matched_by) ELSE '' END,
+           pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+               'action', l.action, 'matched_by', l.matched_by, 'identifier_type', l.identifier_type,
+               'identifier_value', l.identifier_value, 'other_contact_id', l.other_contact_id))
+             OPERATOR(pg_catalog.||) COALESCE(l.detail, '{}'::jsonb)
+    FROM contact_identity.identity_log l
+    WHERE l.account_id OPERATOR(pg_catalog.=) explain_contact.account_id
+      AND (l.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+           OR (l.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               AND l.action OPERATOR(pg_catalog.=) ANY (ARRAY['merged', 'identifier_moved'])))
+    ORDER BY l.log_id;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.explain_contact(bigint, bigint) IS
+    'the profile''s history from identity_log, oldest first, in words a support agent can read, with the facts as JSON';
+
+-- The log of one contact as explain_contact reads it, and the other side of
+-- merges and moves.
+CREATE INDEX identity_log_other_idx ON contact_identity.identity_log (account_id, other_contact_id, log_id)
+    WHERE other_contact_id IS NOT NULL;
+COMMENT ON INDEX contact_identity.identity_log_other_idx IS
+    'log rows naming a contact as the other side (merged into, identifier moved away), for explain_contact';
