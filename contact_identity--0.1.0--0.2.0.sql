@@ -194,3 +194,16 @@ CREATE INDEX identity_log_other_idx ON contact_identity.identity_log (account_id
     WHERE other_contact_id IS NOT NULL;
 COMMENT ON INDEX contact_identity.identity_log_other_idx IS
     'log rows naming a contact as the other side (merged into, identifier moved away), for explain_contact';
+
+-- Limits per contact -----------------------------------------------------------
+
+ALTER TABLE contact_identity.identifier_types ADD COLUMN max_per_contact integer;
+ALTER TABLE contact_identity.identifier_types ADD CONSTRAINT identifier_types_max_per_contact_check
+    CHECK (max_per_contact IS NULL
+           OR (max_per_contact OPERATOR(pg_catalog.>) 0 AND class OPERATOR(pg_catalog.=) 'changeable'));
+COMMENT ON COLUMN contact_identity.identifier_types.max_per_contact IS
+    'how many identifiers of this type one contact keeps; past it the longest known (first_seen_at) is detached and logged; NULL: no limit (permanent types have none)';
+COMMENT ON CONSTRAINT identifier_types_max_per_contact_check ON contact_identity.identifier_types IS
+    'limits are positive and only for changeable types: a merged contact keeps every email and phone';
+UPDATE contact_identity.identifier_types SET max_per_contact = 10 WHERE builtin AND name IN ('mobile_push', 'web_push');
+UPDATE contact_identity.identifier_types SET max_per_contact = 50 WHERE builtin AND name = 'cookie';

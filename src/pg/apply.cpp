@@ -1,6 +1,7 @@
 // apply.cpp: the writes of upsert_contact and assign_external_id.
 #include "pg/apply.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/json_text.h"
@@ -87,6 +88,24 @@ Statement attach_statement{
 
 #undef KEY_IS
 
+// The identifiers of contacts $2 past their type's max_per_contact, the
+// longest known first (first_seen_at: a move or a merge does not make an old
+// token new). A probe of the contact index per contact: the rows found are
+// then detached one by one, by primary key.
+Statement over_limit_statement{
+    "SELECT r.contact_id, r.type, r.value, r.cap FROM ("
+    "  SELECT i.contact_id, i.type, i.value, t.max_per_contact AS cap,"
+    "   pg_catalog.row_number() OVER (PARTITION BY i.contact_id, i.type"
+    "     ORDER BY i.first_seen_at DESC, i.value DESC) AS n"
+    "   FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS c(id)"
+    "   CROSS JOIN LATERAL (SELECT i.contact_id, i.type, i.value, i.first_seen_at"
+    "     FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
+    "     AND i.contact_id OPERATOR(pg_catalog.=) c.id OFFSET 0) i"
+    "   JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type"
+    "   WHERE t.max_per_contact IS NOT NULL) r"
+    " WHERE r.n OPERATOR(pg_catalog.>) r.cap ORDER BY r.contact_id, r.type, r.value",
+    {INT8OID, INT8ARRAYOID}};
+
 using OptText = LogBatch::OptText;
 using OptId = LogBatch::OptId;
 
@@ -121,6 +140,43 @@ std::string merge_detail(const ContactRow &loser, const std::vector<std::pair<st
 }
 
 }  // namespace
+
+void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, const std::optional<std::string> &matched_by,
+                    LogBatch &log) {
+  if (contacts.empty()) return;
+  uint64_t n = execute(over_limit_statement,
+                       {int8_param(account_id), int8_array_param(std::vector<OptId>(contacts.begin(), contacts.end()))},
+                       false);
+  struct Over {
+    int64_t contact;
+    std::string type, value;
+    int64_t cap;
+  };
+  std::vector<Over> over;
+  for (uint64_t r = 0; r < n; r++)
+    over.push_back({result_int8(r, 1).value_or(0), result_text(r, 2).value_or(""), result_text(r, 3).value_or(""),
+                    result_int8(r, 4).value_or(0)});
+  for (const Over &o : over) {
+    for_key(detach_statement, account_id, o.contact, o.type, o.value);
+    log.add(o.contact, "identifier_detached", matched_by, o.type, o.value, std::nullopt,
+            "{\"reason\": \"over max_per_contact (" + std::to_string(o.cap) + ")\"}");
+  }
+}
+
+bool may_pass_limits(const Request &request, const Decision &d) {
+  if (!d.merged.empty() || !d.moved.empty()) return true;
+  std::map<std::string, int> gained;
+  bool any = false;
+  for (size_t i : d.attached)
+    if (request.keys[i].key_class == identity::KeyClass::kChangeable) {
+      any = true;
+      gained[request.keys[i].type]++;
+    }
+  if (!any) return false;
+  if (!d.create) return true;
+  // A new contact holds only the request's keys, and every limit is 1 or more.
+  return std::any_of(gained.begin(), gained.end(), [](const auto &g) { return g.second > 1; });
+}
 
 std::optional<std::string> primary_after(const std::string &type, const Request &request, const ContactRow *winner) {
   OptText held = !winner ? std::nullopt : type == "email" ? winner->email : winner->phone;
@@ -211,6 +267,8 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   }
   // Only a key seen before can carry anonymous history.
   attach_anonymous_events(account_id, id, remembered, log);
+  // New changeable identifiers, or a merged whole, may pass a type's limit.
+  if (may_pass_limits(request, d)) enforce_limits(account_id, {id}, out.matched_by, log);
 
   if (!d.create) {
     uint64_t changed = execute(update_contact_statement,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/decision.h"
 #include "pg/lookup.h"
@@ -41,6 +42,16 @@ std::optional<std::string> primary_after(const std::string &type, const identity
 // adds members to the log row's detail object (", \"key\": value").
 void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
                 LogBatch &log, const std::string &extra_detail = "");
+
+// Detaches, for each of these contacts, the oldest identifiers of every type
+// past its max_per_contact, logging each as identifier_detached; the caller
+// holds the contacts' locks. Needs SPI.
+void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts,
+                    const std::optional<std::string> &matched_by, LogBatch &log);
+
+// Whether a write may leave its contact past a type's limit: it gains
+// changeable identifiers (a new contact, more than one of a type) or merges.
+bool may_pass_limits(const identity::Request &request, const identity::Decision &decision);
 
 // Writes the decision: creates or updates the winner, merges, moves,
 // detaches and attaches identifiers, and logs each step. A profile that

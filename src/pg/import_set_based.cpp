@@ -7,6 +7,7 @@
 
 #include "core/batch_plan.h"
 #include "core/identity_error.h"
+#include "pg/apply.h"
 #include "pg/log_batch.h"
 #include "pg/pg_boundary.h"
 #include "pg/lookup.h"
@@ -356,6 +357,16 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
   insert_identifiers(account_id, std::move(new_keys));
   std::set<int64_t> changed = update_contacts(account_id, updates, locked, rows);
 
+  // Contacts that got changeable identifiers may pass a type's limit; as row
+  // by row, each detach is logged with the key that matched the row.
+  std::map<OptText, std::vector<int64_t>> gained;
+  for (const auto &[row, id] : contact_of_row) {
+    const Decision &d = plans[row].decision;
+    if (may_pass_limits(*requests[row], d)) gained[d.matched_by.empty() ? OptText() : OptText(d.matched_by)].push_back(id);
+  }
+  LogBatch limits_log;
+  for (const auto &[matched_by, ids] : gained) enforce_limits(account_id, ids, matched_by, limits_log);
+
   // Results and the log, in source order, as apply_decision writes them.
   LogBatch log;
   for (size_t i = 0; i < rows.size(); i++) {
@@ -391,6 +402,7 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
               std::nullopt, std::nullopt);
   }
   log.flush(account_id);
+  limits_log.flush(account_id);
 
   for (size_t i = 0; i < rows.size(); i++)
     if (plans[i].plan == RowPlan::kRowByRow) results[i] = row_by_row(i, *requests[i]);

@@ -102,6 +102,7 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
           {int8_param(account_id), int8_param(winner), text_param(lose.state.external_id), text_param(lose.email),
            text_param(lose.phone)},
           false);
+  enforce_limits(account_id, {winner}, std::nullopt, log);
   if (!win.state.external_id && lose.state.external_id)
     log.add(winner, "external_id_assigned", std::nullopt, identity::kExternalIdType, *lose.state.external_id,
             loser, std::nullopt);
