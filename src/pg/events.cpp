@@ -81,9 +81,11 @@ int64_t track(const CallKeys &keys, const EventArgs &event) {
                         "The call carries no usable external ID, email, phone or identifier, so the event could "
                         "never be attached to anyone.",
                         "Pass at least one of external_id, email, phone or identifiers.");
+  // Claimed and locked as a write would: that is what keeps a concurrent
+  // link from missing the event. Found a contact: the claims are not needed.
   LookupResult locked = claim_and_lock(keys.account_id, request);
   identity::SearchResult found = identity::search(request, locked.matches);
-  if (found.contact) release_claims(keys.account_id, request, locked);  // nothing to remember
+  if (found.contact) release_claims(keys.account_id, request, locked);
 
   Param when{event.occurred_at, false};
   execute(insert_event_statement,

@@ -28,12 +28,15 @@ using KeyId = std::pair<std::string, std::string>;
 
 #define UNNEST(n, type) "pg_catalog.unnest($" #n "::pg_catalog." type "[])"
 
+// IDs for the batch's new contacts, from the contacts' identity sequence, so
+// that their identifiers can be inserted with their holder at once.
 Statement next_ids_statement{
     "SELECT pg_catalog.nextval(s.seq) FROM (SELECT CAST(pg_catalog.pg_get_serial_sequence("
     "'contact_identity.contacts', 'contact_id') AS pg_catalog.regclass) AS seq) s,"
     " pg_catalog.generate_series(1, $1)",
     {INT4OID}};
 
+// The batch's new contacts, with the IDs allocated for them.
 Statement insert_contacts_statement{
     "INSERT INTO contact_identity.contacts"
     " (account_id, contact_id, external_id, email, phone, first_name, last_name, attributes)"
