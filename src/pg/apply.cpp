@@ -2,6 +2,7 @@
 #include "pg/apply.h"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include "core/json_text.h"
@@ -165,14 +166,10 @@ void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, co
 
 bool may_pass_limits(const Request &request, const Decision &d) {
   if (!d.merged.empty() || !d.moved.empty()) return true;
-  std::map<std::string, int> gained;
-  bool any = false;
+  std::map<std::string, int> gained;  // changeable type -> identifiers attached
   for (size_t i : d.attached)
-    if (request.keys[i].key_class == identity::KeyClass::kChangeable) {
-      any = true;
-      gained[request.keys[i].type]++;
-    }
-  if (!any) return false;
+    if (request.keys[i].key_class == identity::KeyClass::kChangeable) gained[request.keys[i].type]++;
+  if (gained.empty()) return false;
   if (!d.create) return true;
   // A new contact holds only the request's keys, and every limit is 1 or more.
   return std::any_of(gained.begin(), gained.end(), [](const auto &g) { return g.second > 1; });
