@@ -67,6 +67,11 @@ INSERT INTO step SELECT 'visit', r.* FROM contact_identity.upsert_contact(
     identifiers => '{"cookie": "ck-9b1e77"}') AS r
 :show;
 SELECT type, value, contact_id FROM contact_identity.identifiers WHERE type = 'cookie';
+\echo '    What they look at is tracked as events; nobody is known yet, so the events'
+\echo '    wait as anonymous history under the cookie.'
+SELECT contact_identity.track_event('page_view', '{"url": "/bikes"}', identifiers => '{"cookie": "ck-9b1e77"}') AS event_id
+UNION ALL
+SELECT contact_identity.track_event('page_view', '{"url": "/helmets"}', identifiers => '{"cookie": "ck-9b1e77"}');
 
 \echo '2.2 The visitor subscribes to the newsletter. Your system gives them the external'
 \echo '    ID web-user-2002 and sends it with the email and the cookie: the profile is'
@@ -84,6 +89,10 @@ SELECT log_id, action, matched_by, identifier_type, identifier_value
 FROM contact_identity.identity_log
 WHERE contact_id = :web_contact OR identifier_value = 'ck-9b1e77'
 ORDER BY log_id;
+\echo '    The browsing history from before the subscription is now the profile''s:'
+SELECT event_type, payload FROM contact_identity.contact_events(contact_id => :web_contact);
+\echo '    and explain_contact tells the story in words:'
+SELECT what FROM contact_identity.explain_contact(contact_id => :web_contact);
 
 \echo
 \echo '================ Lookups, junk values, conflicts ================'
