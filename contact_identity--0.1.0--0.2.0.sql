@@ -47,16 +47,16 @@ CREATE TABLE contact_identity.event_keys (
 COMMENT ON TABLE contact_identity.event_keys IS
     'the normalized identifiers an anonymous event carries; removed when the event is attached to a contact';
 
--- Attaching a visitor's history is part of the record.
+-- Attaching a visitor's history, and purging a person, are part of the record.
 ALTER TABLE contact_identity.identity_log DROP CONSTRAINT identity_log_action_check;
 ALTER TABLE contact_identity.identity_log ADD CONSTRAINT identity_log_action_check
     CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY[
         'created', 'updated', 'restored', 'deleted', 'merged',
         'external_id_assigned', 'identifier_attached', 'identifier_detached',
-        'identifier_moved', 'identifier_remembered', 'events_attached']));
+        'identifier_moved', 'identifier_remembered', 'events_attached', 'purged']));
 COMMENT ON CONSTRAINT identity_log_action_check ON contact_identity.identity_log IS 'the actions the log knows';
 COMMENT ON COLUMN contact_identity.identity_log.action IS
-    'created, updated, restored, deleted, merged, external_id_assigned, identifier_attached, identifier_detached, identifier_moved, identifier_remembered or events_attached';
+    'created, updated, restored, deleted, merged, external_id_assigned, identifier_attached, identifier_detached, identifier_moved, identifier_remembered, events_attached or purged';
 
 SELECT pg_catalog.pg_extension_config_dump('contact_identity.events', '');
 SELECT pg_catalog.pg_extension_config_dump('contact_identity.event_keys', '');
@@ -207,3 +207,36 @@ COMMENT ON CONSTRAINT identifier_types_max_per_contact_check ON contact_identity
     'limits are positive and only for changeable types: a merged contact keeps every email and phone';
 UPDATE contact_identity.identifier_types SET max_per_contact = 10 WHERE builtin AND name IN ('mobile_push', 'web_push');
 UPDATE contact_identity.identifier_types SET max_per_contact = 50 WHERE builtin AND name = 'cookie';
+
+-- Purge: the right to be forgotten ---------------------------------------------
+
+-- The key of the keyed hashes that stand in for a purged person's values in
+-- identity_log. One per database, 32 random bytes made by the first purge,
+-- kept by pg_dump so that hashes stay comparable after a restore (made at
+-- install instead, it would collide with the restored one), readable by
+-- nobody but its owner.
+CREATE TABLE contact_identity.secrets (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    hmac_key  bytea NOT NULL CHECK (pg_catalog.length(hmac_key) OPERATOR(pg_catalog.>=) 32)
+);
+REVOKE ALL ON contact_identity.secrets FROM PUBLIC;
+COMMENT ON TABLE contact_identity.secrets IS
+    'the per-database key of the HMAC-SHA256 hashes purge_contact leaves in identity_log; one row';
+COMMENT ON COLUMN contact_identity.secrets.hmac_key IS '32 random bytes from pg_strong_random, made by the first purge';
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.secrets', '');
+
+-- Finding the tombstones merged into a contact.
+CREATE INDEX contacts_merged_into_idx ON contact_identity.contacts (account_id, merged_into)
+    WHERE merged_into IS NOT NULL;
+COMMENT ON INDEX contact_identity.contacts_merged_into_idx IS
+    'the contacts merged into a contact, for purge_contact and the merged_into foreign key';
+
+CREATE FUNCTION contact_identity.purge_contact(contact_id bigint, account_id bigint DEFAULT 0)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'ci_purge_contact'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET jit = off;
+COMMENT ON FUNCTION contact_identity.purge_contact(bigint, bigint) IS
+    'erases a person: the contact and the contacts merged into it, their identifiers (free again), events and failed import rows; identity_log keeps keyed hashes in place of their values; returns what was erased';

@@ -46,6 +46,8 @@ CALL contact_identity.run_import('load', batch_size => 2, account_id => 7);
 SELECT contact_identity.track_event('order', '{"total": 42}', external_id => 'u-1');
 SELECT contact_identity.track_event('page_view', identifiers => '{"cookie": "ck-anon"}');
 SELECT contact_identity.merge_contacts(2, 3, force => true);
+SELECT contact_identity.purge_contact((contact_identity.upsert_contact(external_id => 'u-forget',
+  email => 'forget@example.org')).contact_id);
 SQL
 
 pg_dump -Fc -f "$work/dump" "$src" 2>"$work/dump.log" || { cat "$work/dump.log"; fail "pg_dump failed"; }
@@ -63,6 +65,7 @@ tables=(
   "import_errors ORDER BY account_id, import_id, row_number"
   "events ORDER BY account_id, event_id"
   "event_keys ORDER BY account_id, type, value, event_id"
+  "secrets ORDER BY singleton"
 )
 for t in "${tables[@]}"; do
   sql="SELECT * FROM contact_identity.$t"

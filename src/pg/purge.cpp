@@ -1,0 +1,204 @@
+// purge.cpp: purge_contact, the right to be forgotten. The person is the
+// contact and every contact merged into it. Their identifiers (free again),
+// events, anonymous events under their identifiers and failed import rows
+// naming them are deleted with the contacts. identity_log keeps its rows,
+// with an HMAC-SHA256 under the database's key (contact_identity.secrets) in
+// place of each of their values, so the history still counts and connects
+// but names nobody.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/identity_error.h"
+#include "pg/lookup.h"
+#include "pg/pg_boundary.h"
+#include "pg/request.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "common/hmac.h"
+#include "common/sha2.h"
+PG_FUNCTION_INFO_V1(ci_purge_contact);
+}
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+namespace sqlstate = identity::sqlstate;
+
+// The contact and, transitively, every contact merged into it.
+Statement person_statement{
+    "WITH RECURSIVE person AS (SELECT $2::pg_catalog.int8 AS id"
+    "  UNION SELECT c.contact_id FROM person p CROSS JOIN LATERAL (SELECT c.contact_id"
+    "    FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"
+    "    AND c.merged_into OPERATOR(pg_catalog.=) p.id OFFSET 0) c)"
+    " SELECT id FROM person",
+    {INT8OID, INT8OID}};
+
+// Every identifying value of the person: their identifiers, their
+// contacts' external IDs, emails and phones, and the identifiers their log
+// rows mention (an email they had before, a token that moved away). Names
+// and attributes go with the contacts rows.
+Statement values_statement{
+    "SELECT i.value FROM contact_identity.identifiers i"
+    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) ANY ($2)"
+    " UNION SELECT v FROM contact_identity.contacts c,"
+    "  LATERAL (VALUES (c.external_id), (c.email), (c.phone)) AS x(v)"
+    "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) ANY ($2) AND v IS NOT NULL"
+    " UNION SELECT l.identifier_value FROM contact_identity.identity_log l"
+    "  WHERE l.account_id OPERATOR(pg_catalog.=) $1 AND l.contact_id OPERATOR(pg_catalog.=) ANY ($2)"
+    "  AND l.identifier_value IS NOT NULL",
+    {INT8OID, INT8ARRAYOID}};
+
+// The database's key, made on first use.
+Statement make_key_statement{
+    "INSERT INTO contact_identity.secrets (hmac_key) VALUES ($1) ON CONFLICT (singleton) DO NOTHING", {BYTEAOID}};
+Statement key_statement{"SELECT s.hmac_key FROM contact_identity.secrets s", {}};
+
+// The deletes, in one statement so that the foreign keys between them are
+// checked once everything is gone. $2 the person's contacts, $3 their values.
+Statement erase_statement{
+    "WITH anonymous AS (SELECT DISTINCT ek.event_id FROM contact_identity.event_keys ek"
+    "   WHERE ek.account_id OPERATOR(pg_catalog.=) $1 AND ek.value OPERATOR(pg_catalog.=) ANY ($3)),"
+    " events AS (DELETE FROM contact_identity.events e WHERE e.account_id OPERATOR(pg_catalog.=) $1"
+    "   AND (e.contact_id OPERATOR(pg_catalog.=) ANY ($2)"
+    "        OR e.event_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT a.event_id FROM anonymous a)))"
+    "   RETURNING 1),"
+    " identifiers AS (DELETE FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
+    "   AND (i.contact_id OPERATOR(pg_catalog.=) ANY ($2)"
+    "        OR (i.contact_id IS NULL AND i.value OPERATOR(pg_catalog.=) ANY ($3)))"
+    "   RETURNING 1),"
+    " import_rows AS (DELETE FROM contact_identity.import_errors r WHERE r.account_id OPERATOR(pg_catalog.=) $1"
+    "   AND EXISTS (SELECT FROM pg_catalog.jsonb_each_text(r.row_data) AS f(k, v)"
+    "               WHERE pg_catalog.lower(pg_catalog.btrim(f.v)) OPERATOR(pg_catalog.=) ANY ($4))"
+    "   RETURNING 1),"
+    " contacts AS (DELETE FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"
+    "   AND c.contact_id OPERATOR(pg_catalog.=) ANY ($2) RETURNING 1)"
+    " SELECT (SELECT pg_catalog.count(*) FROM contacts), (SELECT pg_catalog.count(*) FROM identifiers),"
+    "  (SELECT pg_catalog.count(*) FROM events), (SELECT pg_catalog.count(*) FROM import_rows)",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+
+// Log rows of the person, or naming one of their values: each value becomes
+// its hash ($4, same order as $3), and details, which quote values, go.
+Statement hash_log_statement{
+    "UPDATE contact_identity.identity_log l"
+    " SET identifier_value = COALESCE((SELECT h.hash FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]),"
+    "     pg_catalog.unnest($4::pg_catalog.text[])) AS h(value, hash)"
+    "     WHERE h.value OPERATOR(pg_catalog.=) l.identifier_value), l.identifier_value),"
+    "   detail = CASE WHEN l.detail IS NULL THEN NULL ELSE '{\"purged\": true}'::pg_catalog.jsonb END"
+    " WHERE l.account_id OPERATOR(pg_catalog.=) $1"
+    "   AND (l.contact_id OPERATOR(pg_catalog.=) ANY ($2) OR l.other_contact_id OPERATOR(pg_catalog.=) ANY ($2)"
+    "        OR l.identifier_value OPERATOR(pg_catalog.=) ANY ($3))",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+
+Statement log_purged_statement{
+    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, detail)"
+    " VALUES ($1, $2, 'purged', $3)",
+    {INT8OID, INT8OID, JSONBOID}};
+
+// "hmac:" and the hex HMAC-SHA256 of the value under the database's key.
+std::string keyed_hash(const std::string &key, const std::string &value) {
+  uint8 digest[PG_SHA256_DIGEST_LENGTH];
+  bool ok = pg_call([&]() noexcept {
+    pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+    bool done = ctx != nullptr && pg_hmac_init(ctx, reinterpret_cast<const uint8 *>(key.data()), key.size()) == 0 &&
+                pg_hmac_update(ctx, reinterpret_cast<const uint8 *>(value.data()), value.size()) == 0 &&
+                pg_hmac_final(ctx, digest, sizeof digest) == 0;
+    pg_hmac_free(ctx);
+    return done;
+  });
+  if (!ok) throw std::runtime_error("contact_identity: HMAC-SHA256 failed");
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "hmac:";
+  for (uint8 b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::string database_key() {
+  Datum fresh = pg_call([]() noexcept {
+    bytea *b = (bytea *)palloc(VARHDRSZ + 32);
+    SET_VARSIZE(b, VARHDRSZ + 32);
+    if (!pg_strong_random(VARDATA(b), 32)) elog(ERROR, "contact_identity: could not generate random bytes");
+    return PointerGetDatum(b);
+  });
+  execute(make_key_statement, {Param{fresh, false}}, false);
+  if (execute(key_statement, {}, false) != 1)
+    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, "contact_identity.secrets has no key",
+                        "purge_contact hashes the purged values with the key in contact_identity.secrets.",
+                        "Restore the row from a backup, or insert 32 random bytes as hmac_key.");
+  return pg_call([]() noexcept {
+    bool is_null = true;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+    bytea *b = DatumGetByteaPP(d);
+    return std::string(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+  });
+}
+
+std::string lower_ascii(std::string s) {
+  for (char &c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+// Erases the person; returns what was erased, as JSON.
+std::string purge(int64_t account_id, int64_t contact_id) {
+  std::map<int64_t, ContactRow> target = lock_contact_rows(account_id, {contact_id});
+  auto it = target.find(contact_id);
+  if (it == target.end())
+    throw IdentityError(sqlstate::kNoDataFound, "contact " + std::to_string(contact_id) + " does not exist",
+                        "Account " + std::to_string(account_id) + " has no contact " + std::to_string(contact_id) + ".",
+                        "Check contact_id and account_id.");
+  if (it->second.merged_into)
+    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
+                        "contact " + std::to_string(contact_id) + " was merged into contact " +
+                            std::to_string(*it->second.merged_into),
+                        "The person's data is held by contact " + std::to_string(*it->second.merged_into) + ".",
+                        "Purge contact " + std::to_string(*it->second.merged_into) + ".");
+
+  std::vector<std::optional<int64_t>> person;
+  uint64_t n = execute(person_statement, {int8_param(account_id), int8_param(contact_id)}, false);
+  for (uint64_t r = 0; r < n; r++) person.push_back(result_int8(r, 1));
+  Param ids = int8_array_param(person);
+
+  std::vector<std::string> values, hashes, lowered;
+  n = execute(values_statement, {int8_param(account_id), ids}, false);
+  for (uint64_t r = 0; r < n; r++) values.push_back(result_text(r, 1).value_or(""));
+  const std::string key = database_key();
+  for (const std::string &v : values) {
+    hashes.push_back(keyed_hash(key, v));
+    lowered.push_back(lower_ascii(v));
+  }
+
+  uint64_t logged = execute(hash_log_statement,
+                            {int8_param(account_id), ids, text_array_param(values), text_array_param(hashes)}, false);
+  execute(erase_statement, {int8_param(account_id), ids, text_array_param(values), text_array_param(lowered)}, false);
+  std::string summary = "{\"contacts\": " + std::to_string(result_int8(0, 1).value_or(0)) +
+                        ", \"identifiers\": " + std::to_string(result_int8(0, 2).value_or(0)) +
+                        ", \"events\": " + std::to_string(result_int8(0, 3).value_or(0)) +
+                        ", \"import_errors\": " + std::to_string(result_int8(0, 4).value_or(0)) +
+                        ", \"log_rows_hashed\": " + std::to_string(logged) + "}";
+  execute(log_purged_statement, {int8_param(account_id), int8_param(contact_id), jsonb_param(summary)}, false);
+  return summary;
+}
+
+}  // namespace
+}  // namespace pgshell
+
+using namespace pgshell;
+
+// purge_contact(contact_id, account_id): what was erased, as jsonb.
+extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum {
+    std::optional<int64_t> contact_id = int8_arg(fcinfo, 0);
+    if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
+    int64_t account_id = account_arg(fcinfo, 1);
+    spi_connect();
+    std::string summary = purge(account_id, *contact_id);
+    spi_finish();
+    return pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(summary.c_str())); });
+  });
+}
