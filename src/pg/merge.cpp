@@ -110,13 +110,6 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
   return winner;
 }
 
-// A contact ID argument that must not be NULL.
-int64_t required_id(FunctionCallInfo fcinfo, int n, const char *what) {
-  std::optional<int64_t> id = int8_arg(fcinfo, n);
-  if (!id) throw IdentityError("22004", std::string(what) + " must not be null", "", "");
-  return *id;
-}
-
 }  // namespace
 }  // namespace pgshell
 
@@ -125,8 +118,8 @@ using namespace pgshell;
 // merge_contacts(winner, loser, force, account_id): the winner's contact ID.
 extern "C" Datum ci_merge_contacts(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
-    int64_t winner = required_id(fcinfo, 0, "winner");
-    int64_t loser = required_id(fcinfo, 1, "loser");
+    int64_t winner = required_int8_arg(fcinfo, 0, "winner");
+    int64_t loser = required_int8_arg(fcinfo, 1, "loser");
     if (PG_ARGISNULL(2)) throw IdentityError("22004", "force must not be null", "", "Pass true or false.");
     bool force = PG_GETARG_BOOL(2);
     int64_t account_id = account_arg(fcinfo, 3);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
+#include "core/normalize.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -130,18 +131,12 @@ std::string database_key() {
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, "contact_identity.secrets has no key",
                         "purge_contact hashes the purged values with the key in contact_identity.secrets.",
                         "Restore the row from a backup, or insert 32 random bytes as hmac_key.");
-  return pg_call([]() noexcept {
+  // The string is made outside pg_call: its body must not throw.
+  bytea *key = pg_call([]() noexcept {
     bool is_null = true;
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-    bytea *b = DatumGetByteaPP(d);
-    return std::string(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+    return DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
   });
-}
-
-std::string lower_ascii(std::string s) {
-  for (char &c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
+  return std::string(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
 }
 
 // Erases the person; returns what was erased, as JSON.
@@ -170,7 +165,7 @@ std::string purge(int64_t account_id, int64_t contact_id) {
   const std::string key = database_key();
   for (const std::string &v : values) {
     hashes.push_back(keyed_hash(key, v));
-    lowered.push_back(lower_ascii(v));
+    lowered.push_back(identity::ascii_lower(v));
   }
 
   uint64_t logged = execute(hash_log_statement,
@@ -193,11 +188,10 @@ using namespace pgshell;
 // purge_contact(contact_id, account_id): what was erased, as jsonb.
 extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
-    std::optional<int64_t> contact_id = int8_arg(fcinfo, 0);
-    if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
+    int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
     int64_t account_id = account_arg(fcinfo, 1);
     spi_connect();
-    std::string summary = purge(account_id, *contact_id);
+    std::string summary = purge(account_id, contact_id);
     spi_finish();
     return pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(summary.c_str())); });
   });

@@ -256,6 +256,12 @@ std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n) {
   return std::string(s);
 }
 
+int64_t required_int8_arg(FunctionCallInfo fcinfo, int n, const char *name) {
+  std::optional<int64_t> value = int8_arg(fcinfo, n);
+  if (!value) throw IdentityError("22004", std::string(name) + " must not be null", "", "");
+  return *value;
+}
+
 CallKeys key_args(FunctionCallInfo fcinfo, int first) {
   CallKeys keys;
   keys.external_id = text_arg(fcinfo, first);

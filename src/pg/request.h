@@ -37,6 +37,8 @@ std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n);
 // The identifying arguments external_id, email, phone and identifiers, at
 // positions first to first + 3, as most entry points take them.
 CallKeys key_args(FunctionCallInfo fcinfo, int first);
+// A bigint argument that must not be NULL (22004 naming it otherwise).
+int64_t required_int8_arg(FunctionCallInfo fcinfo, int n, const char *name);
 // The account_id argument: not NULL, not negative.
 int64_t account_arg(FunctionCallInfo fcinfo, int n);
 
