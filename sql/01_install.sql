@@ -53,3 +53,13 @@ SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
 SELECT obj_description('contact_identity.merge_contacts(bigint, bigint, boolean, bigint)'::regprocedure) IS NOT NULL
        AS documented;
 DROP EXTENSION contact_identity;
+
+-- So does a database on 0.2.0; the update adds unmerge_contact and keeps
+-- the data.
+CREATE EXTENSION contact_identity VERSION '0.2.0';
+SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'a@x.io');
+ALTER EXTENSION contact_identity UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
+SELECT obj_description('contact_identity.unmerge_contact(bigint, bigint)'::regprocedure) IS NOT NULL AS documented;
+SELECT contact_id, external_id, email FROM contact_identity.contacts;
+DROP EXTENSION contact_identity;

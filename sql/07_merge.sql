@@ -13,7 +13,11 @@ SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'an
 SELECT contact_id, external_id, email, phone, first_name, last_name, attributes, merged_into
 FROM contact_identity.contacts ORDER BY contact_id;
 SELECT type, value, contact_id FROM contact_identity.identifiers ORDER BY type, value;
-SELECT action, contact_id, other_contact_id, matched_by, detail FROM contact_identity.identity_log
+-- (when each identifier was first seen and attached is in the detail too, for
+-- unmerge_contact)
+SELECT action, contact_id, other_contact_id, matched_by, detail - 'identifiers' AS detail,
+       (SELECT jsonb_agg(i - 'attached_at' - 'first_seen_at') FROM jsonb_array_elements(detail->'identifiers') i) AS identifiers
+FROM contact_identity.identity_log
 WHERE action = 'merged';
 -- The phone now finds the winner.
 SELECT * FROM contact_identity.resolve_contact(phone => '+380501234567');

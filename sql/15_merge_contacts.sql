@@ -25,7 +25,9 @@ SELECT contact_id, action, matched_by FROM contact_identity.upsert_contact(email
 SELECT email, first_name FROM contact_identity.contacts WHERE contact_id = 1;
 SELECT value FROM contact_identity.identifiers WHERE contact_id = 1 AND type = 'email' ORDER BY value;
 -- The log says what moved, so that the merge can be explained and undone.
-SELECT contact_id, action, other_contact_id, detail FROM contact_identity.identity_log
+SELECT contact_id, action, other_contact_id, detail - 'identifiers' AS detail,
+       (SELECT jsonb_agg(i - 'attached_at' - 'first_seen_at') FROM jsonb_array_elements(detail->'identifiers') i) AS identifiers
+FROM contact_identity.identity_log
 WHERE action = 'merged' ORDER BY log_id;
 
 -- A merged contact named as the winner stands for the contact it went into.

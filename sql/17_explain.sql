@@ -19,7 +19,7 @@ SELECT contact_identity.track_event('page_view', identifiers => '{"cookie": "ck-
 SELECT contact_id FROM contact_identity.upsert_contact(phone => '067 111 2233', identifiers => '{"cookie": "ck-1"}');
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-18', phone => '067 111 2233');
 SELECT contact_identity.merge_contacts(1, 2, force => true) AS winner;
-SELECT what, detail->'identifiers' AS identifiers, detail->'events' AS events
+SELECT what, (SELECT jsonb_agg(i - 'attached_at' - 'first_seen_at') FROM jsonb_array_elements(detail->'identifiers') i) AS identifiers, detail->'events' AS events
 FROM contact_identity.explain_contact(3);
 SELECT what FROM contact_identity.explain_contact(1) OFFSET 8;
 SELECT contact_identity.delete_contact(1);

@@ -11,7 +11,8 @@ SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', ide
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', identifiers => '{"device": "d2"}');
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', identifiers => '{"device": "d3"}');
 SELECT value FROM contact_identity.identifiers WHERE type = 'device' ORDER BY value;
-SELECT action, matched_by, identifier_value, detail FROM contact_identity.identity_log
+SELECT action, matched_by, identifier_value, detail - 'attached_at' - 'first_seen_at' AS detail,
+       detail ?& ARRAY['attached_at', 'first_seen_at'] AS times_kept FROM contact_identity.identity_log
 WHERE action = 'identifier_detached';
 SELECT contact_id, action FROM contact_identity.upsert_contact(external_id => 'u-2', identifiers => '{"device": "d1"}');
 

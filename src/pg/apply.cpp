@@ -5,7 +5,6 @@
 #include <map>
 #include <stdexcept>
 
-#include "core/json_text.h"
 #include "pg/events.h"
 #include "pg/log_batch.h"
 #include "pg/request.h"
@@ -45,14 +44,33 @@ Statement update_contact_statement{
 #undef NEW_FIRST_NAME
 #undef NEW_LAST_NAME
 
-// Moves every identifier of the loser ($2) to the winner ($3), lets the
-// loser fill the winner's empty names and missing attributes, and leaves
-// the loser as a tombstone. Returns the identifiers that moved.
+// Moves every identifier and event of the loser ($2) to the winner ($3),
+// lets the loser fill the winner's empty names and missing attributes, and
+// leaves the loser as a tombstone. Returns the "merged" log row's detail:
+// what unmerge_contact needs to reverse exactly this (the identifiers with
+// when they were first seen and when the loser got them, the event IDs, the
+// gaps filled), the loser's
+// primary values, and $4's members. Every sub-statement sees the state
+// before the merge.
 Statement merge_statement{
-    "WITH moved AS ("
-    "  UPDATE contact_identity.identifiers i SET contact_id = $3, attached_at = pg_catalog.now()"
-    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2"
-    "  RETURNING i.type, i.value),"
+    "WITH before AS ("
+    "  SELECT w.first_name AS w_first, w.last_name AS w_last, w.attributes AS w_attributes,"
+    "   l.first_name AS l_first, l.last_name AS l_last, l.attributes AS l_attributes,"
+    "   l.external_id AS l_external_id, l.email AS l_email, l.phone AS l_phone"
+    "  FROM contact_identity.contacts w, contact_identity.contacts l"
+    "  WHERE w.account_id OPERATOR(pg_catalog.=) $1 AND w.contact_id OPERATOR(pg_catalog.=) $3"
+    "    AND l.account_id OPERATOR(pg_catalog.=) $1 AND l.contact_id OPERATOR(pg_catalog.=) $2),"
+    " held AS (SELECT i.type, i.value, i.first_seen_at, i.attached_at FROM contact_identity.identifiers i"
+    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2),"
+    " moved AS ("
+    "  UPDATE contact_identity.identifiers i SET contact_id = $3, attached_at = pg_catalog.now() FROM held h"
+    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) h.type"
+    "    AND i.value OPERATOR(pg_catalog.=) h.value"
+    "  RETURNING h.type, h.value, h.first_seen_at, h.attached_at),"
+    " moved_events AS ("
+    "  UPDATE contact_identity.events e SET contact_id = $3"
+    "  WHERE e.account_id OPERATOR(pg_catalog.=) $1 AND e.contact_id OPERATOR(pg_catalog.=) $2"
+    "  RETURNING e.event_id),"
     " filled AS ("
     "  UPDATE contact_identity.contacts w"
     "  SET first_name = COALESCE(w.first_name, l.first_name),"
@@ -65,8 +83,27 @@ Statement merge_statement{
     "  UPDATE contact_identity.contacts c"
     "  SET merged_into = $3, external_id = NULL, email = NULL, phone = NULL, updated_at = pg_catalog.now()"
     "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2)"
-    " SELECT m.type, m.value FROM moved m ORDER BY m.type, m.value",
-    {INT8OID, INT8OID, INT8OID}};
+    " SELECT (pg_catalog.jsonb_build_object("
+    "   'identifiers', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+    "       'type', m.type, 'value', m.value, 'first_seen_at', m.first_seen_at, 'attached_at', m.attached_at)"
+    "     ORDER BY m.type, m.value)"
+    "     FROM moved m), '[]'::pg_catalog.jsonb),"
+    "   'events', (SELECT pg_catalog.count(*) FROM moved_events),"
+    "   'event_ids', COALESCE((SELECT pg_catalog.jsonb_agg(e.event_id ORDER BY e.event_id) FROM moved_events e),"
+    "     '[]'::pg_catalog.jsonb),"
+    "   'filled', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+    "       'first_name', CASE WHEN b.w_first IS NULL THEN b.l_first END,"
+    "       'last_name', CASE WHEN b.w_last IS NULL THEN b.l_last END))"
+    "     OPERATOR(pg_catalog.||) COALESCE((SELECT pg_catalog.jsonb_build_object('attributes',"
+    "         pg_catalog.jsonb_object_agg(a.key, a.value))"
+    "       FROM pg_catalog.jsonb_each(b.l_attributes) a"
+    "       WHERE NOT b.w_attributes OPERATOR(pg_catalog.?) a.key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0),"
+    "     '{}'::pg_catalog.jsonb))"
+    "  OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+    "   'external_id', b.l_external_id, 'email', b.l_email, 'phone', b.l_phone))"
+    "  OPERATOR(pg_catalog.||) $4)::pg_catalog.text"
+    " FROM before b",
+    {INT8OID, INT8OID, INT8OID, JSONBOID}};
 
 // Identifier statements work one key at a time: a primary-key probe is the
 // one plan a kept statement can never get wrong as the table grows.
@@ -94,12 +131,13 @@ Statement attach_statement{
 // token new). A probe of the contact index per contact: the rows found are
 // then detached one by one, by primary key.
 Statement over_limit_statement{
-    "SELECT r.contact_id, r.type, r.value, r.cap FROM ("
-    "  SELECT i.contact_id, i.type, i.value, t.max_per_contact AS cap,"
+    "SELECT r.contact_id, r.type, r.value, r.cap, pg_catalog.to_jsonb(r.first_seen_at)::pg_catalog.text,"
+    "  pg_catalog.to_jsonb(r.attached_at)::pg_catalog.text FROM ("
+    "  SELECT i.contact_id, i.type, i.value, i.first_seen_at, i.attached_at, t.max_per_contact AS cap,"
     "   pg_catalog.row_number() OVER (PARTITION BY i.contact_id, i.type"
     "     ORDER BY i.first_seen_at DESC, i.value DESC) AS n"
     "   FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS c(id)"
-    "   CROSS JOIN LATERAL (SELECT i.contact_id, i.type, i.value, i.first_seen_at"
+    "   CROSS JOIN LATERAL (SELECT i.contact_id, i.type, i.value, i.first_seen_at, i.attached_at"
     "     FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
     "     AND i.contact_id OPERATOR(pg_catalog.=) c.id OFFSET 0) i"
     "   JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type"
@@ -132,18 +170,10 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
   return std::nullopt;
 }
 
-std::string merge_detail(const ContactRow &loser, const std::vector<std::pair<std::string, std::string>> &moved) {
-  std::string detail = "{\"identifiers\": " + identity::json_identifier_list(moved);
-  if (loser.state.external_id) detail += ", \"external_id\": " + identity::json_quote(*loser.state.external_id);
-  if (loser.email) detail += ", \"email\": " + identity::json_quote(*loser.email);
-  if (loser.phone) detail += ", \"phone\": " + identity::json_quote(*loser.phone);
-  return detail;
-}
-
 }  // namespace
 
 void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, const std::optional<std::string> &matched_by,
-                    LogBatch &log) {
+                    LogBatch &log, const std::vector<int64_t> &merged) {
   if (contacts.empty()) return;
   uint64_t n = execute(over_limit_statement,
                        {int8_param(account_id), int8_array_param(std::vector<OptId>(contacts.begin(), contacts.end()))},
@@ -152,15 +182,23 @@ void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, co
     int64_t contact;
     std::string type, value;
     int64_t cap;
+    std::string first_seen_at, attached_at;  // JSON
   };
   std::vector<Over> over;
   for (uint64_t r = 0; r < n; r++)
     over.push_back({result_int8(r, 1).value_or(0), result_text(r, 2).value_or(""), result_text(r, 3).value_or(""),
-                    result_int8(r, 4).value_or(0)});
+                    result_int8(r, 4).value_or(0), result_text(r, 5).value_or("null"),
+                    result_text(r, 6).value_or("null")});
+  // What unmerge_contact needs to give a token back: when it was first seen
+  // and attached, and the merges that pushed it out.
+  std::string after_merge;
+  for (int64_t id : merged) after_merge += (after_merge.empty() ? "" : ", ") + std::to_string(id);
+  if (!merged.empty()) after_merge = ", \"after_merge_of\": [" + after_merge + "]";
   for (const Over &o : over) {
     for_key(detach_statement, account_id, o.contact, o.type, o.value);
     log.add(o.contact, "identifier_detached", matched_by, o.type, o.value, std::nullopt,
-            "{\"reason\": \"over max_per_contact (" + std::to_string(o.cap) + ")\"}");
+            "{\"reason\": \"over max_per_contact (" + std::to_string(o.cap) + ")\", \"first_seen_at\": " +
+                o.first_seen_at + ", \"attached_at\": " + o.attached_at + after_merge + "}");
   }
 }
 
@@ -188,13 +226,12 @@ std::optional<std::string> primary_after(const std::string &type, const Request 
 
 void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
                 LogBatch &log, const std::string &extra_detail) {
-  uint64_t n = execute(merge_statement, {int8_param(account_id), int8_param(loser.state.id), int8_param(winner)}, false);
-  std::vector<std::pair<std::string, std::string>> moved;
-  for (uint64_t r = 0; r < n; r++) moved.emplace_back(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
-  int64_t events = move_events(account_id, loser.state.id, winner);
-  std::string events_detail = events > 0 ? ", \"events\": " + std::to_string(events) : "";
-  log.add(winner, "merged", matched_by, std::nullopt, std::nullopt, loser.state.id,
-          merge_detail(loser, moved) + events_detail + extra_detail + "}");
+  if (execute(merge_statement,
+              {int8_param(account_id), int8_param(loser.state.id), int8_param(winner), jsonb_param(extra_detail)},
+              false) != 1)
+    throw std::runtime_error("contact_identity: could not merge contact " + std::to_string(loser.state.id) +
+                             " into contact " + std::to_string(winner));
+  log.add(winner, "merged", matched_by, std::nullopt, std::nullopt, loser.state.id, result_text(0, 1));
 }
 
 Outcome apply_decision(int64_t account_id, const Request &request, const LookupResult &snap, const Decision &d,
@@ -265,7 +302,7 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   // Only a key seen before can carry anonymous history.
   attach_anonymous_events(account_id, id, remembered, log);
   // New changeable identifiers, or a merged whole, may pass a type's limit.
-  if (may_pass_limits(request, d)) enforce_limits(account_id, {id}, out.matched_by, log);
+  if (may_pass_limits(request, d)) enforce_limits(account_id, {id}, out.matched_by, log, d.merged);
 
   if (!d.create) {
     uint64_t changed = execute(update_contact_statement,

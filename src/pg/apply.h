@@ -37,17 +37,21 @@ std::optional<std::string> primary_after(const std::string &type, const identity
                                          const ContactRow *winner);
 
 // Merges `loser` into `winner`, both locked by the caller: every identifier
-// moves, the loser fills the winner's empty names and missing attributes and
-// is left a tombstone; logged as "merged" with what moved. `extra_detail`
-// adds members to the log row's detail object (", \"key\": value").
+// and event moves, the loser fills the winner's empty names and missing
+// attributes and is left a tombstone; logged as "merged" with what
+// unmerge_contact needs to reverse it. `extra_detail`, a JSON object, adds
+// members to the log row's detail.
 void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
-                LogBatch &log, const std::string &extra_detail = "");
+                LogBatch &log, const std::string &extra_detail = "{}");
 
 // Detaches, for each of these contacts, the oldest identifiers of every type
-// past its max_per_contact, logging each as identifier_detached; the caller
-// holds the contacts' locks. Needs SPI.
+// past its max_per_contact, logging each as identifier_detached with when it
+// was first seen and attached and the contacts `merged` into it by this
+// call (unmerge_contact gives such tokens back); the caller holds the
+// contacts' locks. Needs SPI.
 void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts,
-                    const std::optional<std::string> &matched_by, LogBatch &log);
+                    const std::optional<std::string> &matched_by, LogBatch &log,
+                    const std::vector<int64_t> &merged = {});
 
 // Whether a write may leave its contact past a type's limit: it gains
 // changeable identifiers (a new contact, more than one of a type) or merges.

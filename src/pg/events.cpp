@@ -62,11 +62,6 @@ Statement attach_statement{
     " SELECT pg_catalog.count(*) FROM attached",
     {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
 
-Statement move_events_statement{
-    "UPDATE contact_identity.events e SET contact_id = $3"
-    " WHERE e.account_id OPERATOR(pg_catalog.=) $1 AND e.contact_id OPERATOR(pg_catalog.=) $2",
-    {INT8OID, INT8OID, INT8OID}};
-
 struct EventArgs {
   std::string event_type;
   std::optional<std::string> payload_json;
@@ -132,11 +127,6 @@ void attach_anonymous_events(int64_t account_id, int64_t contact,
     log.add(contact, "events_attached", std::nullopt, std::nullopt, std::nullopt, std::nullopt,
             "{\"events\": " + std::to_string(attached) + ", \"identifiers\": " + identity::json_identifier_list(keys) +
                 "}");
-}
-
-int64_t move_events(int64_t account_id, int64_t loser, int64_t winner) {
-  return static_cast<int64_t>(
-      execute(move_events_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)}, false));
 }
 
 }  // namespace pgshell

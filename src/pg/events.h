@@ -16,7 +16,4 @@ class LogBatch;
 void attach_anonymous_events(int64_t account_id, int64_t contact,
                              const std::vector<std::pair<std::string, std::string>> &keys, LogBatch &log);
 
-// Gives the events of a merged contact to the winner; returns how many.
-int64_t move_events(int64_t account_id, int64_t loser, int64_t winner);
-
 }  // namespace pgshell

@@ -97,12 +97,12 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
 
   LogBatch log;
   merge_into(account_id, lose, winner, std::nullopt, log,
-             std::string(", \"explicit\": true, \"forced\": ") + (force ? "true" : "false"));
+             std::string("{\"explicit\": true, \"forced\": ") + (force ? "true}" : "false}"));
   execute(fill_primary_statement,
           {int8_param(account_id), int8_param(winner), text_param(lose.state.external_id), text_param(lose.email),
            text_param(lose.phone)},
           false);
-  enforce_limits(account_id, {winner}, std::nullopt, log);
+  enforce_limits(account_id, {winner}, std::nullopt, log, {loser});
   if (!win.state.external_id && lose.state.external_id)
     log.add(winner, "external_id_assigned", std::nullopt, identity::kExternalIdType, *lose.state.external_id,
             loser, std::nullopt);

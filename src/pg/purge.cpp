@@ -193,6 +193,6 @@ extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
     spi_connect();
     std::string summary = purge(account_id, contact_id);
     spi_finish();
-    return pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(summary.c_str())); });
+    return jsonb_datum(summary);
   });
 }

@@ -74,11 +74,13 @@ Param bool_array_param(const std::vector<bool> &values) {
   return Param{d, false};
 }
 
+Datum jsonb_datum(const std::string &json_text) {
+  return pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json_text.c_str())); });
+}
+
 Param jsonb_param(const std::optional<std::string> &json_text) {
   if (!json_text) return null_param();
-  const std::string &s = *json_text;
-  Datum d = pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.c_str())); });
-  return Param{d, false};
+  return Param{jsonb_datum(*json_text), false};
 }
 
 void spi_connect() {

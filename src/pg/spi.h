@@ -41,6 +41,8 @@ Param text_array_param(const std::vector<std::optional<std::string>> &values);
 Param int8_array_param(const std::vector<std::optional<int64_t>> &values);
 Param bool_array_param(const std::vector<bool> &values);
 Param jsonb_param(const std::optional<std::string> &json_text);
+// A jsonb Datum from JSON text, in the current memory context (a result).
+Datum jsonb_datum(const std::string &json_text);
 
 // Connects to SPI for the current call; pair with spi_finish().
 void spi_connect();
