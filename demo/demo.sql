@@ -139,6 +139,18 @@ EXCEPTION WHEN unique_violation THEN
 END
 $$;
 
+\echo '3.4 An agent decides the call-centre profile is the app user and merges it in;'
+\echo '    the phone now finds the app user. It was a mistake: unmerge_contact reverses'
+\echo '    the merge from identity_log, and each profile has its own values again.'
+SELECT contact_id AS call_centre FROM contact_identity.resolve_contact(phone => '+380675550199') \gset
+SELECT contact_id AS app_user FROM contact_identity.resolve_contact(external_id => 'app-user-1001') \gset
+SELECT contact_identity.merge_contacts(winner => :app_user, loser => :call_centre) AS winner;
+SELECT * FROM contact_identity.resolve_contact(phone => '+380675550199');
+SELECT contact_identity.unmerge_contact(loser => :call_centre) AS unmerged;
+SELECT * FROM contact_identity.resolve_contact(phone => '+380675550199');
+SELECT contact_id, external_id, phone, first_name, merged_into FROM contact_identity.contacts
+WHERE contact_id IN (:app_user, :call_centre) ORDER BY contact_id;
+
 \echo
 \echo '================ Delete and restore ================'
 \echo

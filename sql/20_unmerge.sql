@@ -124,6 +124,24 @@ SELECT r->'winner' = to_jsonb(:cara) AS from_cara, r->'identifiers' AS identifie
 FROM contact_identity.unmerge_contact(:cara_app, account_id => 3) AS r;
 SELECT * FROM changed_since_before(3);
 
+-- One upsert merging two profiles at once (an email-only and a phone-only
+-- one): each unmerge gives one back, and after both every row is as before.
+SELECT contact_id AS hal FROM contact_identity.upsert_contact(external_id => 'hal-1',
+    attributes => '{"who": "hal"}', account_id => 3) \gset
+SELECT contact_id AS hal_mail FROM contact_identity.upsert_contact(email => 'hal@x.io',
+    attributes => '{"who": "hal-mail", "news": true}', account_id => 3) \gset
+SELECT contact_id AS hal_sms FROM contact_identity.upsert_contact(phone => '066 555 6677', first_name => 'Hal',
+    attributes => '{"who": "hal-sms"}', account_id => 3) \gset
+TRUNCATE before_state;
+INSERT INTO before_state SELECT * FROM snapshot(3);
+SELECT contact_id = :hal AS hal_wins, action FROM contact_identity.upsert_contact(external_id => 'hal-1',
+    email => 'hal@x.io', phone => '066 555 6677', account_id => 3);
+SELECT email, phone, first_name, attributes FROM contact_identity.contacts WHERE contact_id = :hal;
+SELECT r->'identifiers' AS identifiers FROM contact_identity.unmerge_contact(:hal_mail, account_id => 3) AS r;
+SELECT email, phone, first_name, attributes FROM contact_identity.contacts WHERE contact_id = :hal;
+SELECT r->'identifiers' AS identifiers FROM contact_identity.unmerge_contact(:hal_sms, account_id => 3) AS r;
+SELECT * FROM changed_since_before(3);
+
 -- An explicit merge past a limit: the merge detached the token known the
 -- longest, the winner's own; the unmerge gives it back, first seen when it was.
 INSERT INTO contact_identity.identifier_types (name, class, priority, max_per_contact)
