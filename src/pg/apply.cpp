@@ -49,9 +49,8 @@ Statement update_contact_statement{
 // leaves the loser as a tombstone. Returns the "merged" log row's detail:
 // what unmerge_contact needs to reverse exactly this (the identifiers with
 // when they were first seen and when the loser got them, the event IDs, the
-// gaps filled), the loser's
-// primary values, and $4's members. Every sub-statement sees the state
-// before the merge.
+// gaps filled), the loser's primary values, and $4's members. Every
+// sub-statement sees the state before the merge.
 Statement merge_statement{
     "WITH before AS ("
     "  SELECT w.first_name AS w_first, w.last_name AS w_last, w.attributes AS w_attributes,"
