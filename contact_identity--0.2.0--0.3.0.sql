@@ -1,4 +1,4 @@
--- contact_identity 0.2.0 -> 0.3.0: unmerge_contact.
+-- contact_identity 0.2.0 -> 0.3.0: unmerge_contact, segments and exports.
 \echo Use "ALTER EXTENSION contact_identity UPDATE TO '0.3.0'" to load this file. \quit
 
 -- Unmerging is part of the record.
@@ -109,3 +109,374 @@ END
 $$;
 COMMENT ON FUNCTION contact_identity.explain_contact(bigint, bigint) IS
     'the profile''s history from identity_log, oldest first, in words a support agent can read, with the facts as JSON';
+
+-- Built-in segments -------------------------------------------------------------
+
+-- The seed's "Fields -> External ID -> is empty" segment, counted from its
+-- partial index.
+CREATE VIEW contact_identity.contacts_without_external_id AS
+SELECT c.* FROM contact_identity.contacts c
+WHERE c.external_id IS NULL AND c.deleted_at IS NULL AND c.merged_into IS NULL;
+COMMENT ON VIEW contact_identity.contacts_without_external_id IS
+    'every live contact without an external ID, new ones included as they arrive';
+CREATE INDEX contacts_without_external_id_idx ON contact_identity.contacts (account_id, contact_id)
+    WHERE external_id IS NULL AND deleted_at IS NULL AND merged_into IS NULL;
+COMMENT ON INDEX contact_identity.contacts_without_external_id_idx IS
+    'the members of contacts_without_external_id: a count is an index-only scan';
+
+CREATE VIEW contact_identity.contacts_anonymous AS
+SELECT c.* FROM contact_identity.contacts c
+WHERE c.external_id IS NULL AND c.email IS NULL AND c.phone IS NULL
+  AND c.deleted_at IS NULL AND c.merged_into IS NULL
+  AND NOT EXISTS (SELECT FROM contact_identity.identifiers i
+                  JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
+                  WHERE i.account_id OPERATOR(pg_catalog.=) c.account_id
+                    AND i.contact_id OPERATOR(pg_catalog.=) c.contact_id
+                    AND t.class OPERATOR(pg_catalog.<>) 'changeable');
+COMMENT ON VIEW contact_identity.contacts_anonymous IS
+    'live contacts known only by changeable identifiers (push tokens, cookies): no external ID, email, phone or other permanent identifier';
+
+CREATE VIEW contact_identity.contacts_deleted AS
+SELECT c.* FROM contact_identity.contacts c
+WHERE c.deleted_at IS NOT NULL AND c.merged_into IS NULL;
+COMMENT ON VIEW contact_identity.contacts_deleted IS
+    'deleted contacts (not merged ones): they keep their identifiers, and a request with restore_deleted brings them back';
+
+CREATE FUNCTION contact_identity.email_mailbox(email text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ci_email_mailbox'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION contact_identity.email_mailbox(text) IS
+    'the mailbox a stored email delivers to: the +tag dropped, and for Gmail the dots, with the domain gmail.com';
+
+-- Pairs of live contacts that are probably one person though no key joins
+-- them, for a person to review and merge; a pair once unmerged is one an
+-- admin has already told apart, and is not proposed again.
+CREATE VIEW contact_identity.possible_duplicates AS
+WITH live AS (
+    SELECT c.account_id, c.contact_id, c.first_name, c.last_name, c.attributes
+    FROM contact_identity.contacts c
+    WHERE c.deleted_at IS NULL AND c.merged_into IS NULL),
+mailboxes AS (
+    SELECT i.account_id, i.contact_id, i.value, contact_identity.email_mailbox(i.value) AS mailbox
+    FROM contact_identity.identifiers i
+    JOIN live l ON l.account_id OPERATOR(pg_catalog.=) i.account_id AND l.contact_id OPERATOR(pg_catalog.=) i.contact_id
+    WHERE i.type OPERATOR(pg_catalog.=) 'email'),
+pairs AS (
+    SELECT a.account_id, a.contact_id, b.contact_id AS other_contact_id, 'same_mailbox' AS reason,
+           pg_catalog.jsonb_build_object('email', a.value, 'other_email', b.value, 'mailbox', a.mailbox) AS detail
+    FROM mailboxes a
+    JOIN mailboxes b ON b.account_id OPERATOR(pg_catalog.=) a.account_id
+                    AND b.mailbox OPERATOR(pg_catalog.=) a.mailbox
+                    AND b.contact_id OPERATOR(pg_catalog.>) a.contact_id
+    UNION ALL
+    -- A phone one contact holds now that another gave up (replaced by a
+    -- request): the same number with a different email.
+    SELECT DISTINCT l.account_id, LEAST(l.contact_id, i.contact_id), GREATEST(l.contact_id, i.contact_id),
+           'same_phone', pg_catalog.jsonb_build_object('phone', i.value)
+    FROM contact_identity.identity_log l
+    JOIN contact_identity.identifiers i ON i.account_id OPERATOR(pg_catalog.=) l.account_id
+                                       AND i.type OPERATOR(pg_catalog.=) l.identifier_type
+                                       AND i.value OPERATOR(pg_catalog.=) l.identifier_value
+    JOIN live a ON a.account_id OPERATOR(pg_catalog.=) l.account_id AND a.contact_id OPERATOR(pg_catalog.=) l.contact_id
+    JOIN live b ON b.account_id OPERATOR(pg_catalog.=) i.account_id AND b.contact_id OPERATOR(pg_catalog.=) i.contact_id
+    WHERE l.action OPERATOR(pg_catalog.=) 'identifier_detached' AND l.identifier_type OPERATOR(pg_catalog.=) 'phone'
+      AND i.contact_id OPERATOR(pg_catalog.<>) l.contact_id
+    UNION ALL
+    SELECT a.account_id, a.contact_id, b.contact_id, 'same_name_and_birth_date',
+           pg_catalog.jsonb_build_object('first_name', a.first_name, 'last_name', a.last_name,
+                                         'birth_date', a.attributes OPERATOR(pg_catalog.->>) 'birth_date')
+    FROM live a
+    JOIN live b ON b.account_id OPERATOR(pg_catalog.=) a.account_id
+               AND b.contact_id OPERATOR(pg_catalog.>) a.contact_id
+               AND pg_catalog.lower(b.first_name) OPERATOR(pg_catalog.=) pg_catalog.lower(a.first_name)
+               AND pg_catalog.lower(b.last_name) OPERATOR(pg_catalog.=) pg_catalog.lower(a.last_name)
+               AND (b.attributes OPERATOR(pg_catalog.->>) 'birth_date')
+                   OPERATOR(pg_catalog.=) (a.attributes OPERATOR(pg_catalog.->>) 'birth_date'))
+SELECT p.account_id, p.contact_id, p.other_contact_id, p.reason, p.detail
+FROM pairs p
+WHERE NOT EXISTS (SELECT FROM contact_identity.identity_log u
+                  WHERE u.account_id OPERATOR(pg_catalog.=) p.account_id
+                    AND u.action OPERATOR(pg_catalog.=) 'unmerged'
+                    AND ((u.contact_id OPERATOR(pg_catalog.=) p.contact_id
+                          AND u.other_contact_id OPERATOR(pg_catalog.=) p.other_contact_id)
+                         OR (u.contact_id OPERATOR(pg_catalog.=) p.other_contact_id
+                             AND u.other_contact_id OPERATOR(pg_catalog.=) p.contact_id)));
+COMMENT ON VIEW contact_identity.possible_duplicates IS
+    'pairs of live contacts that are probably one person though no key joins them (same_mailbox, same_phone, same_name_and_birth_date), for review and merge_contacts; pairs once unmerged are left out';
+
+-- Segments -------------------------------------------------------------------------
+
+-- Each segment is a view here, named after it.
+CREATE SCHEMA contact_identity_segments;
+COMMENT ON SCHEMA contact_identity_segments IS
+    'one view per segment, named after it: made by create_segment, changed by replace_segment, dropped by drop_segment';
+
+CREATE TABLE contact_identity.segments (
+    name       text PRIMARY KEY
+               CHECK (name OPERATOR(pg_catalog.<>) '' AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 63),
+    account_id bigint NOT NULL CHECK (account_id OPERATOR(pg_catalog.>=) 0),
+    rule       jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE contact_identity.segments IS
+    'dynamic segments: a rule over one account''s live contacts, shown by the view contact_identity_segments.<name>';
+COMMENT ON COLUMN contact_identity.segments.name IS 'unique in the database: it names the view';
+COMMENT ON COLUMN contact_identity.segments.rule IS 'the rule in the segment rule language (docs/segments.md)';
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.segments', '');
+
+CREATE FUNCTION contact_identity.segment_rule_sql(rule jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ci_segment_rule_sql'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION contact_identity.segment_rule_sql(jsonb) IS
+    'the SQL condition a segment rule compiles to, over a row c of contacts; an error naming the JSON path of an invalid rule';
+
+-- The definition of a segment's view.
+CREATE FUNCTION contact_identity.segment_view_sql(name text, rule jsonb, account_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN pg_catalog.format(
+        'VIEW contact_identity_segments.%I AS SELECT c.* FROM contact_identity.contacts c'
+        ' WHERE c.account_id OPERATOR(pg_catalog.=) %s AND c.deleted_at IS NULL AND c.merged_into IS NULL AND (%s)',
+        segment_view_sql.name, segment_view_sql.account_id, contact_identity.segment_rule_sql(segment_view_sql.rule));
+END
+$$;
+COMMENT ON FUNCTION contact_identity.segment_view_sql(text, jsonb, bigint) IS
+    'the view of a segment: the account''s live contacts the rule selects (used by create_segment and replace_segment)';
+
+-- The checks of an account_id argument, as the C functions make them.
+CREATE FUNCTION contact_identity.check_account(account_id bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF account_id IS NULL THEN
+        RAISE EXCEPTION 'account_id must not be null' USING ERRCODE = '22004', HINT = 'Pass 0 for the default account.';
+    END IF;
+    IF account_id OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'invalid account_id %', account_id USING ERRCODE = '22023',
+            DETAIL = 'Account IDs are 0 or greater.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.check_account(bigint) IS
+    'raises the error for an account_id argument that is NULL or negative';
+
+-- The checks every segment function makes on its name.
+CREATE FUNCTION contact_identity.segment_check_name(name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF name OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'segment name must not be empty' USING ERRCODE = '22023',
+            DETAIL = 'A segment name names its view.';
+    END IF;
+    IF pg_catalog.octet_length(name) OPERATOR(pg_catalog.>) 63 THEN
+        RAISE EXCEPTION 'segment name "%..." is too long', pg_catalog.left(name, 20) USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('A segment name names its view: at most 63 bytes; this one has %s.',
+                                       pg_catalog.octet_length(name)),
+            HINT = 'Choose a shorter name.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.segment_check_name(text) IS
+    'raises the error for a segment name that cannot name a view (NULL, empty, over 63 bytes)';
+
+-- The segment's row, or the error for an unknown one.
+CREATE FUNCTION contact_identity.segment_row(name text)
+RETURNS contact_identity.segments
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    segment contact_identity.segments;
+BEGIN
+    PERFORM contact_identity.segment_check_name(name);
+    SELECT * INTO segment FROM contact_identity.segments s WHERE s.name OPERATOR(pg_catalog.=) segment_row.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'segment "%" does not exist', name USING ERRCODE = 'P0002',
+            HINT = 'contact_identity.segments lists the segments; create_segment makes one.';
+    END IF;
+    RETURN segment;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.segment_row(text) IS
+    'the segments row of a segment; an error when there is none';
+
+CREATE FUNCTION contact_identity.create_segment(name text, rule jsonb, account_id bigint DEFAULT 0)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM contact_identity.segment_check_name(name);
+    IF rule IS NULL THEN
+        RAISE EXCEPTION 'rule must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM contact_identity.check_account(account_id);
+    BEGIN
+        INSERT INTO contact_identity.segments (name, account_id, rule)
+        VALUES (create_segment.name, create_segment.account_id, create_segment.rule);
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = '42710',
+            DETAIL = pg_catalog.format('It belongs to account %s.',
+                (SELECT s.account_id FROM contact_identity.segments s WHERE s.name OPERATOR(pg_catalog.=) create_segment.name)),
+            HINT = 'Segment names are unique in the database. Change its rule with replace_segment, or choose another name.';
+    END;
+    EXECUTE 'CREATE ' OPERATOR(pg_catalog.||) contact_identity.segment_view_sql(name, rule, account_id);
+    EXECUTE pg_catalog.format('COMMENT ON VIEW contact_identity_segments.%I IS %L', name,
+        pg_catalog.format('segment of account %s; its rule is in contact_identity.segments', account_id));
+    RETURN pg_catalog.format('contact_identity_segments.%I', name)::regclass;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.create_segment(text, jsonb, bigint) IS
+    'stores a segment rule and creates its view contact_identity_segments.<name>, always current; returns the view';
+
+CREATE FUNCTION contact_identity.replace_segment(name text, rule jsonb)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    segment contact_identity.segments := contact_identity.segment_row(name);
+BEGIN
+    IF rule IS NULL THEN
+        RAISE EXCEPTION 'rule must not be null' USING ERRCODE = '22004';
+    END IF;
+    EXECUTE 'CREATE OR REPLACE ' OPERATOR(pg_catalog.||) contact_identity.segment_view_sql(name, rule, segment.account_id);
+    UPDATE contact_identity.segments s SET rule = replace_segment.rule, updated_at = pg_catalog.now()
+    WHERE s.name OPERATOR(pg_catalog.=) replace_segment.name;
+    RETURN pg_catalog.format('contact_identity_segments.%I', name)::regclass;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.replace_segment(text, jsonb) IS
+    'gives a segment a new rule; its view keeps its name, so what depends on it keeps working';
+
+CREATE FUNCTION contact_identity.drop_segment(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM contact_identity.segment_row(name);
+    EXECUTE pg_catalog.format('DROP VIEW contact_identity_segments.%I', name);
+    DELETE FROM contact_identity.segments s WHERE s.name OPERATOR(pg_catalog.=) drop_segment.name;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.drop_segment(text) IS
+    'drops a segment and its view (an error while other views depend on it)';
+
+CREATE FUNCTION contact_identity.segment_members(name text)
+RETURNS SETOF contact_identity.contacts
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM contact_identity.segment_row(name);
+    RETURN QUERY EXECUTE pg_catalog.format('SELECT * FROM contact_identity_segments.%I', name);
+END
+$$;
+COMMENT ON FUNCTION contact_identity.segment_members(text) IS 'the contacts in a segment now';
+
+CREATE FUNCTION contact_identity.segment_count(name text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM contact_identity.segment_row(name);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM contact_identity_segments.%I', name) INTO n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.segment_count(text) IS 'how many contacts are in a segment now';
+
+-- Exports ------------------------------------------------------------------------
+
+-- What a warehouse reads: one row per contact, merged tombstones and deleted
+-- contacts included (merged_into and deleted_at say so).
+CREATE VIEW contact_identity.contacts_export AS
+SELECT c.contact_id, c.account_id, c.external_id, c.email, c.phone, c.first_name, c.last_name,
+       COALESCE((SELECT pg_catalog.jsonb_object_agg(x.type, x.values_held)
+                 FROM (SELECT i.type, pg_catalog.jsonb_agg(i.value ORDER BY i.attached_at, i.value) AS values_held
+                       FROM contact_identity.identifiers i
+                       JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
+                       WHERE i.account_id OPERATOR(pg_catalog.=) c.account_id
+                         AND i.contact_id OPERATOR(pg_catalog.=) c.contact_id
+                         AND t.class OPERATOR(pg_catalog.<>) 'external'
+                       GROUP BY i.type) x), '{}'::jsonb) AS identifiers,
+       c.attributes, c.created_at, c.updated_at, c.deleted_at, c.merged_into
+FROM contact_identity.contacts c;
+COMMENT ON VIEW contact_identity.contacts_export IS
+    'one row per contact for warehouse exports: primary values, every identifier as {"type": [values]} (external IDs aside), attributes, timestamps, merged_into';
+
+-- Changes since a time: updated_at moves on every change of a profile or of
+-- its identifiers, deletes and merges included.
+CREATE INDEX contacts_updated_idx ON contact_identity.contacts (account_id, updated_at);
+COMMENT ON INDEX contact_identity.contacts_updated_idx IS 'export_changes: the contacts changed since a time';
+CREATE INDEX identity_log_purged_idx ON contact_identity.identity_log (account_id, logged_at)
+    WHERE action OPERATOR(pg_catalog.=) 'purged';
+COMMENT ON INDEX contact_identity.identity_log_purged_idx IS 'export_changes: the purges since a time';
+
+CREATE FUNCTION contact_identity.export_changes(since timestamptz, account_id bigint DEFAULT 0)
+RETURNS TABLE (change text, contact_id bigint, external_id text, email text, phone text, first_name text,
+               last_name text, identifiers jsonb, attributes jsonb, created_at timestamptz, updated_at timestamptz,
+               deleted_at timestamptz, merged_into bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF since IS NULL THEN
+        RAISE EXCEPTION 'since must not be null' USING ERRCODE = '22004',
+            HINT = 'Pass ''-infinity'' for every contact.';
+    END IF;
+    PERFORM contact_identity.check_account(export_changes.account_id);
+    RETURN QUERY
+    SELECT CASE WHEN x.merged_into IS NOT NULL THEN 'merged'
+                WHEN x.deleted_at IS NOT NULL THEN 'deleted' ELSE 'upserted' END,
+           x.contact_id, x.external_id, x.email, x.phone, x.first_name, x.last_name, x.identifiers, x.attributes,
+           x.created_at, x.updated_at, x.deleted_at, x.merged_into
+    FROM contact_identity.contacts_export x
+    WHERE x.account_id OPERATOR(pg_catalog.=) export_changes.account_id
+      AND x.updated_at OPERATOR(pg_catalog.>) export_changes.since
+    UNION ALL
+    SELECT 'purged', l.contact_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.logged_at, NULL, NULL
+    FROM contact_identity.identity_log l
+    WHERE l.account_id OPERATOR(pg_catalog.=) export_changes.account_id
+      AND l.action OPERATOR(pg_catalog.=) 'purged'
+      AND l.logged_at OPERATOR(pg_catalog.>) export_changes.since
+    ORDER BY 11, 2;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.export_changes(timestamptz, bigint) IS
+    'contacts changed after since (upserted, deleted, merged), and purged ones, oldest change first: an incremental export';
+
+CREATE FUNCTION contact_identity.create_export_publication(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = '22004';
+    END IF;
+    EXECUTE pg_catalog.format('CREATE PUBLICATION %I FOR TABLE contact_identity.contacts, contact_identity.identifiers',
+                              name);
+END
+$$;
+COMMENT ON FUNCTION contact_identity.create_export_publication(text) IS
+    'creates a logical-replication publication of contacts and identifiers, for a subscriber that has the extension installed';

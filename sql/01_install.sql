@@ -54,12 +54,30 @@ SELECT obj_description('contact_identity.merge_contacts(bigint, bigint, boolean,
        AS documented;
 DROP EXTENSION contact_identity;
 
--- So does a database on 0.2.0; the update adds unmerge_contact and keeps
--- the data.
+-- So does a populated database on 0.2.0: the update adds unmerge_contact,
+-- segments and exports, and keeps the data.
 CREATE EXTENSION contact_identity VERSION '0.2.0';
-SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'a@x.io');
+SET client_min_messages = warning;
+SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'a@x.io',
+    attributes => '{"city": "Kyiv"}');
+SELECT contact_id FROM contact_identity.upsert_contact(email => 'a.work@x.io', identifiers => '{"cookie": "ck-1"}');
+SELECT contact_identity.merge_contacts(1, 2);
+SELECT contact_identity.track_event('order', external_id => 'u-1') > 0 AS tracked;
+CREATE TABLE old_rows AS SELECT 'u-' || g AS external_id FROM generate_series(3, 50) AS g;
+SELECT count(*) FROM contact_identity.import_contacts('old_rows');
+RESET client_min_messages;
 ALTER EXTENSION contact_identity UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
 SELECT obj_description('contact_identity.unmerge_contact(bigint, bigint)'::regprocedure) IS NOT NULL AS documented;
-SELECT contact_id, external_id, email FROM contact_identity.contacts;
-DROP EXTENSION contact_identity;
+SELECT count(*) AS contacts, count(*) FILTER (WHERE merged_into IS NOT NULL) AS merged FROM contact_identity.contacts;
+SELECT contact_id, external_id, email, identifiers FROM contact_identity.contacts_export WHERE contact_id <= 2
+ORDER BY contact_id;
+SELECT contact_identity.create_segment('kyiv', '{"field": "attributes.city", "op": "eq", "value": "Kyiv"}');
+SELECT contact_identity.segment_count('kyiv');
+SELECT count(*) AS changes FROM contact_identity.export_changes('-infinity');
+-- The merge before the update was logged by this library, which records
+-- what unmerge needs whatever the SQL version: it can be reversed. (Rows
+-- logged by the 0.2.0 library cannot: sql/20_unmerge.sql.)
+SELECT contact_identity.unmerge_contact(2);
+DROP TABLE old_rows;
+DROP EXTENSION contact_identity CASCADE;

@@ -29,6 +29,18 @@ SELECT * FROM contact_identity.import_contacts_json('[{"contactId": 1, "lastName
                                                     dedupe_on => 'contact_id');
 SELECT last_name FROM contact_identity.contacts WHERE contact_id = 1;
 
+-- A profile that holds two emails after a merge, as get_contact exports it,
+-- loads whole: an import row may carry several values of a permanent type,
+-- the first one sent is the primary. A single upsert_contact call may not.
+SELECT row_number, action, error_code FROM contact_identity.import_contacts_json(
+    '[{"externalCustomerId": "u-20", "channels": [{"type": "email", "value": "dora@x.io"},
+                                                  {"type": "email", "value": "dora.work@x.io"}]}]');
+SELECT c.email, array_agg(i.value ORDER BY i.value) AS emails
+FROM contact_identity.contacts c JOIN contact_identity.identifiers i USING (account_id, contact_id)
+WHERE c.external_id = 'u-20' AND i.type = 'email' GROUP BY c.email;
+SELECT * FROM contact_identity.upsert_contact(external_id => 'u-21',
+    identifiers => '{"email": ["eve@x.io", "eve.work@x.io"]}');
+
 -- Not an array: an error before anything happens.
 SELECT * FROM contact_identity.import_contacts_json('{"externalCustomerId": "u-1"}');
 SELECT * FROM contact_identity.import_contacts_json(NULL);

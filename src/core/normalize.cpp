@@ -141,6 +141,19 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
+std::string email_mailbox(std::string_view email) {
+  size_t at = email.rfind('@');
+  if (at == std::string_view::npos || at == 0) return std::string(email);
+  std::string_view local = email.substr(0, at), domain = email.substr(at + 1);
+  size_t plus = local.find('+');
+  if (plus != std::string_view::npos && plus > 0) local = local.substr(0, plus);
+  if (domain != "gmail.com" && domain != "googlemail.com") return std::string(local) + "@" + std::string(domain);
+  std::string mailbox;
+  for (char c : local)
+    if (c != '.') mailbox += c;
+  return mailbox + "@gmail.com";
+}
+
 // Validates an external ID and returns it unchanged.
 std::string normalize_external_id(std::string_view raw) {
   if (raw.empty()) fail("external ID is empty");

@@ -46,4 +46,10 @@ std::string normalize_identifier(std::string_view normalizer, std::string_view r
 // Lower-cases ASCII letters only; other bytes are left as they are.
 std::string ascii_lower(std::string_view s);
 
+// The mailbox a stored email delivers to, for finding possible duplicates:
+// the +tag of the local part dropped, and for Gmail (gmail.com,
+// googlemail.com) the dots too, with the domain gmail.com. Two addresses
+// with one mailbox are probably one person; they stay two identifiers.
+std::string email_mailbox(std::string_view email);
+
 }  // namespace identity

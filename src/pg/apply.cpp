@@ -104,6 +104,13 @@ Statement merge_statement{
     " FROM before b",
     {INT8OID, INT8OID, INT8OID, JSONBOID}};
 
+// updated_at moves on every change of a contact's identifiers too, so that
+// export_changes finds it; the profile itself is left as it is.
+Statement touch_statement{
+    "UPDATE contact_identity.contacts c SET updated_at = pg_catalog.now()"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) ANY ($2)",
+    {INT8OID, INT8ARRAYOID}};
+
 // Identifier statements work one key at a time: a primary-key probe is the
 // one plan a kept statement can never get wrong as the table grows.
 #define KEY_IS "i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) $3 AND i.value OPERATOR(pg_catalog.=) $4"
@@ -170,6 +177,12 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
 }
 
 }  // namespace
+
+void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts) {
+  if (contacts.empty()) return;
+  execute(touch_statement,
+          {int8_param(account_id), int8_array_param(std::vector<OptId>(contacts.begin(), contacts.end()))}, false);
+}
 
 void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, const std::optional<std::string> &matched_by,
                     LogBatch &log, const std::vector<int64_t> &merged) {
@@ -276,11 +289,14 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
 
   for (int64_t loser : d.merged) merge_into(account_id, snap.rows.at(loser), id, out.matched_by, log);
 
+  std::vector<int64_t> gave_keys;  // the previous holders of moved keys
   for (size_t i : d.moved) {
     const Key &key = request.keys[i];
     for_key(move_statement, account_id, id, key.type, key.value);
     log.add(id, "identifier_moved", out.matched_by, key.type, key.value, snap.matches.holder[i], std::nullopt);
+    if (snap.matches.holder[i]) gave_keys.push_back(*snap.matches.holder[i]);
   }
+  touch_contacts(account_id, gave_keys);
 
   for (const auto &[type, value] : d.detached) {
     for_key(detach_statement, account_id, id, type, value);
@@ -312,6 +328,8 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
     if (changed > 0 || d.restore)
       log.add(id, d.restore ? "restored" : "updated", out.matched_by, std::nullopt, std::nullopt, std::nullopt,
               std::nullopt);
+    else if (!d.attached.empty() || !d.moved.empty() || !d.detached.empty())
+      touch_contacts(account_id, {id});
   }
   if (d.assign_external_id)
     log.add(id, "external_id_assigned", out.matched_by, identity::kExternalIdType, *d.assign_external_id,

@@ -53,6 +53,10 @@ void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts,
                     const std::optional<std::string> &matched_by, LogBatch &log,
                     const std::vector<int64_t> &merged = {});
 
+// Sets updated_at of these contacts, whose identifiers changed while their
+// profile did not: export_changes finds them. The caller holds their locks.
+void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts);
+
 // Whether a write may leave its contact past a type's limit: it gains
 // changeable identifiers (a new contact, more than one of a type) or merges.
 bool may_pass_limits(const identity::Request &request, const identity::Decision &decision);

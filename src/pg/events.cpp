@@ -13,6 +13,7 @@
 #include "core/decision.h"
 #include "core/identity_error.h"
 #include "core/json_text.h"
+#include "pg/apply.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
@@ -39,12 +40,6 @@ Statement insert_event_keys_statement{
     " SELECT $1, k.type, k.value, $4 FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]),"
     " pg_catalog.unnest($3::pg_catalog.text[])) AS k(type, value)",
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID}};
-
-// An event carrying the external ID is activity of that contact.
-Statement touch_contact_statement{
-    "UPDATE contact_identity.contacts c SET updated_at = pg_catalog.now()"
-    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
-    {INT8OID, INT8OID}};
 
 // The anonymous events carrying any of the keys ($3 types, $4 values) go to
 // contact $2, and stop being looked up by their keys.
@@ -89,8 +84,9 @@ int64_t track(const CallKeys &keys, const EventArgs &event) {
           false);
   int64_t event_id = result_int8(0, 1).value_or(0);
   if (found.contact) {
+    // An event carrying the external ID is activity of that contact.
     if (keys.external_id && found.matched_by == identity::kExternalIdType)
-      execute(touch_contact_statement, {int8_param(keys.account_id), int8_param(*found.contact)}, false);
+      touch_contacts(keys.account_id, {*found.contact});
     return event_id;
   }
   // Anonymous: kept under its identifiers, which stay claimed (remembered).

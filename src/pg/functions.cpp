@@ -15,6 +15,7 @@
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_normalize_email);
 PG_FUNCTION_INFO_V1(ci_normalize_phone);
+PG_FUNCTION_INFO_V1(ci_email_mailbox);
 PG_FUNCTION_INFO_V1(ci_resolve_contact);
 PG_FUNCTION_INFO_V1(ci_upsert_contact);
 PG_FUNCTION_INFO_V1(ci_assign_external_id);
@@ -73,6 +74,14 @@ extern "C" Datum ci_normalize_email(PG_FUNCTION_ARGS) {
   return guarded([&] {
     std::string email = identity::normalize_email(*text_arg(fcinfo, 0));
     return PointerGetDatum(pg_call([&]() noexcept { return text_of(email); }));
+  });
+}
+
+// email_mailbox(email text): the mailbox a stored email delivers to (STRICT).
+extern "C" Datum ci_email_mailbox(PG_FUNCTION_ARGS) {
+  return guarded([&] {
+    std::string mailbox = identity::email_mailbox(*text_arg(fcinfo, 0));
+    return PointerGetDatum(pg_call([&]() noexcept { return text_of(mailbox); }));
   });
 }
 

@@ -359,6 +359,10 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
     }
   insert_identifiers(account_id, std::move(new_keys));
   std::set<int64_t> changed = update_contacts(account_id, updates, locked, rows);
+  std::vector<int64_t> touched;  // new keys, profile unchanged
+  for (const ContactWrite &w : updates)
+    if (w.gets_keys && locked.count(w.id) && !changed.count(w.id)) touched.push_back(w.id);
+  touch_contacts(account_id, touched);
 
   // Contacts that got changeable identifiers may pass a type's limit; as row
   // by row, each detach is logged with the key that matched the row.

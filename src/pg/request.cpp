@@ -208,7 +208,9 @@ identity::Request request_of(const CallKeys &keys, std::vector<Candidate> &candi
   for (Candidate &c : candidates) {
     if (c.error) throw *c.error;
     if (!seen.insert({c.key.type, c.key.value}).second) continue;  // sent twice
-    if (c.key.key_class == KeyClass::kPermanent) {
+    // One email (phone, ...) per call, but an import row may carry several:
+    // an exported profile that holds two emails after a merge loads whole.
+    if (c.key.key_class == KeyClass::kPermanent && !keys.dedupe_on) {
       auto [it, fresh] = permanent_value.emplace(c.key.type, c.key.value);
       if (!fresh)
         throw IdentityError(sqlstate::kInvalidParameterValue, "more than one " + c.key.type + " in one call",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test/scripts/dump_restore.sh: pg_dump -Fc / pg_restore keep contact_identity's
 # data: contacts, identifiers, identity_log, user-added identifier types and
-# blocked values, imports and their failed rows come back identical, built-in
-# rows are not doubled, and the contact_id sequence continues after the
-# restored contacts.
+# blocked values, imports and their failed rows, events, segments come back
+# identical, built-in rows are not doubled, the segment views work after the
+# restore, and the contact_id sequence continues after the restored contacts.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/cluster.sh"
@@ -48,6 +48,9 @@ SELECT contact_identity.track_event('page_view', identifiers => '{"cookie": "ck-
 SELECT contact_identity.merge_contacts(2, 3, force => true);
 SELECT contact_identity.purge_contact((contact_identity.upsert_contact(external_id => 'u-forget',
   email => 'forget@example.org')).contact_id);
+SELECT contact_identity.create_segment('gold "plan"', '{"all": [{"field": "attributes.plan", "op": "eq",
+  "value": "gold"}, {"has_identifier": "mobile_push"}]}');
+SELECT contact_identity.create_segment('no external id, account 7', '{"field": "external_id", "op": "is_empty"}', 7);
 SQL
 
 pg_dump -Fc -f "$work/dump" "$src" 2>"$work/dump.log" || { cat "$work/dump.log"; fail "pg_dump failed"; }
@@ -66,6 +69,7 @@ tables=(
   "events ORDER BY account_id, event_id"
   "event_keys ORDER BY account_id, type, value, event_id"
   "secrets ORDER BY singleton"
+  "segments ORDER BY name"
 )
 for t in "${tables[@]}"; do
   sql="SELECT * FROM contact_identity.$t"
@@ -87,6 +91,11 @@ builtins="SELECT (SELECT count(*) FROM contact_identity.identifier_types WHERE b
 [[ "$(q "$dst" -c "$builtins")" == "$(q "$fresh" -c "$builtins")" ]] ||
   fail "built-in rows duplicated: $(q "$dst" -c "$builtins") vs fresh $(q "$fresh" -c "$builtins")"
 echo "ok: built-in rows not duplicated ($(q "$dst" -c "$builtins"))"
+
+segments="SELECT s.name, contact_identity.segment_count(s.name) FROM contact_identity.segments s ORDER BY 1"
+[[ "$(q "$dst" -c "$segments")" == "$(q "$src" -c "$segments")" ]] ||
+  fail "segment views differ after restore: $(q "$dst" -c "$segments")"
+echo "ok: segment views answer after restore ($(q "$dst" -c "$segments" | tr '\n' ' '))"
 
 max=$(q "$dst" -c 'SELECT max(contact_id) FROM contact_identity.contacts')
 new=$(q "$dst" -c "SET client_min_messages = warning" \

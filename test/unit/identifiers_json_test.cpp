@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
+#include "mutations.h"
 
 namespace identity {
 namespace {
@@ -77,11 +78,15 @@ TEST(IdentifiersJson, RejectsWrongShapesAndMalformedJson) {
       {" 42", kNotObject, "It is a number."},
       {"true", kNotObject, "It is a boolean."},
       {"null", kNotObject, "It is null."},
+      {" nope", kNotObject, "It is null."},
+      {"[1, ", kNotObject, "It is an array."},
       {R"({"a": {}})", wrong_type("a"), "It is an object."},
       {R"({"a": true})", wrong_type("a"), "It is a boolean."},
       {R"({"a": [[1]]})", wrong_type("a"), "It is an array holding an array."},
       {R"({"a": ["x", {"b": 1}]})", wrong_type("a"), "It is an array holding an object."},
       {R"({"a": [false]})", wrong_type("a"), "It is an array holding a boolean."},
+      {R"({"a": 1, "b": true, "c": )", wrong_type("b"), "It is a boolean."},
+      {R"({"a": ["x", {"b": )", wrong_type("a"), "It is an array holding an object."},
       {R"({"a\u0001": true})", wrong_type("a\\x01"), "It is a boolean."},
       {"{\"" + std::string(150, 'k') + "\": true}",
        "identifiers value for \"" + std::string(100, 'k') +
@@ -177,16 +182,7 @@ TEST(IdentifiersJson, SurvivesRandomMutations) {
   std::mt19937 rng(42);
   size_t errors = 0;
   for (int i = 0; i < 20000; i++) {
-    std::string s = doc;
-    for (int k = rng() % 4; k >= 0; k--) {
-      size_t at = rng() % s.size();
-      switch (rng() % 3) {
-        case 0: s[at] = static_cast<char>(rng()); break;
-        case 1: s.erase(at, 1 + rng() % 3); break;
-        default: s.insert(at, 1, "{}[]\",:\\u0-e"[rng() % 13]); break;
-      }
-      if (s.empty()) s = "{";
-    }
+    std::string s = mutate(doc, rng);
     try {
       parse_identifiers_json(s);
     } catch (const IdentityError &e) {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/identity_error.h"
 
@@ -255,6 +256,31 @@ TEST(AsciiLower, LowersOnlyAsciiLetters) {
   EXPECT_EQ(ascii_lower("\xC3\x84\xC3\x96Z"), "\xC3\x84\xC3\x96z");
   EXPECT_EQ(ascii_lower(std::string("A\0B", 3)), std::string("a\0b", 3));
   EXPECT_EQ(ascii_lower(""), "");
+}
+
+// A stored email and the mailbox it delivers to.
+struct MailboxCase {
+  std::string email;
+  std::string mailbox;
+};
+
+TEST(EmailMailbox, DropsTagsAndGmailDots) {
+  const std::vector<MailboxCase> cases = {
+      {"ann@x.io", "ann@x.io"},
+      {"ann+news@x.io", "ann@x.io"},
+      {"ann+a+b@x.io", "ann@x.io"},
+      {"+ann@x.io", "+ann@x.io"},  // a leading + is the name itself
+      {"ann.lee@x.io", "ann.lee@x.io"},  // dots matter outside Gmail
+      {"ann.lee@gmail.com", "annlee@gmail.com"},
+      {"a.n.n.lee+shop@googlemail.com", "annlee@gmail.com"},
+      {"annlee@gmail.com", "annlee@gmail.com"},
+      {"ann@sub.gmail.com", "ann@sub.gmail.com"},
+      {"odd@name@x.io", "odd@name@x.io"},
+      {"no-at-sign", "no-at-sign"},
+      {"@x.io", "@x.io"},
+      {"", ""},
+  };
+  for (const MailboxCase &c : cases) EXPECT_EQ(email_mailbox(c.email), c.mailbox) << c.email;
 }
 
 }  // namespace
