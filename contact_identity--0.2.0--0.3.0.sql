@@ -51,6 +51,7 @@ BEGIN
     IF explain_contact.contact_id IS NULL THEN
         RAISE EXCEPTION 'contact_id must not be null' USING ERRCODE = '22004';
     END IF;
+    PERFORM contact_identity.require_account(explain_contact.account_id, 'reader');
     PERFORM FROM contact_identity.contacts c
     WHERE c.account_id OPERATOR(pg_catalog.=) explain_contact.account_id
       AND c.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id;
@@ -242,32 +243,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN pg_catalog.format(
-        'VIEW contact_identity_segments.%I AS SELECT c.* FROM contact_identity.contacts c'
+        'VIEW contact_identity_segments.%I WITH (security_invoker = true) AS SELECT c.* FROM contact_identity.contacts c'
         ' WHERE c.account_id OPERATOR(pg_catalog.=) %s AND c.deleted_at IS NULL AND c.merged_into IS NULL AND (%s)',
         segment_view_sql.name, segment_view_sql.account_id, contact_identity.segment_rule_sql(segment_view_sql.rule));
 END
 $$;
 COMMENT ON FUNCTION contact_identity.segment_view_sql(text, jsonb, bigint) IS
     'the view of a segment: the account''s live contacts the rule selects (used by create_segment and replace_segment)';
-
--- The checks of an account_id argument, as the C functions make them.
-CREATE FUNCTION contact_identity.check_account(account_id bigint)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF account_id IS NULL THEN
-        RAISE EXCEPTION 'account_id must not be null' USING ERRCODE = '22004', HINT = 'Pass 0 for the default account.';
-    END IF;
-    IF account_id OPERATOR(pg_catalog.<) 0 THEN
-        RAISE EXCEPTION 'invalid account_id %', account_id USING ERRCODE = '22023',
-            DETAIL = 'Account IDs are 0 or greater.';
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION contact_identity.check_account(bigint) IS
-    'raises the error for an account_id argument that is NULL or negative';
 
 -- The checks every segment function makes on its name.
 CREATE FUNCTION contact_identity.segment_check_name(name text)
@@ -325,17 +307,16 @@ BEGIN
     IF rule IS NULL THEN
         RAISE EXCEPTION 'rule must not be null' USING ERRCODE = '22004';
     END IF;
-    PERFORM contact_identity.check_account(account_id);
+    PERFORM contact_identity.require_account(account_id, 'admin');
     BEGIN
         INSERT INTO contact_identity.segments (name, account_id, rule)
         VALUES (create_segment.name, create_segment.account_id, create_segment.rule);
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = '42710',
-            DETAIL = pg_catalog.format('It belongs to account %s.',
-                (SELECT s.account_id FROM contact_identity.segments s WHERE s.name OPERATOR(pg_catalog.=) create_segment.name)),
             HINT = 'Segment names are unique in the database. Change its rule with replace_segment, or choose another name.';
     END;
     EXECUTE 'CREATE ' OPERATOR(pg_catalog.||) contact_identity.segment_view_sql(name, rule, account_id);
+    EXECUTE pg_catalog.format('GRANT SELECT ON contact_identity_segments.%I TO contact_identity_reader', name);
     EXECUTE pg_catalog.format('COMMENT ON VIEW contact_identity_segments.%I IS %L', name,
         pg_catalog.format('segment of account %s; its rule is in contact_identity.segments', account_id));
     RETURN pg_catalog.format('contact_identity_segments.%I', name)::regclass;
@@ -352,6 +333,7 @@ AS $$
 DECLARE
     segment contact_identity.segments := contact_identity.segment_row(name);
 BEGIN
+    PERFORM contact_identity.require_account(segment.account_id, 'admin');
     IF rule IS NULL THEN
         RAISE EXCEPTION 'rule must not be null' USING ERRCODE = '22004';
     END IF;
@@ -370,7 +352,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM contact_identity.segment_row(name);
+    PERFORM contact_identity.require_account((contact_identity.segment_row(name)).account_id, 'admin');
     EXECUTE pg_catalog.format('DROP VIEW contact_identity_segments.%I', name);
     DELETE FROM contact_identity.segments s WHERE s.name OPERATOR(pg_catalog.=) drop_segment.name;
 END
@@ -384,7 +366,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM contact_identity.segment_row(name);
+    PERFORM contact_identity.require_account((contact_identity.segment_row(name)).account_id, 'reader');
     RETURN QUERY EXECUTE pg_catalog.format('SELECT * FROM contact_identity_segments.%I', name);
 END
 $$;
@@ -398,7 +380,7 @@ AS $$
 DECLARE
     n bigint;
 BEGIN
-    PERFORM contact_identity.segment_row(name);
+    PERFORM contact_identity.require_account((contact_identity.segment_row(name)).account_id, 'reader');
     EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM contact_identity_segments.%I', name) INTO n;
     RETURN n;
 END
@@ -444,7 +426,7 @@ BEGIN
         RAISE EXCEPTION 'since must not be null' USING ERRCODE = '22004',
             HINT = 'Pass ''-infinity'' for every contact.';
     END IF;
-    PERFORM contact_identity.check_account(export_changes.account_id);
+    PERFORM contact_identity.require_account(export_changes.account_id, 'reader');
     RETURN QUERY
     SELECT CASE WHEN x.merged_into IS NOT NULL THEN 'merged'
                 WHEN x.deleted_at IS NOT NULL THEN 'deleted' ELSE 'upserted' END,
@@ -474,9 +456,323 @@ BEGIN
     IF name IS NULL THEN
         RAISE EXCEPTION 'name must not be null' USING ERRCODE = '22004';
     END IF;
+    IF name OPERATOR(pg_catalog.=) '' OR pg_catalog.octet_length(name) OPERATOR(pg_catalog.>) 63 THEN
+        RAISE EXCEPTION 'invalid publication name "%"', pg_catalog.left(name, 100) USING ERRCODE = '22023',
+            DETAIL = 'A publication name has 1 to 63 bytes.';
+    END IF;
     EXECUTE pg_catalog.format('CREATE PUBLICATION %I FOR TABLE contact_identity.contacts, contact_identity.identifiers',
                               name);
 END
 $$;
 COMMENT ON FUNCTION contact_identity.create_export_publication(text) IS
     'creates a logical-replication publication of contacts and identifiers, for a subscriber that has the extension installed';
+
+-- Privileges and accounts ------------------------------------------------------------
+
+-- Which accounts a role may use, and how. Read only by the functions below.
+CREATE TABLE contact_identity.account_grants (
+    role       name NOT NULL,
+    account_id bigint NOT NULL CHECK (account_id OPERATOR(pg_catalog.>=) 0),
+    level      text NOT NULL CHECK (level OPERATOR(pg_catalog.=) ANY (ARRAY['reader', 'writer', 'admin'])),
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (role, account_id)
+);
+CREATE INDEX account_grants_account_idx ON contact_identity.account_grants (account_id);
+COMMENT ON TABLE contact_identity.account_grants IS
+    'the accounts each role may use: reader (read), writer (read and write), admin (also merge, unmerge, purge, segments, grants); members of the role have its grants';
+COMMENT ON INDEX contact_identity.account_grants_account_idx IS 'the grants on one account, for every check';
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.account_grants', '');
+
+CREATE FUNCTION contact_identity.calling_role()
+RETURNS oid
+AS 'MODULE_PATHNAME', 'ci_calling_role'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION contact_identity.calling_role() IS
+    'the role a call is made for: the current role outside every SECURITY DEFINER function, not the owner it runs as';
+
+CREATE FUNCTION contact_identity.require_account(account_id bigint, level text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ci_require_account'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION contact_identity.require_account(bigint, text) IS
+    'raises 42501 unless the calling role is a superuser or has a grant of level (or more) on the account';
+
+-- The accounts the calling role may read, for the row-level security
+-- policies (a sub-select there runs once per query).
+CREATE FUNCTION contact_identity.readable_accounts()
+RETURNS bigint[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT g.account_id), '{}')
+    FROM contact_identity.account_grants g
+    JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.role
+    WHERE pg_catalog.pg_has_role(contact_identity.calling_role(), r.oid, 'MEMBER')
+$$;
+COMMENT ON FUNCTION contact_identity.readable_accounts() IS
+    'the accounts the calling role has any grant on: what row-level security lets it read';
+
+CREATE FUNCTION contact_identity.grant_account(role name, account_id bigint, level text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF level IS NULL OR NOT level OPERATOR(pg_catalog.=) ANY (ARRAY['reader', 'writer', 'admin']) THEN
+        RAISE EXCEPTION 'invalid level %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(level, 100)), 'NULL')
+            USING ERRCODE = '22023',
+            HINT = 'A level is reader, writer or admin.';
+    END IF;
+    PERFORM contact_identity.require_account(grant_account.account_id, 'admin');
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) grant_account.role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    INSERT INTO contact_identity.account_grants (role, account_id, level)
+    VALUES (grant_account.role, grant_account.account_id, grant_account.level)
+    ON CONFLICT ON CONSTRAINT account_grants_pkey DO UPDATE SET level = EXCLUDED.level, granted_at = pg_catalog.now();
+END
+$$;
+COMMENT ON FUNCTION contact_identity.grant_account(name, bigint, text) IS
+    'lets a role (and its members) use an account at a level: reader, writer or admin; for superusers and the account''s admins';
+
+CREATE FUNCTION contact_identity.revoke_account(role name, account_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM contact_identity.require_account(revoke_account.account_id, 'admin');
+    DELETE FROM contact_identity.account_grants g
+    WHERE g.role OPERATOR(pg_catalog.=) revoke_account.role AND g.account_id OPERATOR(pg_catalog.=) revoke_account.account_id;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.revoke_account(name, bigint) IS
+    'takes a role''s grant on an account away; false when it had none';
+
+-- The functions of 0.1.0 and 0.2.0 that read by account get the same check
+-- as the C ones: first of all, before they read anything.
+DROP FUNCTION contact_identity.get_contact(bigint, bigint);
+CREATE FUNCTION contact_identity.get_contact(contact_id bigint, account_id bigint DEFAULT 0)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT contact_identity.require_account(get_contact.account_id, 'reader');
+    SELECT pg_catalog.jsonb_build_object(
+               'contactId', c.contact_id,
+               'externalCustomerId', c.external_id,
+               'firstName', c.first_name,
+               'lastName', c.last_name,
+               'channels', COALESCE((
+                   SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('type', i.type, 'value', i.value)
+                                               ORDER BY t.class DESC, t.priority, i.attached_at, i.value)
+                   FROM contact_identity.identifiers i
+                   JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
+                   WHERE i.account_id OPERATOR(pg_catalog.=) c.account_id
+                     AND i.contact_id OPERATOR(pg_catalog.=) c.contact_id
+                     AND t.class OPERATOR(pg_catalog.<>) 'external'), '[]'::jsonb),
+               'fields', c.attributes,
+               'createdAt', c.created_at,
+               'updatedAt', c.updated_at,
+               'deletedAt', c.deleted_at,
+               'mergedInto', c.merged_into)
+    FROM contact_identity.contacts c
+    WHERE c.account_id OPERATOR(pg_catalog.=) get_contact.account_id
+      AND c.contact_id OPERATOR(pg_catalog.=) get_contact.contact_id
+$$;
+COMMENT ON FUNCTION contact_identity.get_contact(bigint, bigint) IS
+    'the profile in the API''s shape (contactId, externalCustomerId, firstName, lastName, channels, fields); NULL when unknown';
+
+DROP FUNCTION contact_identity.contact_events(bigint, timestamptz, integer, bigint);
+CREATE FUNCTION contact_identity.contact_events(
+    contact_id bigint,
+    since timestamptz DEFAULT NULL,
+    max_rows integer DEFAULT 100,
+    account_id bigint DEFAULT 0)
+RETURNS TABLE (event_id bigint, event_type text, payload jsonb, occurred_at timestamptz, recorded_at timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target bigint := contact_events.contact_id;
+    next_id bigint;
+BEGIN
+    IF contact_events.contact_id IS NULL THEN
+        RAISE EXCEPTION 'contact_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF max_rows IS NULL THEN
+        RAISE EXCEPTION 'max_rows must not be null' USING ERRCODE = '22004', HINT = 'Pass a number of rows of 1 or more.';
+    END IF;
+    IF max_rows OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'invalid max_rows %', max_rows USING ERRCODE = '22023', HINT = 'Pass a number of rows of 1 or more.';
+    END IF;
+    PERFORM contact_identity.require_account(contact_events.account_id, 'reader');
+    -- A merged contact's events went to the contact it was merged into.
+    FOR hop IN 1..1000 LOOP
+        SELECT c.merged_into INTO next_id FROM contact_identity.contacts c
+        WHERE c.account_id OPERATOR(pg_catalog.=) contact_events.account_id
+          AND c.contact_id OPERATOR(pg_catalog.=) target;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'contact % does not exist', contact_events.contact_id USING ERRCODE = 'P0002',
+                DETAIL = pg_catalog.format('Account %s has no contact %s.', contact_events.account_id, target),
+                HINT = 'Check contact_id and account_id.';
+        END IF;
+        EXIT WHEN next_id IS NULL;
+        target := next_id;
+    END LOOP;
+    RETURN QUERY
+    SELECT e.event_id, e.event_type, e.payload, e.occurred_at, e.recorded_at
+    FROM contact_identity.events e
+    WHERE e.account_id OPERATOR(pg_catalog.=) contact_events.account_id
+      AND e.contact_id OPERATOR(pg_catalog.=) target
+      AND (since IS NULL OR e.occurred_at OPERATOR(pg_catalog.>=) since)
+    ORDER BY e.occurred_at DESC, e.event_id DESC
+    LIMIT max_rows;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.contact_events(bigint, timestamptz, integer, bigint) IS
+    'a contact''s events, newest first, including those recorded before it existed and those of contacts merged into it';
+
+-- The functions that read or write the tables run as the extension's owner;
+-- each checks the calling role's grant on the account first. The C
+-- functions and run_import check too (run_import, which commits, cannot be
+-- SECURITY DEFINER: it switches to the owner between commits itself).
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) 'contact_identity'::pg_catalog.regnamespace
+               AND p.prokind OPERATOR(pg_catalog.=) 'f'
+               AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['normalize_email', 'normalize_phone', 'email_mailbox',
+                   'merge_attributes', 'calling_role', 'create_export_publication', 'segment_check_name',
+                   'unmerged_identifiers'])
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', f);
+    END LOOP;
+END
+$$;
+
+-- Three roles, made when missing (roles belong to the cluster, not to the
+-- database or the extension): what a role may call. Which accounts it may
+-- use is in account_grants.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'contact_identity_reader') THEN
+        CREATE ROLE contact_identity_reader NOLOGIN;
+        COMMENT ON ROLE contact_identity_reader IS
+            'contact_identity: resolve, get, explain, events, segments and exports of the accounts granted';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'contact_identity_writer') THEN
+        CREATE ROLE contact_identity_writer NOLOGIN;
+        COMMENT ON ROLE contact_identity_writer IS
+            'contact_identity: reader, plus upsert, assign, delete, import and track_event';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'contact_identity_admin') THEN
+        CREATE ROLE contact_identity_admin NOLOGIN;
+        COMMENT ON ROLE contact_identity_admin IS
+            'contact_identity: writer, plus merge, unmerge, purge, identifier types, blocked values, segments and account grants';
+    END IF;
+END
+$$;
+GRANT contact_identity_reader TO contact_identity_writer;
+GRANT contact_identity_writer TO contact_identity_admin;
+
+-- Nothing for PUBLIC.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) 'contact_identity'::pg_catalog.regnamespace
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON SCHEMA contact_identity, contact_identity_segments FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA contact_identity, contact_identity_segments TO contact_identity_reader;
+GRANT EXECUTE ON FUNCTION
+    contact_identity.resolve_contact(text, text, text, jsonb, bigint, boolean),
+    contact_identity.get_contact(bigint, bigint),
+    contact_identity.explain_contact(bigint, bigint),
+    contact_identity.contact_events(bigint, timestamptz, integer, bigint),
+    contact_identity.segment_members(text),
+    contact_identity.segment_count(text),
+    contact_identity.export_changes(timestamptz, bigint),
+    contact_identity.normalize_email(text),
+    contact_identity.normalize_phone(text, text),
+    contact_identity.email_mailbox(text),
+    contact_identity.calling_role(),
+    contact_identity.readable_accounts()
+    TO contact_identity_reader;
+GRANT EXECUTE ON FUNCTION
+    contact_identity.upsert_contact(text, text, text, jsonb, text, text, jsonb, bigint, bigint, text, boolean),
+    contact_identity.assign_external_id(bigint, text, bigint),
+    contact_identity.delete_contact(bigint, bigint),
+    contact_identity.import_contacts(regclass, text, boolean, boolean, bigint),
+    contact_identity.import_contacts_json(jsonb, text, boolean, boolean, bigint),
+    contact_identity.track_event(text, jsonb, text, text, text, jsonb, timestamptz, bigint)
+    TO contact_identity_writer;
+GRANT EXECUTE ON PROCEDURE
+    contact_identity.run_import(regclass, text, integer, boolean, boolean, bigint, bigint)
+    TO contact_identity_writer;
+GRANT EXECUTE ON FUNCTION
+    contact_identity.merge_contacts(bigint, bigint, boolean, bigint),
+    contact_identity.unmerge_contact(bigint, bigint),
+    contact_identity.purge_contact(bigint, bigint),
+    contact_identity.create_segment(text, jsonb, bigint),
+    contact_identity.replace_segment(text, jsonb),
+    contact_identity.drop_segment(text),
+    contact_identity.grant_account(name, bigint, text),
+    contact_identity.revoke_account(name, bigint)
+    TO contact_identity_admin;
+
+-- Readers read the views, which run as the reader (security_invoker), and
+-- through them the tables, where row-level security shows the accounts
+-- granted. Nobody but the owner writes these tables: only the functions do.
+ALTER VIEW contact_identity.contacts_without_external_id SET (security_invoker = true);
+ALTER VIEW contact_identity.contacts_anonymous SET (security_invoker = true);
+ALTER VIEW contact_identity.contacts_deleted SET (security_invoker = true);
+ALTER VIEW contact_identity.possible_duplicates SET (security_invoker = true);
+ALTER VIEW contact_identity.contacts_export SET (security_invoker = true);
+GRANT SELECT ON contact_identity.contacts_without_external_id, contact_identity.contacts_anonymous,
+    contact_identity.contacts_deleted, contact_identity.possible_duplicates, contact_identity.contacts_export,
+    contact_identity.contacts, contact_identity.identifiers, contact_identity.identity_log, contact_identity.events,
+    contact_identity.event_keys, contact_identity.imports, contact_identity.import_errors, contact_identity.segments,
+    contact_identity.identifier_types, contact_identity.blocked_values
+    TO contact_identity_reader;
+-- Identifier types and blocked values are the database's configuration,
+-- with no account: admins change them directly.
+GRANT INSERT, UPDATE, DELETE ON contact_identity.identifier_types, contact_identity.blocked_values
+    TO contact_identity_admin;
+GRANT USAGE ON SEQUENCE contact_identity.blocked_values_blocked_id_seq TO contact_identity_admin;
+
+-- Row-level security on every table with an account: a role reads the
+-- accounts it has a grant on (account_grants itself is read by no role).
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['contacts', 'identifiers', 'identity_log', 'events', 'event_keys', 'imports',
+                             'import_errors', 'segments', 'account_grants'] LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE contact_identity.%I ENABLE ROW LEVEL SECURITY', t);
+        CONTINUE WHEN t OPERATOR(pg_catalog.=) 'account_grants';
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY granted_accounts ON contact_identity.%I FOR SELECT USING (account_id'
+            ' OPERATOR(pg_catalog.=) ANY ((SELECT contact_identity.readable_accounts())::pg_catalog.int8[]))', t);
+        EXECUTE pg_catalog.format(
+            'COMMENT ON POLICY granted_accounts ON contact_identity.%I IS %L', t,
+            'a role reads the accounts it has a grant on');
+    END LOOP;
+END
+$$;

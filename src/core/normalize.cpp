@@ -24,6 +24,14 @@ using i18n::phonenumbers::PhoneNumberUtil;
 // RFC 5321 limits: local part in bytes, whole address in bytes, DNS label.
 constexpr size_t kMaxLocalPartBytes = 64;
 constexpr size_t kMaxEmailBytes = 254;
+// What is read at all: an email is at most 254 bytes once normalized (an IDN
+// domain may be longer in UTF-8 than in punycode), a written phone number
+// with its spaces and an extension well under 100 characters. Longer input
+// is refused before libidn2 and libphonenumber see it: the ICU regular
+// expressions libphonenumber runs take minutes on a megabyte, and cannot be
+// cancelled.
+constexpr size_t kMaxEmailInputBytes = 1024;
+constexpr size_t kMaxPhoneInputChars = 100;
 constexpr size_t kMaxLabelBytes = 63;
 
 // Throws the 22023 error every rule in this file raises.
@@ -182,6 +190,7 @@ std::string normalize_email(std::string_view raw, std::string_view field) {
   std::string_view in = trim(raw);
   if (in.empty()) fail(name + " is empty");
   std::string bad = "invalid " + name + " " + quoted(in);
+  if (in.size() > kMaxEmailInputBytes) fail(bad, "An email address has at most 254 characters.");
   std::string email = ascii_lower(in);
 
   for (size_t pos = 0; pos < email.size();) {
@@ -233,6 +242,8 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   size_t chars;
   std::string problem = bad_characters(in, &chars);
   if (!problem.empty()) fail(bad, problem);
+  if (chars > kMaxPhoneInputChars)
+    fail(bad, "A phone number has at most " + std::to_string(kMaxPhoneInputChars) + " characters.");
   for (char c : in)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
       fail(bad, "A phone number must contain no letters.");
@@ -268,6 +279,15 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
 
   std::string result;
   util->Format(number, PhoneNumberUtil::E164, &result);
+  // The stored form must read back as itself, or a lookup by it would miss
+  // the contact. It does not when the digits after the country code start
+  // with the national prefix ("000000" in DE is +4900000, read back as
+  // +490000): such a number exists nowhere.
+  PhoneNumber again;
+  std::string round_trip;
+  if (util->Parse(result, "ZZ", &again) == PhoneNumberUtil::NO_PARSING_ERROR)
+    util->Format(again, PhoneNumberUtil::E164, &round_trip);
+  if (round_trip != result) fail(bad, "It does not look like a phone number.");
   return result;
 }
 

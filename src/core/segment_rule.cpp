@@ -495,7 +495,7 @@ CompiledRule compile_segment_rule(std::string_view rule_json) {
   if (rule_json.size() > kMaxRuleBytes)
     throw IdentityError(sqlstate::kInvalidParameterValue, "invalid segment rule: longer than 65536 bytes",
                         "It is " + std::to_string(rule_json.size()) + " bytes.");
-  JsonValue root = parse_json(rule_json, "invalid segment rule: not valid JSON", kMaxRuleJsonDepth);
+  JsonValue root = parse_json(rule_json, "invalid segment rule: not valid JSON, or nested too deeply", kMaxRuleJsonDepth);
   Compiler compiler;
   compiler.out.sql = compiler.node(root, "$", 0);
   return std::move(compiler.out);

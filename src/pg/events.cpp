@@ -13,6 +13,7 @@
 #include "core/decision.h"
 #include "core/identity_error.h"
 #include "core/json_text.h"
+#include "pg/access.h"
 #include "pg/apply.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
@@ -150,6 +151,7 @@ extern "C" Datum ci_track_event(PG_FUNCTION_ARGS) {
     CallKeys keys = key_args(fcinfo, 2);
     keys.account_id = account_arg(fcinfo, 7);
     spi_connect();
+    require_account(keys.account_id, Level::kWriter);
     int64_t event_id = track(keys, event);
     spi_finish();
     return Int64GetDatum(event_id);

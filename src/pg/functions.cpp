@@ -3,6 +3,7 @@
 #include "core/decision.h"
 #include "core/identity_error.h"
 #include "core/normalize.h"
+#include "pg/access.h"
 #include "pg/apply.h"
 #include "pg/lookup.h"
 #include "pg/module.h"
@@ -112,6 +113,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
                           "Pass at least one of external_id, email, phone or identifiers.");
 
     spi_connect();
+    require_account(keys.account_id, Level::kReader);
     identity::Request request = build_request(keys, true);
     identity::SearchResult found;
     if (!request.keys.empty()) {
@@ -148,6 +150,7 @@ extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(10)) throw IdentityError("22004", "restore_deleted must not be null", "", "Pass true or false.");
     keys.restore_deleted = PG_GETARG_BOOL(10);
     spi_connect();
+    require_account(keys.account_id, Level::kWriter);
     Outcome out = upsert(keys, fields, "upsert_contact");
     spi_finish();
     return upsert_result_datum(fcinfo, out);
@@ -164,6 +167,7 @@ extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
     if (!keys.contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
     if (!keys.external_id) throw IdentityError("22004", "external_id must not be null", "", "");
     spi_connect();
+    require_account(keys.account_id, Level::kWriter);
     Outcome out = upsert(keys, ProfileFields{}, "assign_external_id");
     spi_finish();
     return upsert_result_datum(fcinfo, out);
@@ -177,6 +181,7 @@ extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
     int64_t account_id = account_arg(fcinfo, 1);
     if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
     spi_connect();
+    require_account(account_id, Level::kWriter);
     uint64_t n = execute(delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false);
     if (n == 0)
       throw IdentityError(sqlstate::kNoDataFound, "contact " + std::to_string(*contact_id) + " does not exist",

@@ -5,6 +5,7 @@
 //
 // Rows run in batches (import_batch.h).
 #include "core/identity_error.h"
+#include "pg/access.h"
 #include "pg/import_batch.h"
 #include "pg/import_source.h"
 #include "pg/module.h"
@@ -91,6 +92,8 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     // allocated, so memory is bounded by the batch, not by the source. The
     // source's cursor lives on between connections.
     spi_connect();
+    require_account(options.account_id, Level::kWriter);
+    require_select(source);
     SourceReader reader(source, options);
     reader.open_cursor();
     spi_finish();

@@ -26,8 +26,15 @@ Statement columns_statement{
     " ORDER BY a.attnum",
     {OIDOID}};
 
+// The source's kind, and whether it is one of the extension's own tables
+// (importing contacts from contacts writes the rows it is reading: it would
+// never end).
 Statement relkind_statement{
-    "SELECT c.relkind::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1", {OIDOID}};
+    "SELECT c.relkind::pg_catalog.text, n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['contact_identity',"
+    " 'contact_identity_segments']) FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+    " WHERE c.oid OPERATOR(pg_catalog.=) $1",
+    {OIDOID}};
 
 Statement types_statement{
     "SELECT t.name FROM contact_identity.identifier_types t WHERE t.class OPERATOR(pg_catalog.<>) 'external'", {}};
@@ -59,6 +66,10 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
     throw IdentityError("42809", "import source must be a table",
                         "Views and foreign tables have no physical row order to import and resume by.",
                         "Copy the rows into a table first, e.g. CREATE TEMP TABLE src AS SELECT * FROM the_view.");
+  if (result_bool(0, 2))
+    throw IdentityError("42809", "import source must not be a table of contact_identity",
+                        "An import writes those tables, so it would read the rows it writes.",
+                        "Copy the rows into a table of your own first.");
   std::set<std::string> type_names;
   uint64_t n = execute(types_statement, {}, false);
   for (uint64_t r = 0; r < n; r++) type_names.insert(result_text(r, 1).value_or(""));

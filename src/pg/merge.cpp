@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/identity_error.h"
+#include "pg/access.h"
 #include "pg/apply.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
@@ -124,6 +125,7 @@ extern "C" Datum ci_merge_contacts(PG_FUNCTION_ARGS) {
     bool force = PG_GETARG_BOOL(2);
     int64_t account_id = account_arg(fcinfo, 3);
     spi_connect();
+    require_account(account_id, Level::kAdmin);
     int64_t result = merge_contacts(account_id, winner, loser, force);
     spi_finish();
     return Int64GetDatum(result);

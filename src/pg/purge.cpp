@@ -11,6 +11,7 @@
 
 #include "core/identity_error.h"
 #include "core/normalize.h"
+#include "pg/access.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -191,6 +192,7 @@ extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
     int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
     int64_t account_id = account_arg(fcinfo, 1);
     spi_connect();
+    require_account(account_id, Level::kAdmin);
     std::string summary = purge(account_id, contact_id);
     spi_finish();
     return jsonb_datum(summary);

@@ -167,6 +167,8 @@ void drop_blocked(std::vector<std::vector<Candidate>> &calls, bool read_only) {
 }
 
 // The candidates of one call, before blocked values are dropped.
+constexpr size_t kMaxIdentifiersPerCall = 1000;
+
 std::vector<Candidate> candidates_of(const CallKeys &keys, const std::map<std::string, TypeInfo> &types) {
   std::vector<Candidate> candidates;
   if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
@@ -175,6 +177,13 @@ std::vector<Candidate> candidates_of(const CallKeys &keys, const std::map<std::s
   std::vector<identity::RawIdentifier> raws;
   if (keys.identifiers_json) raws = identity::parse_identifiers_json(*keys.identifiers_json);
   raws.insert(raws.end(), keys.more_identifiers.begin(), keys.more_identifiers.end());
+  // Far more than any person holds (limits keep 50 cookies at most): a call
+  // with more is a bug or an attack, and would hold that many row locks.
+  if (raws.size() > kMaxIdentifiersPerCall)
+    throw IdentityError(sqlstate::kInvalidParameterValue,
+                        "identifiers holds " + std::to_string(raws.size()) + " values",
+                        "A call may carry at most " + std::to_string(kMaxIdentifiersPerCall) + " identifiers.",
+                        "Send them in several calls.");
   for (const identity::RawIdentifier &raw : raws) {
     if (raw.type == identity::kExternalIdType)
       throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",

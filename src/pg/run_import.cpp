@@ -5,6 +5,7 @@
 // batch and never applies a row twice.
 #include "core/identity_error.h"
 #include "core/json_text.h"
+#include "pg/access.h"
 #include "pg/import_batch.h"
 #include "pg/import_source.h"
 #include "pg/pg_boundary.h"
@@ -209,47 +210,61 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     pg_call([]() noexcept {
       if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "contact_identity: SPI_connect failed");
     });
-    pin_settings();
+    // A procedure that commits cannot be SECURITY DEFINER: it checks the
+    // caller itself, then works as the owner between commits (RunAs).
+    const Oid owner = function_owner(fcinfo);
     ImportRun run;
     ImportOptions options;
-    if (resume) {
-      run = load_import(*resume, account_id);
-      options = run.options;
-      if (run.done) {  // nothing left to do
-        pg_call([]() noexcept { SPI_finish(); });
-        return import_id_result(fcinfo, run.import_id);
+    std::optional<SourceReader> reader;
+    {
+      RunAs as_owner(owner);
+      pin_settings();
+      require_account(account_id, Level::kWriter);
+      if (resume) {
+        run = load_import(*resume, account_id);
+        options = run.options;
+      } else {
+        options.dedupe_on = *text_arg(fcinfo, 1);
+        options.restore_deleted = PG_GETARG_BOOL(3);
+        options.clear_nulls = PG_GETARG_BOOL(4);
+        options.account_id = account_id;
       }
-    } else {
-      options.dedupe_on = *text_arg(fcinfo, 1);
-      options.restore_deleted = PG_GETARG_BOOL(3);
-      options.clear_nulls = PG_GETARG_BOOL(4);
-      options.account_id = account_id;
+      if (!run.done) {
+        Oid source = resume ? run.source : PG_GETARG_OID(0);
+        require_select(source);
+        reader.emplace(source, options);  // a bad source is refused before anything is recorded
+        if (!resume) run = create_import(source, options, batch_size);
+      }
     }
-    Oid source = resume ? run.source : PG_GETARG_OID(0);
-    SourceReader reader(source, options);  // a bad source is refused before anything is recorded
-    if (!resume) run = create_import(source, options, batch_size);
+    if (run.done) {  // nothing left to do
+      pg_call([]() noexcept { SPI_finish(); });
+      return import_id_result(fcinfo, run.import_id);
+    }
     commit();  // the imports row is visible before the first batch
 
     pgshell::Param lock_class{Int32GetDatum(kImportLockClass), false};
     pgshell::Param lock_key{Int32GetDatum(static_cast<int32_t>(run.import_id)), false};
     ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
     while (!run.done) {
-      spi_connect();  // per batch: SPI_finish frees what the batch allocated
-      pin_settings();
-      execute(lock_import_statement, {lock_class, lock_key}, false);
-      if (!result_bool(0, 1))
-        throw IdentityError("55006", "import " + std::to_string(run.import_id) + " is running in another session",
-                            "", "Wait for it to end, or resume it once that session has ended.");
-      // Where the import stands, as committed (another session may have
-      // moved it on since we last looked).
-      run = load_import(run.import_id, account_id);
-      if (!run.done) {
-        std::vector<SourceRow> rows = reader.page(run.position, run.batch_size);
-        std::vector<RowResult> results = run_batch(rows);
-        record_batch(run, rows, results, rows.empty());
-        for (const RowResult &r : results) progress.count(r);
+      {
+        RunAs as_owner(owner);
+        spi_connect();  // per batch: SPI_finish frees what the batch allocated
+        pin_settings();
+        execute(lock_import_statement, {lock_class, lock_key}, false);
+        if (!result_bool(0, 1))
+          throw IdentityError("55006", "import " + std::to_string(run.import_id) + " is running in another session",
+                              "", "Wait for it to end, or resume it once that session has ended.");
+        // Where the import stands, as committed (another session may have
+        // moved it on since we last looked).
+        run = load_import(run.import_id, account_id);
+        if (!run.done) {
+          std::vector<SourceRow> rows = reader->page(run.position, run.batch_size);
+          std::vector<RowResult> results = run_batch(rows);
+          record_batch(run, rows, results, rows.empty());
+          for (const RowResult &r : results) progress.count(r);
+        }
+        spi_finish();
       }
-      spi_finish();
       commit();
     }
     pg_call([]() noexcept { SPI_finish(); });

@@ -13,6 +13,7 @@
 
 #include "core/identity_error.h"
 #include "core/json_text.h"
+#include "pg/access.h"
 #include "pg/apply.h"
 #include "pg/events.h"
 #include "pg/log_batch.h"
@@ -333,6 +334,7 @@ extern "C" Datum ci_unmerge_contact(PG_FUNCTION_ARGS) {
     int64_t loser = required_int8_arg(fcinfo, 0, "loser");
     int64_t account_id = account_arg(fcinfo, 1);
     spi_connect();
+    require_account(account_id, Level::kAdmin);
     std::string summary = unmerge(account_id, loser);
     spi_finish();
     return jsonb_datum(summary);

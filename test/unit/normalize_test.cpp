@@ -185,6 +185,9 @@ TEST(NormalizePhone, RejectsImpossibleNumbers) {
       {"+1 202 555 0143 #123", "", "invalid phone number \"+1 202 555 0143 #123\"",
        "extension"},
       {"+380\x01" "501234567", "", "invalid phone number \"+380\\x01501234567\"", "U+0001"},
+      // +4900000 would read back as +490000 (found by the phone fuzzer).
+      {"000000", "DE", "invalid phone number \"000000\"", "does not look like a phone number"},
+      {"00288182002", "BR", "invalid phone number \"00288182002\"", "does not look like a phone number"},
   };
   for (const Phone &c : cases) {
     SCOPED_TRACE(c.input);
@@ -200,6 +203,21 @@ TEST(NormalizePhone, RejectsImpossibleNumbers) {
   }
   expect_error([] { return normalize_phone("123", "", "work_phone"); },
                "work_phone \"123\" has no country code", "");
+}
+
+// Input far longer than any email or phone is refused before libidn2 and
+// libphonenumber read it: a megabyte of digits kept libphonenumber's regular
+// expressions busy for minutes, and a backend cannot cancel them.
+TEST(Normalize, RefusesHugeInputAtOnce) {
+  const std::string digits = rep("1", 1 << 20);
+  expect_error([&] { return normalize_phone("+" + digits, "UA"); },
+               "invalid phone number \"+" + rep("1", 99) + "\"...", "at most 100 characters");
+  expect_error([&] { return normalize_phone(rep("1", 101), "UA"); }, "invalid phone number \"" + rep("1", 100) + "\"...",
+               "at most 100 characters");
+  expect_error([&] { return normalize_email(rep("a", 1 << 20) + "@x.io"); },
+               "invalid email \"" + rep("a", 100) + "\"...", "at most 254 characters");
+  expect_error([&] { return normalize_email("a@" + rep("b", 1100)); }, "invalid email \"a@" + rep("b", 98) + "\"...",
+               "at most 254 characters");
 }
 
 TEST(NormalizePhone, KnowsSupportedRegions) {

@@ -229,7 +229,7 @@ TEST(SegmentRule, RecordsChecksForTheDatabase) {
 }
 
 TEST(SegmentRule, RejectsBadRules) {
-  const std::string kNotJson = "invalid segment rule: not valid JSON";
+  const std::string kNotJson = "invalid segment rule: not valid JSON, or nested too deeply";
   const Bad cases[] = {
       // Not JSON, not a rule.
       {"", kNotJson, "Unexpected end of input at byte offset 0."},
@@ -465,7 +465,7 @@ TEST(SegmentRule, EnforcesTheLimits) {
   }
   // Deeper than any rule can be: the JSON reader stops before recursing further.
   IdentityError deep = error_of(nested("all", 35));
-  EXPECT_STREQ(deep.what(), "invalid segment rule: not valid JSON");
+  EXPECT_STREQ(deep.what(), "invalid segment rule: not valid JSON, or nested too deeply");
   EXPECT_EQ(deep.detail(), "Nesting deeper than 68 levels at byte offset 306.");
 
   auto conditions = [](int n) {
@@ -492,7 +492,7 @@ TEST(SegmentRule, EnforcesTheLimits) {
   // 100000 '[' stay within the byte limit's check: the length check comes first.
   EXPECT_STREQ(error_of(std::string(100000, '[')).what(), "invalid segment rule: longer than 65536 bytes");
   IdentityError brackets = error_of(std::string(65536, '['));
-  EXPECT_STREQ(brackets.what(), "invalid segment rule: not valid JSON");
+  EXPECT_STREQ(brackets.what(), "invalid segment rule: not valid JSON, or nested too deeply");
   EXPECT_EQ(brackets.detail(), "Nesting deeper than 68 levels at byte offset 68.");
 }
 
@@ -503,7 +503,7 @@ TEST(SegmentRule, RejectsEveryTruncation) {
   ASSERT_NO_THROW(compile_segment_rule(rule));
   for (size_t len = 0; len < rule.size(); len++) {
     SCOPED_TRACE(len);
-    EXPECT_STREQ(error_of(rule.substr(0, len)).what(), "invalid segment rule: not valid JSON");
+    EXPECT_STREQ(error_of(rule.substr(0, len)).what(), "invalid segment rule: not valid JSON, or nested too deeply");
   }
 }
 
@@ -603,7 +603,7 @@ TEST(SegmentRule, LiteralsReadBackExactly) {
     try {
       r = compile_segment_rule(email_eq(json_quote(value)));
     } catch (const IdentityError &e) {
-      EXPECT_STREQ(e.what(), "invalid segment rule: not valid JSON");
+      EXPECT_STREQ(e.what(), "invalid segment rule: not valid JSON, or nested too deeply");
       continue;
     }
     accepted++;
