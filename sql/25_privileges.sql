@@ -52,6 +52,8 @@ SELECT count(*) > 0 AS explained FROM contact_identity.explain_contact(:t1_ann, 
 SELECT contact_identity.track_event('order', external_id => 'u-1', account_id => 1) > 0 AS tracked;
 SELECT count(*) AS events FROM contact_identity.contact_events(:t1_ann, account_id => 1);
 SELECT action FROM contact_identity.import_contacts('import_t1', account_id => 1);
+SELECT action FROM contact_identity.import_contacts_json('[{"externalCustomerId": "u-8"}]', account_id => 1);
+CALL contact_identity.run_import('import_t1', account_id => 1);
 SELECT count(*) AS changes FROM contact_identity.export_changes('-infinity', 1);
 -- It sees account 1 only, whatever it reads.
 SELECT account_id, external_id, email FROM contact_identity.contacts ORDER BY account_id, contact_id;
