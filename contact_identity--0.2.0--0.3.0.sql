@@ -276,8 +276,9 @@ $$;
 COMMENT ON FUNCTION contact_identity.segment_check_name(text) IS
     'raises the error for a segment name that cannot name a view (NULL, empty, over 63 bytes)';
 
--- The segment's row, or the error for an unknown one.
-CREATE FUNCTION contact_identity.segment_row(name text)
+-- The segment's row once the calling role may use its account at level;
+-- the error for an unknown segment or a missing grant.
+CREATE FUNCTION contact_identity.segment_row(name text, level text)
 RETURNS contact_identity.segments
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -291,11 +292,12 @@ BEGIN
         RAISE EXCEPTION 'segment "%" does not exist', name USING ERRCODE = 'P0002',
             HINT = 'contact_identity.segments lists the segments; create_segment makes one.';
     END IF;
+    PERFORM contact_identity.require_account(segment.account_id, segment_row.level);
     RETURN segment;
 END
 $$;
-COMMENT ON FUNCTION contact_identity.segment_row(text) IS
-    'the segments row of a segment; an error when there is none';
+COMMENT ON FUNCTION contact_identity.segment_row(text, text) IS
+    'the segments row of a segment the calling role may use at level; an error when there is none or no grant';
 
 CREATE FUNCTION contact_identity.create_segment(name text, rule jsonb, account_id bigint DEFAULT 0)
 RETURNS regclass
@@ -331,9 +333,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    segment contact_identity.segments := contact_identity.segment_row(name);
+    segment contact_identity.segments := contact_identity.segment_row(name, 'admin');
 BEGIN
-    PERFORM contact_identity.require_account(segment.account_id, 'admin');
     IF rule IS NULL THEN
         RAISE EXCEPTION 'rule must not be null' USING ERRCODE = '22004';
     END IF;
@@ -352,7 +353,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM contact_identity.require_account((contact_identity.segment_row(name)).account_id, 'admin');
+    PERFORM contact_identity.segment_row(name, 'admin');
     EXECUTE pg_catalog.format('DROP VIEW contact_identity_segments.%I', name);
     DELETE FROM contact_identity.segments s WHERE s.name OPERATOR(pg_catalog.=) drop_segment.name;
 END
@@ -366,7 +367,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM contact_identity.require_account((contact_identity.segment_row(name)).account_id, 'reader');
+    PERFORM contact_identity.segment_row(name, 'reader');
     RETURN QUERY EXECUTE pg_catalog.format('SELECT * FROM contact_identity_segments.%I', name);
 END
 $$;
@@ -380,7 +381,7 @@ AS $$
 DECLARE
     n bigint;
 BEGIN
-    PERFORM contact_identity.require_account((contact_identity.segment_row(name)).account_id, 'reader');
+    PERFORM contact_identity.segment_row(name, 'reader');
     EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM contact_identity_segments.%I', name) INTO n;
     RETURN n;
 END

@@ -25,8 +25,6 @@ std::string describe(const Key &key) {
   return key.type + " " + quoted(key.value);
 }
 
-std::string contact_name(int64_t id) { return "contact " + std::to_string(id); }
-
 std::optional<std::string> request_external_id(const Request &request) {
   for (const Key &key : request.keys)
     if (key.key_class == KeyClass::kExternalId) return key.value;

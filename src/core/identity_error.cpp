@@ -40,4 +40,6 @@ std::string quoted(std::string_view s) {
   return "\"" + out + "\"" + (pos < s.size() ? "..." : "");
 }
 
+std::string contact_name(int64_t id) { return "contact " + std::to_string(id); }
+
 }  // namespace identity

@@ -4,6 +4,7 @@
 // without depending on PostgreSQL; the shell turns it into an ereport.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,5 +43,8 @@ class IdentityError : public std::runtime_error {
 // the message short and printable: at most 100 bytes of the value (then
 // "..."), control characters and invalid UTF-8 shown as \xNN or \uNNNN.
 std::string quoted(std::string_view value);
+
+// "contact 42": how messages name a contact.
+std::string contact_name(int64_t id);
 
 }  // namespace identity

@@ -36,9 +36,6 @@ Statement relkind_statement{
     " WHERE c.oid OPERATOR(pg_catalog.=) $1",
     {OIDOID}};
 
-Statement types_statement{
-    "SELECT t.name FROM contact_identity.identifier_types t WHERE t.class OPERATOR(pg_catalog.<>) 'external'", {}};
-
 // "name" as an SQL identifier.
 std::string quote_ident(const std::string &name) {
   std::string out = "\"";
@@ -70,11 +67,11 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
     throw IdentityError("42809", "import source must not be a table of contact_identity",
                         "An import writes those tables, so it would read the rows it writes.",
                         "Copy the rows into a table of your own first.");
-  std::set<std::string> type_names;
-  uint64_t n = execute(types_statement, {}, false);
-  for (uint64_t r = 0; r < n; r++) type_names.insert(result_text(r, 1).value_or(""));
+  std::set<std::string> type_names;  // the per-type columns (the external ID has its own)
+  for (const auto &[name, info] : load_types(false))
+    if (info.key_class != identity::KeyClass::kExternalId) type_names.insert(name);
 
-  n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, false);
+  uint64_t n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, false);
   std::vector<std::string> names, column_types;
   for (uint64_t r = 0; r < n; r++) {
     names.push_back(result_text(r, 1).value_or(""));

@@ -21,6 +21,7 @@ namespace pgshell {
 namespace {
 
 using identity::IdentityError;
+using identity::contact_name;
 namespace sqlstate = identity::sqlstate;
 
 // The winner's empty external ID, email and phone taken from the loser,
@@ -31,17 +32,15 @@ Statement fill_primary_statement{
     " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID}};
 
-std::string name(int64_t id) { return "contact " + std::to_string(id); }
-
 // Refuses a contact that cannot take part in a merge.
 void require_live(const ContactRow &row) {
   if (row.merged_into)
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
-                        name(row.state.id) + " was already merged into contact " + std::to_string(*row.merged_into),
+                        contact_name(row.state.id) + " was already merged into " + contact_name(*row.merged_into),
                         "A merged contact is a tombstone and holds nothing.",
                         "Merge contact " + std::to_string(*row.merged_into) + " instead.");
   if (row.state.deleted)
-    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, name(row.state.id) + " is deleted", "",
+    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, contact_name(row.state.id) + " is deleted", "",
                         "Restore it first: upsert_contact with restore_deleted => true.");
 }
 
@@ -56,10 +55,10 @@ int64_t follow_winner(int64_t account_id, int64_t winner_arg, int64_t loser) {
     throw IdentityError(sqlstate::kNoDataFound, e.what(), e.detail(), "Check winner and account_id.");
   }
   if (winner == loser)
-    throw IdentityError(sqlstate::kInvalidParameterValue, "cannot merge " + name(loser) + " into itself",
+    throw IdentityError(sqlstate::kInvalidParameterValue, "cannot merge " + contact_name(loser) + " into itself",
                         winner == winner_arg
                             ? ""
-                            : "Contact " + std::to_string(winner_arg) + " was merged into " + name(loser) + ".",
+                            : "Contact " + std::to_string(winner_arg) + " was merged into " + contact_name(loser) + ".",
                         "");
   return winner;
 }
@@ -76,22 +75,22 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
   }
   auto l = rows.find(loser);
   if (l == rows.end())
-    throw IdentityError(sqlstate::kNoDataFound, name(loser) + " does not exist",
-                        "Account " + std::to_string(account_id) + " has no " + name(loser) + ".",
+    throw IdentityError(sqlstate::kNoDataFound, contact_name(loser) + " does not exist",
+                        "Account " + std::to_string(account_id) + " has no " + contact_name(loser) + ".",
                         "Check loser and account_id.");
   auto w = rows.find(winner);
   if (w == rows.end())
-    throw IdentityError("40001", "could not serialize access to " + name(winner),
+    throw IdentityError("40001", "could not serialize access to " + contact_name(winner),
                         "It was removed while this call waited for it.", "Retry the transaction.");
   require_live(w->second);
   require_live(l->second);
   const ContactRow &win = w->second, &lose = l->second;
   if (win.state.external_id && lose.state.external_id && !force)
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
-                        name(winner) + " and " + name(loser) + " both have an external ID",
+                        contact_name(winner) + " and " + contact_name(loser) + " both have an external ID",
                         "Contact " + std::to_string(winner) + " has external ID " +
                             identity::quoted(*win.state.external_id) + " and " +
-                            name(loser) + " has " + identity::quoted(*lose.state.external_id) +
+                            contact_name(loser) + " has " + identity::quoted(*lose.state.external_id) +
                             "; the application may know them as two people.",
                         "If they are one person, merge with force => true: the winner keeps its external ID, and "
                         "the loser's finds the winner.");

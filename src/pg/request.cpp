@@ -68,12 +68,7 @@ Statement blocked_batch_statement{
 // Keys from which the batch form of the check pays.
 constexpr size_t kBatchKeys = 100;
 
-struct TypeInfo {
-  KeyClass key_class = KeyClass::kChangeable;
-  int priority = 0;
-  std::string normalizer;
-  bool creates_contact = true;
-};
+}  // namespace
 
 std::map<std::string, TypeInfo> load_types(bool read_only) {
   std::map<std::string, TypeInfo> types;
@@ -91,6 +86,8 @@ std::map<std::string, TypeInfo> load_types(bool read_only) {
   }
   return types;
 }
+
+namespace {
 
 // A key before normalization, with what normalizing it said.
 struct Candidate {

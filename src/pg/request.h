@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,6 +30,17 @@ struct CallKeys {
   bool restore_deleted = true;
   bool clear_nulls = false;  // NULL email or phone detaches the contact's
 };
+
+// An identifier type as contact_identity.identifier_types defines it.
+struct TypeInfo {
+  identity::KeyClass key_class = identity::KeyClass::kChangeable;
+  int priority = 0;
+  std::string normalizer;
+  bool creates_contact = true;
+};
+
+// Every identifier type, external_id included, by name. Needs SPI.
+std::map<std::string, TypeInfo> load_types(bool read_only);
 
 // Reads argument n as text / bigint / jsonb-as-JSON-text; nullopt for NULL.
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n);

@@ -2,7 +2,7 @@
 // compiler (src/core/segment_rule.h). The compiler checks everything it can
 // alone; here the database checks the rest, naming the JSON path at fault:
 // each regular expression compiles, each identifier type exists.
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,10 +26,6 @@ namespace sqlstate = identity::sqlstate;
 // Compiles the pattern as the view will; an invalid one raises 2201B.
 Statement regex_statement{"SELECT '' OPERATOR(pg_catalog.~) $1", {TEXTOID}};
 
-Statement known_types_statement{
-    "SELECT t.name FROM contact_identity.identifier_types t WHERE t.name OPERATOR(pg_catalog.=) ANY ($1)",
-    {TEXTARRAYOID}};
-
 // Throws 22023 naming the rule's path when the pattern does not compile.
 void check_regex(const std::string &path, const std::string &pattern) {
   std::string problem;
@@ -48,11 +44,7 @@ void check_regex(const std::string &path, const std::string &pattern) {
 // Throws 22023 naming the first has_identifier whose type does not exist.
 void check_identifier_types(const std::vector<std::pair<std::string, std::string>> &uses) {
   if (uses.empty()) return;
-  std::vector<std::string> names;
-  for (const auto &use : uses) names.push_back(use.second);
-  uint64_t n = execute(known_types_statement, {text_array_param(names)}, true);
-  std::set<std::string> known;
-  for (uint64_t r = 0; r < n; r++) known.insert(result_text(r, 1).value_or(""));
+  const std::map<std::string, TypeInfo> known = load_types(true);
   for (const auto &[path, type] : uses)
     if (!known.count(type))
       throw IdentityError(sqlstate::kInvalidParameterValue,

@@ -30,6 +30,7 @@ namespace pgshell {
 namespace {
 
 using identity::IdentityError;
+using identity::contact_name;
 namespace sqlstate = identity::sqlstate;
 using KeyList = std::vector<std::pair<std::string, std::string>>;
 
@@ -165,8 +166,6 @@ Statement give_back_statement{
 
 #undef ACCOUNT_IS
 
-std::string name(int64_t id) { return "contact " + std::to_string(id); }
-
 // Locks the loser and the contact it was merged into, in contact ID order;
 // returns the winner.
 int64_t lock_pair(int64_t account_id, int64_t loser) {
@@ -174,11 +173,11 @@ int64_t lock_pair(int64_t account_id, int64_t loser) {
     std::map<int64_t, ContactRow> seen = read_contact_rows(account_id, {loser});
     auto l = seen.find(loser);
     if (l == seen.end())
-      throw IdentityError(sqlstate::kNoDataFound, name(loser) + " does not exist",
-                          "Account " + std::to_string(account_id) + " has no " + name(loser) + ".",
+      throw IdentityError(sqlstate::kNoDataFound, contact_name(loser) + " does not exist",
+                          "Account " + std::to_string(account_id) + " has no " + contact_name(loser) + ".",
                           "Check loser and account_id.");
     if (!l->second.merged_into)
-      throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, name(loser) + " is not merged",
+      throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, contact_name(loser) + " is not merged",
                           "It is a live contact, not the tombstone of a merge.",
                           "Pass the contact that was merged away: the merged_into of its row points at the winner.");
     int64_t winner = *l->second.merged_into;
@@ -188,14 +187,14 @@ int64_t lock_pair(int64_t account_id, int64_t loser) {
     const ContactRow &w = locked.at(winner);
     if (w.merged_into)
       throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
-                          "contact " + std::to_string(winner) + ", which " + name(loser) +
+                          "contact " + std::to_string(winner) + ", which " + contact_name(loser) +
                               " was merged into, was merged into contact " + std::to_string(*w.merged_into),
-                          "What " + name(loser) + " brought is held by contact " + std::to_string(*w.merged_into) +
+                          "What " + contact_name(loser) + " brought is held by " + contact_name(*w.merged_into) +
                               " now.",
                           "Unmerge contact " + std::to_string(winner) + " first.");
     return winner;
   }
-  throw IdentityError("40001", "could not serialize access to " + name(loser),
+  throw IdentityError("40001", "could not serialize access to " + contact_name(loser),
                       "It was merged and unmerged again and again while this call waited.", "Retry the transaction.");
 }
 
@@ -253,8 +252,9 @@ class GiveBack {
 // among what it brought.
 void give_back_pushed_out(int64_t account_id, int64_t loser, int64_t winner, int64_t merge_log_id,
                           const std::set<std::pair<std::string, std::string>> &brought, GiveBack &give_back) {
-  uint64_t n = execute(pushed_out_statement,
-                       {int8_param(account_id), int8_param(loser), int8_param(winner), int8_param(merge_log_id)}, false);
+  uint64_t n = execute(
+      pushed_out_statement,
+      {int8_param(account_id), int8_param(loser), int8_param(winner), int8_param(merge_log_id)}, false);
   std::vector<Token> tokens;
   for (uint64_t r = 0; r < n; r++)
     if (result_bool(r, 5) && !brought.count({result_text(r, 1).value_or(""), result_text(r, 2).value_or("")}))
@@ -269,11 +269,11 @@ std::string unmerge(int64_t account_id, int64_t loser) {
   if (execute(merge_log_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)}, false) != 1 ||
       !result_bool(0, 3))
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
-                        "merge of " + name(loser) + " into contact " + std::to_string(winner) +
+                        "merge of " + contact_name(loser) + " into contact " + std::to_string(winner) +
                             " cannot be reversed",
-                        "Its identity_log row does not record which identifiers, events and values " + name(loser) +
-                            " brought: merges logged before version 0.3.0 do not.",
-                        "Move what belongs to " + name(loser) +
+                        "Its identity_log row does not record which identifiers, events and values " +
+                            contact_name(loser) + " brought: merges logged before version 0.3.0 do not.",
+                        "Move what belongs to " + contact_name(loser) +
                             " by hand; explain_contact shows what the merge moved.");
   int64_t merge_log_id = result_int8(0, 1).value_or(0);
   std::string merge_detail = result_text(0, 2).value_or("{}");
