@@ -69,6 +69,11 @@ RESET client_min_messages;
 ALTER EXTENSION contact_identity UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
 SELECT obj_description('contact_identity.unmerge_contact(bigint, bigint)'::regprocedure) IS NOT NULL AS documented;
+-- 0.4.0: the triggers that tell every backend to read the configuration
+-- tables again (always enabled: a replication subscriber fires them too).
+SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
+WHERE tgrelid IN ('contact_identity.identifier_types'::regclass, 'contact_identity.blocked_values'::regclass)
+  AND NOT tgisinternal ORDER BY 1, 2;
 SELECT count(*) AS contacts, count(*) FILTER (WHERE merged_into IS NOT NULL) AS merged FROM contact_identity.contacts;
 SELECT contact_id, external_id, email, identifiers FROM contact_identity.contacts_export WHERE contact_id <= 2
 ORDER BY contact_id;

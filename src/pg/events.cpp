@@ -66,7 +66,7 @@ struct EventArgs {
 
 // Records the event; returns its ID.
 int64_t track(const CallKeys &keys, const EventArgs &event) {
-  identity::Request request = build_request(keys, false);
+  identity::Request request = build_request(keys);
   if (request.keys.empty())
     throw IdentityError(sqlstate::kInvalidParameterValue, "track_event needs an identifier",
                         "The call carries no usable external ID, email, phone or identifier, so the event could "

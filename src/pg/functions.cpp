@@ -114,7 +114,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
 
     spi_connect();
     require_account(keys.account_id, Level::kReader);
-    identity::Request request = build_request(keys, true);
+    identity::Request request = build_request(keys);
     identity::SearchResult found;
     if (!request.keys.empty()) {
       LookupResult snapshot = read_unlocked(keys.account_id, request);

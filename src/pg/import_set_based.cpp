@@ -174,7 +174,7 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
     calls.push_back(&rows[i].keys);
     index.push_back(i);
   }
-  std::vector<BuiltRequest> built = build_requests(calls, false);
+  std::vector<BuiltRequest> built = build_requests(calls);
   std::vector<std::optional<Request>> requests(rows.size());
   for (size_t k = 0; k < built.size(); k++) {
     size_t i = index[k];

@@ -68,7 +68,8 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
                         "An import writes those tables, so it would read the rows it writes.",
                         "Copy the rows into a table of your own first.");
   std::set<std::string> type_names;  // the per-type columns (the external ID has its own)
-  for (const auto &[name, info] : load_types(false))
+  std::shared_ptr<const TypeMap> types = identifier_types();
+  for (const auto &[name, info] : *types)
     if (info.key_class != identity::KeyClass::kExternalId) type_names.insert(name);
 
   uint64_t n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, false);

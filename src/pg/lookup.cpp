@@ -13,10 +13,12 @@
 //    locking are final.
 #include "pg/lookup.h"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
 #include "core/identity_error.h"
+#include "pg/config_cache.h"
 #include "pg/spi.h"
 
 namespace pgshell {
@@ -63,82 +65,146 @@ Statement contact_statement{
     " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID}};
 
-#define SELECT_CONTACTS                                                                            \
-  "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone" \
-  " FROM contact_identity.contacts c"                                                              \
-  " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) ANY ($2)" \
-  " ORDER BY c.contact_id"
-Statement contacts_statement{SELECT_CONTACTS, {INT8OID, INT8ARRAYOID}};
-Statement contacts_locked_statement{SELECT_CONTACTS " FOR NO KEY UPDATE", {INT8OID, INT8ARRAYOID}};
-#undef SELECT_CONTACTS
+// A contact's permanent identifiers ($n: the permanent type names), one
+// probe of the contact index per contact.
+#define PERMANENT_OF(contact, types)                                                                    \
+  "(SELECT i.type, i.value FROM contact_identity.identifiers i"                                         \
+  "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) " contact      \
+  "  AND i.type OPERATOR(pg_catalog.=) ANY (" types "::pg_catalog.text[]) OFFSET 0)"
 
-// A probe of the contact index per contact: joined directly, the planner may
-// walk every email of the account through the primary key instead.
-Statement permanent_statement{
-    "SELECT i.contact_id, i.type, i.value FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS k(id)"
-    " CROSS JOIN LATERAL (SELECT i.contact_id, i.type, i.value FROM contact_identity.identifiers i"
-    "   WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) k.id OFFSET 0) i"
-    " JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type"
-    " WHERE t.class OPERATOR(pg_catalog.=) 'permanent'",
+// Unlocked, all in one snapshot: each contact with its permanent
+// identifiers, one row per identifier (or one with NULLs).
+Statement contacts_statement{
+    "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone, p.type, p.value"
+    " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS k(id)"
+    " CROSS JOIN LATERAL (SELECT c.* FROM contact_identity.contacts c"
+    "   WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) k.id OFFSET 0) c"
+    " LEFT JOIN LATERAL " PERMANENT_OF("c.contact_id", "$3") " p ON true"
+    " ORDER BY c.contact_id",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID}};
+
+// Locked in contact ID order. What the locks protect is read by the next
+// statement, whose snapshot is taken after they are granted.
+Statement contacts_locked_statement{
+    "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
+    " FROM contact_identity.contacts c"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) ANY ($2)"
+    " ORDER BY c.contact_id FOR NO KEY UPDATE",
     {INT8OID, INT8ARRAYOID}};
+
+// After the locks: the holder of each key ($2, $3; rows with an ord) and
+// the permanent identifiers of the locked contacts ($4, $5; ord NULL).
+Statement after_lock_statement{
+    "SELECT k.ord, i.contact_id, NULL::pg_catalog.text, NULL::pg_catalog.text"
+    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]))"
+    "   WITH ORDINALITY AS k(type, value, ord)"
+    " CROSS JOIN LATERAL (SELECT i.contact_id FROM contact_identity.identifiers i"
+    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) k.type"
+    "  AND i.value OPERATOR(pg_catalog.=) k.value OFFSET 0) i"
+    " UNION ALL"
+    " SELECT NULL, c.id, p.type, p.value FROM pg_catalog.unnest($4::pg_catalog.int8[]) AS c(id)"
+    " CROSS JOIN LATERAL " PERMANENT_OF("c.id", "$5") " p",
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
+#undef PERMANENT_OF
 
 // How often what we read may change under us before we give up with 40001.
 constexpr int kMaxRereads = 5;
 
-std::vector<Param> key_params(int64_t account_id, const identity::Request &request) {
+// $1 account, $2 types, $3 values: of every key, or of the keys at `only`.
+std::vector<Param> key_params(int64_t account_id, const identity::Request &request,
+                              const std::vector<size_t> *only = nullptr) {
   std::vector<std::string> types, values;
-  for (const identity::Key &key : request.keys) {
-    types.push_back(key.type);
-    values.push_back(key.value);
+  for (size_t i = 0; i < request.keys.size(); i++) {
+    if (only && std::find(only->begin(), only->end(), i) == only->end()) continue;
+    types.push_back(request.keys[i].type);
+    values.push_back(request.keys[i].value);
   }
   return {int8_param(account_id), text_array_param(types), text_array_param(values)};
 }
 
-// The holder of each key (nullopt: no holder, or no row); *rows_found, when
-// given, gets how many keys have a row.
-std::vector<std::optional<int64_t>> read_holders(const std::vector<Param> &keys, size_t count, bool read_only,
-                                                 uint64_t *rows_found = nullptr) {
-  std::vector<std::optional<int64_t>> holders(count);
-  uint64_t n = execute(holders_statement, keys, read_only);
-  if (rows_found) *rows_found = n;
-  for (uint64_t r = 0; r < n; r++) {
-    size_t ord = static_cast<size_t>(result_int8(r, 1).value_or(0));
-    holders.at(ord - 1) = result_int8(r, 2);  // NULL: nobody holds it yet
-  }
-  return holders;
+Param permanent_types_param() { return text_array_param(permanent_type_names(*identifier_types())); }
+
+Param id_array_param(const std::set<int64_t> &ids) {
+  return int8_array_param(std::vector<std::optional<int64_t>>(ids.begin(), ids.end()));
 }
 
-// read_only: with the snapshot of the calling statement; otherwise each
-// statement takes a new one, seeing the latest commits and our own writes.
-std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool lock,
-                                            bool read_only) {
+ContactRow contact_row(uint64_t r) {
+  ContactRow row;
+  row.state.id = result_int8(r, 1).value_or(0);
+  row.state.external_id = result_text(r, 2);
+  row.state.deleted = result_bool(r, 3);
+  row.merged_into = result_int8(r, 4);
+  row.email = result_text(r, 5);
+  row.phone = result_text(r, 6);
+  return row;
+}
+
+KeyRead read_holders(const std::vector<Param> &keys, size_t count, bool read_only) {
+  KeyRead read;
+  read.present.assign(count, false);
+  read.holder.assign(count, std::nullopt);
+  uint64_t n = execute(holders_statement, keys, read_only);
+  for (uint64_t r = 0; r < n; r++) {
+    size_t ord = static_cast<size_t>(result_int8(r, 1).value_or(0));
+    read.present.at(ord - 1) = true;
+    read.holder.at(ord - 1) = result_int8(r, 2);  // NULL: nobody holds it yet
+  }
+  return read;
+}
+
+// Unlocked, in one statement. read_only: with the snapshot of the calling
+// statement; otherwise with a new one, which sees the latest commits and
+// our own writes.
+std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool read_only) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
-  Param id_array = int8_array_param(std::vector<std::optional<int64_t>>(ids.begin(), ids.end()));
-  uint64_t n = execute(lock ? contacts_locked_statement : contacts_statement, {int8_param(account_id), id_array},
+  uint64_t n = execute(contacts_statement, {int8_param(account_id), id_array_param(ids), permanent_types_param()},
                        read_only);
   for (uint64_t r = 0; r < n; r++) {
-    ContactRow row;
-    row.state.id = result_int8(r, 1).value_or(0);
-    row.state.external_id = result_text(r, 2);
-    row.state.deleted = result_bool(r, 3);
-    row.merged_into = result_int8(r, 4);
-    row.email = result_text(r, 5);
-    row.phone = result_text(r, 6);
-    rows.emplace(row.state.id, std::move(row));
-  }
-  n = execute(permanent_statement, {int8_param(account_id), id_array}, read_only);
-  for (uint64_t r = 0; r < n; r++) {
-    auto it = rows.find(result_int8(r, 1).value_or(0));
-    if (it != rows.end())
-      it->second.state.permanent[result_text(r, 2).value_or("")].insert(result_text(r, 3).value_or(""));
+    int64_t id = result_int8(r, 1).value_or(0);
+    auto it = rows.find(id);
+    if (it == rows.end()) it = rows.emplace(id, contact_row(r)).first;
+    if (std::optional<std::string> type = result_text(r, 7))
+      it->second.state.permanent[*type].insert(result_text(r, 8).value_or(""));
   }
   return rows;
 }
 
-std::set<int64_t> involved(const LookupResult &result, const identity::Request &request) {
+// Locks the contacts, then reads their permanent identifiers and the
+// holders of `keys` (if any) with a snapshot taken after the locks.
+std::map<int64_t, ContactRow> lock_contacts(int64_t account_id, const std::set<int64_t> &ids,
+                                            const std::vector<Param> &keys, size_t key_count, KeyRead *holders) {
+  std::map<int64_t, ContactRow> rows;
+  Param id_array = id_array_param(ids);
+  uint64_t n = execute(contacts_locked_statement, {int8_param(account_id), id_array}, false);
+  for (uint64_t r = 0; r < n; r++) {
+    ContactRow row = contact_row(r);
+    rows.emplace(row.state.id, std::move(row));
+  }
+  n = execute(after_lock_statement, {keys[0], keys[1], keys[2], id_array, permanent_types_param()}, false);
+  if (holders) {
+    holders->present.assign(key_count, false);
+    holders->holder.assign(key_count, std::nullopt);
+  }
+  for (uint64_t r = 0; r < n; r++) {
+    std::optional<int64_t> ord = result_int8(r, 1);
+    if (ord) {
+      if (holders) {
+        holders->present.at(static_cast<size_t>(*ord) - 1) = true;
+        holders->holder.at(static_cast<size_t>(*ord) - 1) = result_int8(r, 2);
+      }
+      continue;
+    }
+    auto it = rows.find(result_int8(r, 2).value_or(0));
+    if (it != rows.end())
+      it->second.state.permanent[result_text(r, 3).value_or("")].insert(result_text(r, 4).value_or(""));
+  }
+  return rows;
+}
+
+std::set<int64_t> involved(const KeyRead &read, const identity::Request &request) {
   std::set<int64_t> ids;
-  for (const auto &holder : result.matches.holder)
+  for (const auto &holder : read.holder)
     if (holder) ids.insert(*holder);
   if (request.contact_id) ids.insert(*request.contact_id);
   return ids;
@@ -168,43 +234,70 @@ int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only) {
                            " does not end");
 }
 
+bool KeyRead::none_present() const { return std::find(present.begin(), present.end(), true) == present.end(); }
+
+KeyRead read_keys(int64_t account_id, const identity::Request &request) {
+  return read_holders(key_params(account_id, request), request.keys.size(), false);
+}
+
 LookupResult read_unlocked(int64_t account_id, const identity::Request &request) {
   LookupResult result;
-  std::vector<Param> keys = key_params(account_id, request);
-  result.matches.holder = read_holders(keys, request.keys.size(), true);
+  KeyRead read = read_holders(key_params(account_id, request), request.keys.size(), true);
+  result.matches.holder = read.holder;
   result.fresh.assign(request.keys.size(), false);
-  result.rows = read_contacts(account_id, involved(result, request), false, true);
+  result.rows = read_contacts(account_id, involved(read, request), true);
   fill_states(result);
   return result;
 }
 
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
+  return claim_and_lock(account_id, request, read_keys(account_id, request));
+}
+
+LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyRead read) {
   LookupResult result;
   std::vector<Param> keys = key_params(account_id, request);
   const size_t count = request.keys.size();
   result.fresh.assign(count, false);
   // An error the rules raise after claiming (40001 below, or a target that
   // vanished) must leave nothing, like one from decide().
+  bool read_is_current = true;  // `read` needs no new read before use
   try {
     for (int attempt = 0;; attempt++) {
       if (attempt >= kMaxRereads)
         throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
                                       "Their identifiers kept changing under concurrent calls.",
                                       "Retry the transaction.");
-      // Claim every key without a row (again, if one was detached meanwhile).
-      uint64_t n = execute(claim_statement, keys, false);
-      std::set<std::pair<std::string, std::string>> claimed;
-      for (uint64_t r = 0; r < n; r++) claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
-      for (size_t i = 0; i < count; i++)
-        if (claimed.count({request.keys[i].type, request.keys[i].value})) result.fresh[i] = true;
-
-      execute(lock_unheld_statement, keys, false);
-      uint64_t found = 0;
-      result.matches.holder = read_holders(keys, count, false, &found);
-      if (found < count) continue;
-      std::set<int64_t> ids = involved(result, request);
+      if (!read_is_current) read = read_holders(keys, count, false);
+      read_is_current = false;
+      // Claim the keys without a row, lock those without a holder: a key
+      // claimed or locked is ours until commit. One another call claimed,
+      // gave a holder or removed meanwhile means reading again.
+      std::vector<size_t> absent, unheld;
+      for (size_t i = 0; i < count; i++) {
+        if (!read.present[i]) absent.push_back(i);
+        else if (!read.holder[i] && !result.fresh[i]) unheld.push_back(i);
+      }
+      if (!absent.empty()) {
+        uint64_t n = execute(claim_statement, key_params(account_id, request, &absent), false);
+        std::set<std::pair<std::string, std::string>> claimed;
+        for (uint64_t r = 0; r < n; r++)
+          claimed.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+        for (size_t i : absent)
+          if (claimed.count({request.keys[i].type, request.keys[i].value})) result.fresh[i] = true;
+        if (n < absent.size()) continue;
+      }
+      if (!unheld.empty() && execute(lock_unheld_statement, key_params(account_id, request, &unheld), false) <
+                                 unheld.size())
+        continue;
+      std::set<int64_t> ids = involved(read, request);
+      result.matches.holder = read.holder;
       if (ids.empty()) break;  // every key is ours (claimed or locked): nothing can move
-      result.rows = read_contacts(account_id, ids, true, false);
+      // A holder may have changed before we got its row lock (a merge moves
+      // identifiers under the loser's lock); once read under the locks, the
+      // holders stay as they are.
+      KeyRead after;
+      result.rows = lock_contacts(account_id, ids, keys, count, &after);
       if (request.contact_id) {
         auto it = result.rows.find(*request.contact_id);
         if (it == result.rows.end() || it->second.merged_into) {
@@ -212,10 +305,9 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
           continue;
         }
       }
-      // A holder may have changed before we got its row lock (a merge moves
-      // identifiers under the loser's lock); once read under the locks, the
-      // holders stay as they are.
-      if (read_holders(keys, count, false, &found) == result.matches.holder && found == count) break;
+      if (after.holder == read.holder && after.present == std::vector<bool>(count, true)) break;
+      read = std::move(after);  // already a new read: the next attempt starts from it
+      read_is_current = true;
     }
   } catch (const identity::IdentityError &) {
     release_claims(account_id, request, result);
@@ -242,11 +334,14 @@ std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_h
 }
 
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
-  return read_contacts(account_id, ids, false, false);
+  return read_contacts(account_id, ids, false);
 }
 
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
-  return read_contacts(account_id, ids, true, false);
+  if (ids.empty()) return {};
+  std::vector<Param> no_keys{int8_param(account_id), text_array_param(std::vector<std::string>{}),
+                             text_array_param(std::vector<std::string>{})};
+  return lock_contacts(account_id, ids, no_keys, 0, nullptr);
 }
 
 void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed) {

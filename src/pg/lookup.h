@@ -28,6 +28,17 @@ struct LookupResult {
   std::vector<bool> fresh;  // per key: first seen by this call
 };
 
+// The keys of a request as read, before any claim or lock: which have a
+// row, and who holds each (nullopt: no row, or no holder).
+struct KeyRead {
+  std::vector<bool> present;
+  std::vector<std::optional<int64_t>> holder;
+  bool none_present() const;
+};
+
+// Reads the keys with a new snapshot (the latest commits and our writes).
+KeyRead read_keys(int64_t account_id, const identity::Request &request);
+
 // The contact a contact ID leads to: itself or, for a merged tombstone, the
 // contact it was merged into. Throws P0002 when there is no such contact.
 int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only);
@@ -38,7 +49,9 @@ LookupResult read_unlocked(int64_t account_id, const identity::Request &request)
 
 // For a write: claims keys nobody has seen, locks what decides the outcome
 // and reads it; request.contact_id may be moved on to a merge winner.
+// `read` is a read_keys() of this request, when the caller has one.
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request);
+LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyRead read);
 
 // For an import batch, without locks but each with a new snapshot (the
 // latest commits and the batch's own writes): the holder of each key that has a row

@@ -7,6 +7,7 @@
 #include "core/identifiers_json.h"
 #include "core/identity_error.h"
 #include "core/normalize.h"
+#include "pg/blocked_check.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
@@ -19,76 +20,6 @@ using identity::Key;
 using identity::KeyClass;
 namespace sqlstate = identity::sqlstate;
 
-Statement load_types_statement{
-    "SELECT t.name, t.class, t.priority, t.normalizer, t.creates_contact"
-    " FROM contact_identity.identifier_types t",
-    {}};
-
-// Positions (1-based) of keys that are blocked: their value as sent or as
-// normalized equals a blocked value (case-insensitively) or matches a
-// pattern; the reason given is the first blocked row that matches. Two
-// forms of one check:
-//  - a call's few keys: each key against the blocked values, a kept plan;
-//  - an import batch's thousands: the exact values joined by their
-//    lower-cased form (each lowered once, not once per key), only the
-//    patterns of the key's type tried, planned for the batch's size so that
-//    the joins hash.
-Statement blocked_statement{
-    "SELECT k.ord, b.reason FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)"
-    " CROSS JOIN LATERAL (SELECT b.reason FROM contact_identity.blocked_values b"
-    "   WHERE (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
-    "     AND CASE WHEN b.is_pattern"
-    "         THEN pg_catalog.btrim(k.raw) OPERATOR(pg_catalog.~*) b.value"
-    "           OR k.normalized OPERATOR(pg_catalog.~*) b.value"
-    "         ELSE pg_catalog.lower(b.value) OPERATOR(pg_catalog.=) ANY"
-    "              (ARRAY[pg_catalog.lower(pg_catalog.btrim(k.raw)), pg_catalog.lower(k.normalized)]) END"
-    "   ORDER BY b.blocked_id LIMIT 1) b ORDER BY k.ord",
-    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
-
-Statement blocked_batch_statement{
-    "WITH k AS MATERIALIZED (SELECT k.ord, k.type, pg_catalog.btrim(k.raw) AS raw, k.normalized"
-    "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
-    "   pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS k(type, raw, normalized, ord)),"
-    " b AS MATERIALIZED (SELECT b.blocked_id, b.identifier_type, b.value, b.is_pattern, b.reason,"
-    "   pg_catalog.lower(b.value) AS lowered FROM contact_identity.blocked_values b),"
-    " hit AS (SELECT k.ord, b.blocked_id, b.reason FROM k JOIN b"
-    "   ON b.lowered OPERATOR(pg_catalog.=) pg_catalog.lower(k.raw) AND NOT b.is_pattern"
-    "   AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
-    "  UNION ALL SELECT k.ord, b.blocked_id, b.reason FROM k JOIN b"
-    "   ON b.lowered OPERATOR(pg_catalog.=) pg_catalog.lower(k.normalized) AND NOT b.is_pattern"
-    "   AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
-    "  UNION ALL SELECT k.ord, b.blocked_id, b.reason FROM k JOIN b"
-    "   ON b.is_pattern AND (b.identifier_type IS NULL OR b.identifier_type OPERATOR(pg_catalog.=) k.type)"
-    "   AND (k.raw OPERATOR(pg_catalog.~*) b.value OR (k.normalized OPERATOR(pg_catalog.<>) k.raw"
-    "        AND k.normalized OPERATOR(pg_catalog.~*) b.value)))"
-    " SELECT DISTINCT ON (h.ord) h.ord, h.reason FROM hit h ORDER BY h.ord, h.blocked_id",
-    {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID},
-    true};
-
-// Keys from which the batch form of the check pays.
-constexpr size_t kBatchKeys = 100;
-
-}  // namespace
-
-std::map<std::string, TypeInfo> load_types(bool read_only) {
-  std::map<std::string, TypeInfo> types;
-  uint64_t n = execute(load_types_statement, {}, read_only);
-  for (uint64_t r = 0; r < n; r++) {
-    TypeInfo t;
-    std::string key_class = result_text(r, 2).value_or("");
-    t.key_class = key_class == "external"    ? KeyClass::kExternalId
-                  : key_class == "permanent" ? KeyClass::kPermanent
-                                             : KeyClass::kChangeable;
-    t.priority = static_cast<int>(result_int8(r, 3).value_or(0));
-    t.normalizer = result_text(r, 4).value_or("text");
-    t.creates_contact = result_bool(r, 5);
-    types.emplace(result_text(r, 1).value_or(""), std::move(t));
-  }
-  return types;
-}
-
-namespace {
-
 // A key before normalization, with what normalizing it said.
 struct Candidate {
   Key key;
@@ -96,14 +27,14 @@ struct Candidate {
   std::optional<IdentityError> error;
 };
 
-std::string type_names(const std::map<std::string, TypeInfo> &types) {
+std::string type_names(const TypeMap &types) {
   std::string names;
   for (const auto &[name, info] : types)
     if (info.key_class != KeyClass::kExternalId) names += (names.empty() ? "" : ", ") + name;
   return names;
 }
 
-Candidate make_candidate(const std::string &type, const std::string &raw, const std::map<std::string, TypeInfo> &types) {
+Candidate make_candidate(const std::string &type, const std::string &raw, const TypeMap &types) {
   auto it = types.find(type);
   if (it == types.end())
     throw IdentityError(sqlstate::kInvalidParameterValue, "unknown identifier type " + identity::quoted(type),
@@ -124,36 +55,25 @@ Candidate make_candidate(const std::string &type, const std::string &raw, const 
   return c;
 }
 
-// Drops blocked candidates of every call, saying so in a NOTICE: one
-// statement for all of them.
-void drop_blocked(std::vector<std::vector<Candidate>> &calls, bool read_only) {
-  std::vector<std::string> types, raws, normalized;
-  std::vector<std::pair<size_t, size_t>> where;  // statement position -> (call, candidate)
+// Drops blocked candidates of every call, saying so in a NOTICE.
+void drop_blocked(std::vector<std::vector<Candidate>> &calls) {
+  std::shared_ptr<const BlockedValues> blocked_list = blocked_values();
+  std::set<std::pair<size_t, size_t>> blocked;
   for (size_t call = 0; call < calls.size(); call++)
     for (size_t i = 0; i < calls[call].size(); i++) {
       const Candidate &c = calls[call][i];
-      types.push_back(c.key.type);
-      raws.push_back(c.raw);
-      normalized.push_back(c.error ? c.raw : c.key.value);
-      where.emplace_back(call, i);
+      std::optional<std::string> reason =
+          blocked_reason(*blocked_list, c.key.type, c.raw, c.error ? c.raw : c.key.value);
+      if (!reason) continue;
+      blocked.emplace(call, i);
+      std::string what = (c.key.key_class == KeyClass::kExternalId ? std::string("external ID") : c.key.type);
+      std::string message = "ignoring blocked " + what + " " + identity::quoted(c.raw);
+      std::string detail = "It is in contact_identity.blocked_values (" + *reason +
+                           ") and is never used to match or stored.";
+      pg_call([&]() noexcept {
+        ereport(NOTICE, (errmsg_internal("%s", message.c_str()), errdetail_internal("%s", detail.c_str())));
+      });
     }
-  if (where.empty()) return;
-  uint64_t n = execute(where.size() > kBatchKeys ? blocked_batch_statement : blocked_statement,
-                       {text_array_param(types), text_array_param(raws), text_array_param(normalized)}, read_only);
-  std::set<std::pair<size_t, size_t>> blocked;
-  for (uint64_t r = 0; r < n; r++) {
-    auto at = where.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1);
-    std::string reason = result_text(r, 2).value_or("blocked");
-    blocked.insert(at);
-    const Candidate &c = calls[at.first][at.second];
-    std::string what = (c.key.key_class == KeyClass::kExternalId ? std::string("external ID") : c.key.type);
-    std::string message = "ignoring blocked " + what + " " + identity::quoted(c.raw);
-    std::string detail = "It is in contact_identity.blocked_values (" + reason +
-                         ") and is never used to match or stored.";
-    pg_call([&]() noexcept {
-      ereport(NOTICE, (errmsg_internal("%s", message.c_str()), errdetail_internal("%s", detail.c_str())));
-    });
-  }
   if (blocked.empty()) return;
   for (size_t call = 0; call < calls.size(); call++) {
     std::vector<Candidate> kept;
@@ -166,7 +86,7 @@ void drop_blocked(std::vector<std::vector<Candidate>> &calls, bool read_only) {
 // The candidates of one call, before blocked values are dropped.
 constexpr size_t kMaxIdentifiersPerCall = 1000;
 
-std::vector<Candidate> candidates_of(const CallKeys &keys, const std::map<std::string, TypeInfo> &types) {
+std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types) {
   std::vector<Candidate> candidates;
   if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
   if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
@@ -192,7 +112,7 @@ std::vector<Candidate> candidates_of(const CallKeys &keys, const std::map<std::s
 
 // The request of one call from its candidates left after blocking.
 identity::Request request_of(const CallKeys &keys, std::vector<Candidate> &candidates,
-                             const std::map<std::string, TypeInfo> &types) {
+                             const TypeMap &types) {
   identity::Request request;
   request.contact_id = keys.contact_id;
   request.restore_deleted = keys.restore_deleted;
@@ -289,8 +209,9 @@ int64_t account_arg(FunctionCallInfo fcinfo, int n) {
   return *account;
 }
 
-std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls, bool read_only) {
-  std::map<std::string, TypeInfo> types = load_types(read_only);
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls) {
+  std::shared_ptr<const TypeMap> type_map = identifier_types();
+  const TypeMap &types = *type_map;
   std::vector<BuiltRequest> built(calls.size());
   std::vector<std::vector<Candidate>> candidates(calls.size());
   for (size_t i = 0; i < calls.size(); i++) {
@@ -300,7 +221,7 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
       built[i].error = e;
     }
   }
-  drop_blocked(candidates, read_only);
+  drop_blocked(candidates);
   for (size_t i = 0; i < calls.size(); i++) {
     if (built[i].error) continue;
     try {
@@ -312,8 +233,8 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
   return built;
 }
 
-identity::Request build_request(const CallKeys &keys, bool read_only) {
-  std::vector<BuiltRequest> built = build_requests({&keys}, read_only);
+identity::Request build_request(const CallKeys &keys) {
+  std::vector<BuiltRequest> built = build_requests({&keys});
   if (built[0].error) throw *built[0].error;
   return std::move(*built[0].request);
 }

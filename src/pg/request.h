@@ -12,6 +12,7 @@
 #include "core/decision.h"
 #include "core/identity_error.h"
 #include "core/identifiers_json.h"
+#include "pg/config_cache.h"
 #include "pg/postgres_headers.h"
 
 namespace pgshell {
@@ -30,17 +31,6 @@ struct CallKeys {
   bool restore_deleted = true;
   bool clear_nulls = false;  // NULL email or phone detaches the contact's
 };
-
-// An identifier type as contact_identity.identifier_types defines it.
-struct TypeInfo {
-  identity::KeyClass key_class = identity::KeyClass::kChangeable;
-  int priority = 0;
-  std::string normalizer;
-  bool creates_contact = true;
-};
-
-// Every identifier type, external_id included, by name. Needs SPI.
-std::map<std::string, TypeInfo> load_types(bool read_only);
 
 // Reads argument n as text / bigint / jsonb-as-JSON-text; nullopt for NULL.
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n);
@@ -62,7 +52,7 @@ std::vector<std::string> dedupe_search_order(const std::string &dedupe_on,
 
 // Builds the sorted, normalized request. Needs SPI. Blocked values are
 // dropped with a NOTICE; invalid ones throw IdentityError 22023.
-identity::Request build_request(const CallKeys &keys, bool read_only);
+identity::Request build_request(const CallKeys &keys);
 
 // The request of each of several calls (an import batch), with one read of
 // the identifier types and one blocked-value check for all; a call the
@@ -71,7 +61,7 @@ struct BuiltRequest {
   std::optional<identity::Request> request;
   std::optional<identity::IdentityError> error;
 };
-std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls, bool read_only);
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls);
 
 // Value of the request's key of this type, if it has one.
 std::optional<std::string> key_value(const identity::Request &request, const std::string &type);

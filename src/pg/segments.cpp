@@ -44,9 +44,9 @@ void check_regex(const std::string &path, const std::string &pattern) {
 // Throws 22023 naming the first has_identifier whose type does not exist.
 void check_identifier_types(const std::vector<std::pair<std::string, std::string>> &uses) {
   if (uses.empty()) return;
-  const std::map<std::string, TypeInfo> known = load_types(true);
+  std::shared_ptr<const TypeMap> known = identifier_types();
   for (const auto &[path, type] : uses)
-    if (!known.count(type))
+    if (!known->count(type))
       throw IdentityError(sqlstate::kInvalidParameterValue,
                           "invalid segment rule at " + path + ": unknown identifier type " + identity::quoted(type),
                           "", "contact_identity.identifier_types lists the types.");

@@ -95,9 +95,10 @@ void spi_finish() {
   });
 }
 
-uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only) {
-  if (params.size() != st.argtypes.size())
-    throw std::logic_error(std::string("contact_identity: wrong parameter count for ") + st.sql);
+namespace {
+
+// The statement's kept plan, prepared on first use.
+SPIPlanPtr prepared(Statement &st) {
   if (!st.plan) {
     st.plan = pg_call([&]() noexcept {
       // Generic plans, unless asked: the statements are written so that one
@@ -110,6 +111,15 @@ uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only
       return plan;
     });
   }
+  return st.plan;
+}
+
+}  // namespace
+
+uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only) {
+  if (params.size() != st.argtypes.size())
+    throw std::logic_error(std::string("contact_identity: wrong parameter count for ") + st.sql);
+  SPIPlanPtr plan = prepared(st);
   std::vector<Datum> values(params.size());
   std::string nulls(params.size(), ' ');
   for (size_t i = 0; i < params.size(); i++) {
@@ -119,8 +129,19 @@ uint64_t execute(Statement &st, const std::vector<Param> &params, bool read_only
   return pg_call([&]() noexcept {
     // The previous result is read by now; an import runs millions of these.
     if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
-    int rc = SPI_execute_plan(st.plan, values.data(), nulls.c_str(), read_only, 0);
+    int rc = SPI_execute_plan(plan, values.data(), nulls.c_str(), read_only, 0);
     if (rc < 0) elog(ERROR, "contact_identity: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return (uint64_t)SPI_processed;
+  });
+}
+
+uint64_t execute_latest(Statement &st) {
+  if (!st.argtypes.empty()) throw std::logic_error(std::string("contact_identity: parameters for ") + st.sql);
+  SPIPlanPtr plan = prepared(st);
+  return pg_call([&]() noexcept {
+    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
+    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+    if (rc < 0) elog(ERROR, "contact_identity: SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
     return (uint64_t)SPI_processed;
   });
 }

@@ -52,6 +52,11 @@ void spi_finish();
 // of rows; they stay in SPI_tuptable until the next execute.
 uint64_t execute(Statement &statement, const std::vector<Param> &params, bool read_only);
 
+// Runs a read-only statement without parameters with a new snapshot that
+// sees every commit so far, whatever the transaction's isolation level: for
+// caches kept across transactions (config_cache.cpp).
+uint64_t execute_latest(Statement &statement);
+
 // Reading row `row`, column `col` (1-based) of SPI_tuptable.
 std::optional<int64_t> result_int8(uint64_t row, int col);
 std::optional<std::string> result_text(uint64_t row, int col);

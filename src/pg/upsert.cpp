@@ -27,7 +27,7 @@ void check_profile_fields(const ProfileFields &fields) {
 
 Outcome upsert(const CallKeys &keys, const ProfileFields &fields, const char *function) {
   check_profile_fields(fields);
-  return upsert_request(keys.account_id, build_request(keys, false), fields, function);
+  return upsert_request(keys.account_id, build_request(keys), fields, function);
 }
 
 Outcome upsert_request(int64_t account_id, identity::Request request, const ProfileFields &fields,

@@ -1,0 +1,156 @@
+// config_cache.cpp: identifier_types and blocked_values, kept per backend.
+#include "pg/config_cache.h"
+
+#include "pg/pg_boundary.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "utils/inval.h"
+PG_FUNCTION_INFO_V1(ci_config_changed);
+}
+
+namespace pgshell {
+namespace {
+
+using identity::KeyClass;
+
+Statement types_statement{
+    "SELECT t.name, t.class, t.priority, t.normalizer, t.creates_contact"
+    " FROM contact_identity.identifier_types t",
+    {}};
+
+Statement blocked_statement{
+    "SELECT b.blocked_id, b.identifier_type, b.value, pg_catalog.lower(b.value), b.is_pattern,"
+    " COALESCE(b.reason, 'blocked') FROM contact_identity.blocked_values b ORDER BY b.blocked_id",
+    {}};
+
+// Whether the table's config_changed trigger is there and always fires
+// (0.4.0 on): with an older SQL script under this library, or the trigger
+// disabled, a copy is used for one call only.
+Statement watched_statement{
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) $1"
+    " AND g.tgname OPERATOR(pg_catalog.=) $2 AND g.tgenabled OPERATOR(pg_catalog.=) 'A')",
+    {OIDOID, NAMEOID}};
+
+// The cached copies and the tables they came from. An invalidation only
+// clears a flag: it may arrive in the middle of a call (at any lock), and
+// whoever holds a copy keeps it.
+struct Cached {
+  Oid types_relation = InvalidOid;
+  Oid blocked_relation = InvalidOid;
+  bool types_valid = false;
+  bool blocked_valid = false;
+  std::shared_ptr<const TypeMap> types;
+  std::shared_ptr<const BlockedValues> blocked;
+};
+Cached cached;
+
+// Relcache callback: InvalidOid means every relation (a cache reset).
+void config_invalidated(Datum, Oid relation) {
+  if (relation == InvalidOid || relation == cached.types_relation) cached.types_valid = false;
+  if (relation == InvalidOid || relation == cached.blocked_relation) cached.blocked_valid = false;
+}
+
+Oid relation_oid(const char *name) {
+  return pg_call([&]() noexcept {
+    Oid nsp = get_namespace_oid("contact_identity", true);
+    return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+  });
+}
+
+std::shared_ptr<const TypeMap> load_types() {
+  auto types = std::make_shared<TypeMap>();
+  uint64_t n = execute_latest(types_statement);
+  for (uint64_t r = 0; r < n; r++) {
+    TypeInfo t;
+    std::string key_class = result_text(r, 2).value_or("");
+    t.key_class = key_class == "external"    ? KeyClass::kExternalId
+                  : key_class == "permanent" ? KeyClass::kPermanent
+                                             : KeyClass::kChangeable;
+    t.priority = static_cast<int>(result_int8(r, 3).value_or(0));
+    t.normalizer = result_text(r, 4).value_or("text");
+    t.creates_contact = result_bool(r, 5);
+    types->emplace(result_text(r, 1).value_or(""), std::move(t));
+  }
+  return types;
+}
+
+std::shared_ptr<const BlockedValues> load_blocked() {
+  auto blocked = std::make_shared<BlockedValues>();
+  uint64_t n = execute_latest(blocked_statement);
+  for (uint64_t r = 0; r < n; r++) {
+    BlockedValue b;
+    b.blocked_id = result_int8(r, 1).value_or(0);
+    b.identifier_type = result_text(r, 2);
+    b.value = result_text(r, 3).value_or("");
+    b.lowered = result_text(r, 4).value_or("");
+    b.is_pattern = result_bool(r, 5);
+    b.reason = result_text(r, 6).value_or("blocked");
+    size_t at = blocked->rows.size();
+    if (b.is_pattern)
+      blocked->patterns.push_back(at);
+    else
+      blocked->exact[b.lowered].push_back(at);
+    blocked->rows.push_back(std::move(b));
+  }
+  return blocked;
+}
+
+bool watched(Oid relation, const char *trigger) {
+  Datum name = pg_call([&]() noexcept { return DirectFunctionCall1(namein, CStringGetDatum(trigger)); });
+  execute(watched_statement, {Param{ObjectIdGetDatum(relation), false}, Param{name, false}}, true);
+  return result_bool(0, 1);
+}
+
+// Reads a table into *copy unless the copy is valid: valid from the start of
+// the read on, so that an invalidation arriving during it clears the flag
+// again and the next call reads once more.
+template <typename T, typename Load>
+std::shared_ptr<const T> refreshed(std::shared_ptr<const T> &copy, bool &valid, Oid &relation, const char *table,
+                                   const char *trigger, Load load) {
+  if (valid && copy) return copy;
+  valid = true;
+  try {
+    relation = relation_oid(table);
+    copy = load();
+    if (!watched(relation, trigger)) valid = false;
+  } catch (...) {
+    valid = false;
+    throw;
+  }
+  return copy;
+}
+
+}  // namespace
+
+std::shared_ptr<const TypeMap> identifier_types() {
+  return refreshed(cached.types, cached.types_valid, cached.types_relation, "identifier_types",
+                   "identifier_types_changed", load_types);
+}
+
+std::shared_ptr<const BlockedValues> blocked_values() {
+  return refreshed(cached.blocked, cached.blocked_valid, cached.blocked_relation, "blocked_values",
+                   "blocked_values_changed", load_blocked);
+}
+
+std::vector<std::string> permanent_type_names(const TypeMap &types) {
+  std::vector<std::string> names;
+  for (const auto &[name, info] : types)
+    if (info.key_class == KeyClass::kPermanent) names.push_back(name);
+  return names;
+}
+
+void register_config_cache() { CacheRegisterRelcacheCallback(config_invalidated, (Datum)0); }
+
+}  // namespace pgshell
+
+// config_changed(): statement trigger on identifier_types and
+// blocked_values; tells every backend to read them again (at commit, or
+// in this transaction from its next statement on).
+extern "C" Datum ci_config_changed(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "contact_identity: config_changed is a trigger function");
+  CacheInvalidateRelcache(((TriggerData *)fcinfo->context)->tg_relation);
+  return PointerGetDatum(nullptr);
+}

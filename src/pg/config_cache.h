@@ -1,0 +1,62 @@
+// config_cache.h: the extension's configuration tables (identifier_types,
+// blocked_values), read once per backend and kept until they change. Every
+// call needs them and they change rarely: reading them through SPI on every
+// call was a fifth of a login's cost. A statement trigger on each table
+// (config_changed) sends a relcache invalidation, as a catalog change does;
+// every backend drops its copy when that message arrives, and the next call
+// reads the committed state again. A transaction that changes them sees its
+// own change from its next statement on; an abort drops that copy too.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/decision.h"
+
+namespace pgshell {
+
+// An identifier type as contact_identity.identifier_types defines it.
+struct TypeInfo {
+  identity::KeyClass key_class = identity::KeyClass::kChangeable;
+  int priority = 0;
+  std::string normalizer;
+  bool creates_contact = true;
+};
+using TypeMap = std::map<std::string, TypeInfo>;
+
+// A row of contact_identity.blocked_values.
+struct BlockedValue {
+  int64_t blocked_id = 0;
+  std::optional<std::string> identifier_type;  // nullopt: every type
+  std::string value;                           // as stored; a pattern for is_pattern
+  std::string lowered;                         // lower(value), by the database's rules
+  bool is_pattern = false;
+  std::string reason;
+};
+// Every blocked value, indexed for the check of a key.
+struct BlockedValues {
+  std::vector<BlockedValue> rows;                               // by blocked_id
+  std::unordered_map<std::string, std::vector<size_t>> exact;  // lowered value -> its rows, in order
+  std::vector<size_t> patterns;                                 // the rows that are patterns, in order
+};
+
+// Every identifier type, external_id included, by name. Needs SPI. The
+// pointer stays valid however the cache changes meanwhile.
+std::shared_ptr<const TypeMap> identifier_types();
+
+// Every blocked value, by blocked_id. Needs SPI.
+std::shared_ptr<const BlockedValues> blocked_values();
+
+// The names of the permanent types (email, phone, ...), for the statements
+// that read a contact's permanent identifiers.
+std::vector<std::string> permanent_type_names(const TypeMap &types);
+
+// Registers the invalidation callback; from _PG_init.
+void register_config_cache();
+
+}  // namespace pgshell
