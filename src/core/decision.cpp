@@ -150,6 +150,14 @@ std::string Decision::action() const {
   return "updated";
 }
 
+bool reads_permanent(const Request &request, size_t contacts, bool deciding) {
+  auto has = [&](KeyClass key_class) {
+    return std::any_of(request.keys.begin(), request.keys.end(), [&](const Key &k) { return k.key_class == key_class; });
+  };
+  if (!deciding) return has(KeyClass::kPermanent) && has(KeyClass::kChangeable);
+  return has(KeyClass::kPermanent) || !request.clear_types.empty() || contacts > 1;
+}
+
 void sort_keys(std::vector<Key> &keys) {
   std::stable_sort(keys.begin(), keys.end(), [](const Key &a, const Key &b) {
     if (class_rank(a.key_class) != class_rank(b.key_class))

@@ -94,6 +94,14 @@ struct SearchResult {
 };
 SearchResult search(const Request &request, const Matches &matches);
 
+// Whether the contacts' permanent identifiers (ContactState::permanent)
+// can change what search() (deciding false) or decide() (true) says for
+// this request with this many contacts involved; the shell reads them only
+// then, so a login by external ID does not. search() looks at them only for
+// a changeable key when the request has permanent keys; decide() when the
+// request has permanent keys or clears some, and to compare contacts.
+bool reads_permanent(const Request &request, size_t contacts, bool deciding);
+
 // The full decision for a write. Throws IdentityError (23505 / 55000) when
 // the request contradicts what the database holds.
 Decision decide(const Request &request, const Matches &matches);

@@ -282,7 +282,10 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   // The stored form must read back as itself, or a lookup by it would miss
   // the contact. It does not when the digits after the country code start
   // with the national prefix ("000000" in DE is +4900000, read back as
-  // +490000): such a number exists nowhere.
+  // +490000): such a number exists nowhere. Input that is that form already
+  // was just read back (a leading + makes the region irrelevant): reading
+  // it again, half the cost of a call, would say the same.
+  if (result == in) return result;
   PhoneNumber again;
   std::string round_trip;
   if (util->Parse(result, "ZZ", &again) == PhoneNumberUtil::NO_PARSING_ERROR)

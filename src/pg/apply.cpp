@@ -24,6 +24,37 @@ Statement insert_contact_statement{
     " RETURNING contact_id",
     {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
 
+// A new contact and all of its keys in one statement, for a request none
+// of whose keys has a row yet. The keys go in first, in (type, value) order
+// like every claim: one a concurrent call inserted meanwhile is waited for
+// and skipped. The contact, from the sequence, then gets the primary values
+// only when every key went in; otherwise it is a bare row that only keeps
+// the foreign key of the keys that did (undo_create removes both).
+Statement create_with_keys_statement{
+    "WITH new AS MATERIALIZED (SELECT pg_catalog.nextval('contact_identity.contacts_contact_id_seq'::pg_catalog.regclass) AS id),"
+    " k AS (INSERT INTO contact_identity.identifiers AS i (account_id, type, value, contact_id, attached_at)"
+    "  SELECT $1, k.type, k.value, new.id, pg_catalog.now() FROM new,"
+    "   ROWS FROM (pg_catalog.unnest($8::pg_catalog.text[]), pg_catalog.unnest($9::pg_catalog.text[])) AS k(type, value)"
+    "  ORDER BY k.type, k.value"
+    "  ON CONFLICT (account_id, type, value) DO NOTHING RETURNING 1),"
+    " whole AS MATERIALIZED (SELECT (SELECT pg_catalog.count(*) FROM k)"
+    "   OPERATOR(pg_catalog.=) pg_catalog.cardinality($8::pg_catalog.text[]) AS ok),"
+    " c AS (INSERT INTO contact_identity.contacts"
+    "  (account_id, contact_id, external_id, email, phone, first_name, last_name, attributes)"
+    "  SELECT $1, new.id, CASE WHEN whole.ok THEN $2 END, CASE WHEN whole.ok THEN $3 END,"
+    "   CASE WHEN whole.ok THEN $4 END, $5, $6, contact_identity.merge_attributes('{}'::pg_catalog.jsonb, $7)"
+    "  FROM new, whole RETURNING 1)"
+    " SELECT new.id, whole.ok, (SELECT pg_catalog.count(*) FROM c) FROM new, whole",
+    {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID, TEXTARRAYOID}};
+
+// Removes what a create_with_keys that lost a race wrote.
+Statement undo_create_statement{
+    "WITH keys AS (DELETE FROM contact_identity.identifiers i"
+    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2)"
+    " DELETE FROM contact_identity.contacts c"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
+    {INT8OID, INT8OID}};
+
 // Writes only when something differs, so an unchanged profile costs no row
 // version; IS DISTINCT FROM resolves = in pg_catalog (search_path is pinned).
 // $9 (clear_nulls): the names are set as given, NULL included.
@@ -178,6 +209,25 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
 
 }  // namespace
 
+std::optional<int64_t> create_with_keys(int64_t account_id, const Request &request, const Decision &d,
+                                        const ProfileFields &fields) {
+  std::vector<std::string> types, values;
+  for (const Key &key : request.keys) {
+    types.push_back(key.type);
+    values.push_back(key.value);
+  }
+  execute(create_with_keys_statement,
+          {int8_param(account_id), text_param(d.assign_external_id), text_param(primary_after("email", request, nullptr)),
+           text_param(primary_after("phone", request, nullptr)), text_param(fields.first_name),
+           text_param(fields.last_name), jsonb_param(fields.attributes_json), text_array_param(types),
+           text_array_param(values)},
+          false);
+  int64_t id = result_int8(0, 1).value_or(0);
+  if (result_bool(0, 2) && result_int8(0, 3) == std::optional<int64_t>(1)) return id;
+  execute(undo_create_statement, {int8_param(account_id), int8_param(id)}, false);
+  return std::nullopt;
+}
+
 void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts) {
   if (contacts.empty()) return;
   execute(touch_statement,
@@ -247,7 +297,7 @@ void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, con
 }
 
 Outcome apply_decision(int64_t account_id, const Request &request, const LookupResult &snap, const Decision &d,
-                       const ProfileFields &fields) {
+                       const ProfileFields &fields, std::optional<int64_t> created) {
   LogBatch log;
   Outcome out;
   out.action = d.action();
@@ -275,7 +325,10 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   out.external_id = external_id;
 
   int64_t id;
-  if (d.create) {
+  if (d.create && created) {
+    id = *created;
+    log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
+  } else if (d.create) {
     execute(insert_contact_statement,
             {int8_param(account_id), text_param(external_id), text_param(email), text_param(phone),
              text_param(fields.first_name), text_param(fields.last_name), jsonb_param(fields.attributes_json)},
@@ -308,7 +361,7 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   for (size_t i : d.attached) {
     const Key &key = request.keys[i];
     // We hold this row (claimed or locked while holder-less): it must change.
-    if (for_key(attach_statement, account_id, id, key.type, key.value) != 1)
+    if (!created && for_key(attach_statement, account_id, id, key.type, key.value) != 1)
       throw std::runtime_error("contact_identity: could not attach " + key.type + " to contact " + std::to_string(id));
     if (key.key_class != identity::KeyClass::kExternalId)  // logged as external_id_assigned
       log.add(id, "identifier_attached", out.matched_by, key.type, key.value, std::nullopt, std::nullopt);
@@ -319,7 +372,13 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   // New changeable identifiers, or a merged whole, may pass a type's limit.
   if (may_pass_limits(request, d)) enforce_limits(account_id, {id}, out.matched_by, log, d.merged);
 
-  if (!d.create) {
+  // A profile the call leaves as it is needs no UPDATE at all (a login).
+  bool may_change = fields.first_name || fields.last_name || fields.attributes_json || fields.clear_nulls ||
+                    d.restore || !winner || external_id != winner->state.external_id || email != winner->email ||
+                    phone != winner->phone;
+  if (!d.create && !may_change && (!d.attached.empty() || !d.moved.empty() || !d.detached.empty()))
+    touch_contacts(account_id, {id});
+  if (!d.create && may_change) {
     uint64_t changed = execute(update_contact_statement,
                                {int8_param(account_id), int8_param(id), text_param(external_id), text_param(email),
                                 text_param(phone), text_param(fields.first_name), text_param(fields.last_name),

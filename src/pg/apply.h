@@ -61,10 +61,20 @@ void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts);
 // changeable identifiers (a new contact, more than one of a type) or merges.
 bool may_pass_limits(const identity::Request &request, const identity::Decision &decision);
 
+// For a decision to create whose keys had no row when read: writes the
+// contact and all of its keys (attached) in one statement, the fast path of
+// a signup. nullopt when a concurrent call inserted one of the keys
+// meanwhile; what was written is removed again, and the caller takes the
+// claim-and-lock path.
+std::optional<int64_t> create_with_keys(int64_t account_id, const identity::Request &request,
+                                        const identity::Decision &decision, const ProfileFields &fields);
+
 // Writes the decision: creates or updates the winner, merges, moves,
 // detaches and attaches identifiers, and logs each step. A profile that
-// does not change is not written.
+// does not change is not written. `created`: the contact create_with_keys
+// wrote for this decision, its keys attached already.
 Outcome apply_decision(int64_t account_id, const identity::Request &request, const LookupResult &snapshot,
-                       const identity::Decision &decision, const ProfileFields &fields);
+                       const identity::Decision &decision, const ProfileFields &fields,
+                       std::optional<int64_t> created = std::nullopt);
 
 }  // namespace pgshell

@@ -37,6 +37,16 @@ Statement holders_statement{
     "SELECT k.ord, i.contact_id FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)" PROBE_KEY(""),
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
 
+// A read-only lookup's one statement: each key's holder with that
+// contact's row (rows with a NULL contact_id: a key without a holder).
+Statement holders_with_contacts_statement{
+    "SELECT k.ord, i.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
+    " FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)" PROBE_KEY("")
+    " LEFT JOIN LATERAL (SELECT c.external_id, c.deleted_at, c.merged_into, c.email, c.phone"
+    "   FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"
+    "   AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id OFFSET 0) c ON true",
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
 // Inserts a holder-less row for each key not yet known, in (type, value)
 // order so that writers claiming overlapping keys wait in one order.
 Statement claim_statement{
@@ -51,9 +61,6 @@ Statement lock_unheld_statement{
     "SELECT i.contact_id FROM (SELECT * FROM " KEYS " AS k(type, value) ORDER BY 1, 2) k"
     PROBE_KEY(" AND i.contact_id IS NULL FOR NO KEY UPDATE"),
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
-
-#undef PROBE_KEY
-#undef KEYS
 
 Statement release_statement{
     "DELETE FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
@@ -96,16 +103,14 @@ Statement contacts_locked_statement{
 // the permanent identifiers of the locked contacts ($4, $5; ord NULL).
 Statement after_lock_statement{
     "SELECT k.ord, i.contact_id, NULL::pg_catalog.text, NULL::pg_catalog.text"
-    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]))"
-    "   WITH ORDINALITY AS k(type, value, ord)"
-    " CROSS JOIN LATERAL (SELECT i.contact_id FROM contact_identity.identifiers i"
-    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) k.type"
-    "  AND i.value OPERATOR(pg_catalog.=) k.value OFFSET 0) i"
+    " FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)" PROBE_KEY("")
     " UNION ALL"
     " SELECT NULL, c.id, p.type, p.value FROM pg_catalog.unnest($4::pg_catalog.int8[]) AS c(id)"
     " CROSS JOIN LATERAL " PERMANENT_OF("c.id", "$5") " p",
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
 #undef PERMANENT_OF
+#undef PROBE_KEY
+#undef KEYS
 
 // How often what we read may change under us before we give up with 40001.
 constexpr int kMaxRereads = 5;
@@ -128,15 +133,36 @@ Param id_array_param(const std::set<int64_t> &ids) {
   return int8_array_param(std::vector<std::optional<int64_t>>(ids.begin(), ids.end()));
 }
 
-ContactRow contact_row(uint64_t r) {
+// A contact from the columns contact_id, external_id, deleted, merged_into,
+// email, phone of row r, from column `first` on.
+ContactRow contact_row(uint64_t r, int first = 1) {
   ContactRow row;
-  row.state.id = result_int8(r, 1).value_or(0);
-  row.state.external_id = result_text(r, 2);
-  row.state.deleted = result_bool(r, 3);
-  row.merged_into = result_int8(r, 4);
-  row.email = result_text(r, 5);
-  row.phone = result_text(r, 6);
+  row.state.id = result_int8(r, first).value_or(0);
+  row.state.external_id = result_text(r, first + 1);
+  row.state.deleted = result_bool(r, first + 2);
+  row.merged_into = result_int8(r, first + 3);
+  row.email = result_text(r, first + 4);
+  row.phone = result_text(r, first + 5);
   return row;
+}
+
+// Adds the permanent identifiers in the rows of after_lock_statement (those
+// without an ord) to their contacts; returns the holders in the other rows.
+KeyRead add_after_lock_rows(uint64_t n, size_t key_count, std::map<int64_t, ContactRow> &rows) {
+  KeyRead holders;
+  holders.present.assign(key_count, false);
+  holders.holder.assign(key_count, std::nullopt);
+  for (uint64_t r = 0; r < n; r++) {
+    if (std::optional<int64_t> ord = result_int8(r, 1)) {
+      holders.present.at(static_cast<size_t>(*ord) - 1) = true;
+      holders.holder.at(static_cast<size_t>(*ord) - 1) = result_int8(r, 2);
+      continue;
+    }
+    auto it = rows.find(result_int8(r, 2).value_or(0));
+    if (it != rows.end())
+      it->second.state.permanent[result_text(r, 3).value_or("")].insert(result_text(r, 4).value_or(""));
+  }
+  return holders;
 }
 
 KeyRead read_holders(const std::vector<Param> &keys, size_t count, bool read_only) {
@@ -170,35 +196,25 @@ std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<i
   return rows;
 }
 
-// Locks the contacts, then reads their permanent identifiers and the
-// holders of `keys` (if any) with a snapshot taken after the locks.
+// Locks the contacts, then reads the holders of `keys` (none: $2 and $3
+// empty) and, with_permanent, the contacts' permanent identifiers, with a
+// snapshot taken after the locks.
 std::map<int64_t, ContactRow> lock_contacts(int64_t account_id, const std::set<int64_t> &ids,
-                                            const std::vector<Param> &keys, size_t key_count, KeyRead *holders) {
+                                            const std::vector<Param> &keys, size_t key_count, bool with_permanent,
+                                            KeyRead *holders) {
   std::map<int64_t, ContactRow> rows;
-  Param id_array = id_array_param(ids);
-  uint64_t n = execute(contacts_locked_statement, {int8_param(account_id), id_array}, false);
+  uint64_t n = execute(contacts_locked_statement, {int8_param(account_id), id_array_param(ids)}, false);
   for (uint64_t r = 0; r < n; r++) {
     ContactRow row = contact_row(r);
     rows.emplace(row.state.id, std::move(row));
   }
-  n = execute(after_lock_statement, {keys[0], keys[1], keys[2], id_array, permanent_types_param()}, false);
-  if (holders) {
-    holders->present.assign(key_count, false);
-    holders->holder.assign(key_count, std::nullopt);
-  }
-  for (uint64_t r = 0; r < n; r++) {
-    std::optional<int64_t> ord = result_int8(r, 1);
-    if (ord) {
-      if (holders) {
-        holders->present.at(static_cast<size_t>(*ord) - 1) = true;
-        holders->holder.at(static_cast<size_t>(*ord) - 1) = result_int8(r, 2);
-      }
-      continue;
-    }
-    auto it = rows.find(result_int8(r, 2).value_or(0));
-    if (it != rows.end())
-      it->second.state.permanent[result_text(r, 3).value_or("")].insert(result_text(r, 4).value_or(""));
-  }
+  if (key_count == 0 && !with_permanent) return rows;
+  n = execute(after_lock_statement,
+              {keys[0], keys[1], keys[2], id_array_param(with_permanent ? ids : std::set<int64_t>{}),
+               permanent_types_param()},
+              false);
+  KeyRead read = add_after_lock_rows(n, key_count, rows);
+  if (holders) *holders = std::move(read);
   return rows;
 }
 
@@ -242,10 +258,26 @@ KeyRead read_keys(int64_t account_id, const identity::Request &request) {
 
 LookupResult read_unlocked(int64_t account_id, const identity::Request &request) {
   LookupResult result;
-  KeyRead read = read_holders(key_params(account_id, request), request.keys.size(), true);
-  result.matches.holder = read.holder;
-  result.fresh.assign(request.keys.size(), false);
-  result.rows = read_contacts(account_id, involved(read, request), true);
+  const size_t count = request.keys.size();
+  std::vector<Param> keys = key_params(account_id, request);
+  uint64_t n = execute(holders_with_contacts_statement, keys, true);
+  result.matches.holder.assign(count, std::nullopt);
+  for (uint64_t r = 0; r < n; r++) {
+    std::optional<int64_t> holder = result_int8(r, 2);
+    result.matches.holder.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1) = holder;
+    if (holder && !result.rows.count(*holder)) result.rows.emplace(*holder, contact_row(r, 2));
+  }
+  result.fresh.assign(count, false);
+  if (identity::reads_permanent(request, result.rows.size(), false) && !result.rows.empty()) {
+    std::set<int64_t> ids;
+    for (const auto &[id, row] : result.rows) ids.insert(id);
+    std::vector<Param> no_keys{keys[0], text_array_param(std::vector<std::string>{}),
+                               text_array_param(std::vector<std::string>{})};
+    add_after_lock_rows(execute(after_lock_statement, {no_keys[0], no_keys[1], no_keys[2], id_array_param(ids),
+                                                       permanent_types_param()},
+                                true),
+                        0, result.rows);
+  }
   fill_states(result);
   return result;
 }
@@ -297,7 +329,8 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyR
       // identifiers under the loser's lock); once read under the locks, the
       // holders stay as they are.
       KeyRead after;
-      result.rows = lock_contacts(account_id, ids, keys, count, &after);
+      result.rows = lock_contacts(account_id, ids, keys, count, identity::reads_permanent(request, ids.size(), true),
+                                  &after);
       if (request.contact_id) {
         auto it = result.rows.find(*request.contact_id);
         if (it == result.rows.end() || it->second.merged_into) {
@@ -341,7 +374,7 @@ std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::s
   if (ids.empty()) return {};
   std::vector<Param> no_keys{int8_param(account_id), text_array_param(std::vector<std::string>{}),
                              text_array_param(std::vector<std::string>{})};
-  return lock_contacts(account_id, ids, no_keys, 0, nullptr);
+  return lock_contacts(account_id, ids, no_keys, 0, true, nullptr);
 }
 
 void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed) {

@@ -214,6 +214,55 @@ INSTANTIATE_TEST_SUITE_P(Rules, DecisionTest, ::testing::ValuesIn(kCases),
                            return "case" + std::to_string(info.index);
                          });
 
+// What reads_permanent() allows the shell to leave out: for every rule of
+// the table, the decision and the search are the same without the
+// contacts' permanent identifiers whenever it says they are not read.
+std::string outcome_of(const Request &request, const Matches &matches, bool deciding) {
+  try {
+    if (!deciding) {
+      SearchResult r = search(request, matches);
+      return std::to_string(r.contact.value_or(-1)) + " by " + r.matched_by;
+    }
+    Decision d = decide(request, matches);
+    std::string out = d.action() + " " + std::to_string(d.winner.value_or(-1)) + " by " + d.matched_by;
+    for (int64_t id : d.merged) out += " merged " + std::to_string(id);
+    for (size_t i : d.moved) out += " moved " + std::to_string(i);
+    for (size_t i : d.attached) out += " attached " + std::to_string(i);
+    for (const auto &[type, value] : d.detached) out += " detached " + type + ":" + value;
+    return out + " assign " + d.assign_external_id.value_or("-");
+  } catch (const IdentityError &e) {
+    return "error " + e.sqlstate() + " " + e.what();
+  }
+}
+
+TEST_P(DecisionTest, PermanentIdentifiersReadOnlyWhenTheyMatter) {
+  const Case &c = GetParam();
+  Request request{c.keys, c.contact_id, c.dedupe_on, c.restore_deleted};
+  Matches full = matches_of(c);
+  Matches bare = full;
+  for (auto &[id, state] : bare.contacts) state.permanent.clear();
+  for (bool deciding : {false, true}) {
+    if (!deciding && c.contact_id) continue;  // a search has no target
+    if (reads_permanent(request, full.contacts.size(), deciding)) continue;
+    EXPECT_EQ(outcome_of(request, bare, deciding), outcome_of(request, full, deciding))
+        << c.rule << (deciding ? " (decide)" : " (search)");
+  }
+}
+
+TEST(DecisionPermanent, ReadWhenTheyMatter) {
+  Request login{{ext("u1")}, {}};
+  EXPECT_FALSE(reads_permanent(login, 1, true));
+  EXPECT_TRUE(reads_permanent(login, 2, true));  // contacts compared before a merge
+  Request by_email{{email("a@x.io")}, {}};
+  EXPECT_TRUE(reads_permanent(by_email, 1, true));
+  EXPECT_FALSE(reads_permanent(by_email, 1, false));
+  Request device{{email("a@x.io"), push("t1")}, {}};
+  EXPECT_TRUE(reads_permanent(device, 1, false));  // a shared device's holder is checked
+  Request cleared{{ext("u1")}, {}};
+  cleared.clear_types = {"phone"};
+  EXPECT_TRUE(reads_permanent(cleared, 1, true));
+}
+
 TEST(DecisionClear, ClearedTypesAreDetached) {
   Request request{{ext("u1")}, {}};
   request.clear_types = {"phone"};
