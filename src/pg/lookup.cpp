@@ -47,6 +47,29 @@ Statement holders_with_contacts_statement{
     "   AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id OFFSET 0) c ON true",
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
 
+// The same three for a request of one key (most calls: a login, a lookup
+// by email), as plain index probes: a plan that much simpler starts
+// several times faster, and with one key there is one contact to lock, so
+// the lock may come with the read.
+#define ONE_KEY                                                                                     \
+  " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) $2"             \
+  " AND i.value OPERATOR(pg_catalog.=) $3"
+#define JOIN_HOLDER(join)                                                                           \
+  " FROM contact_identity.identifiers i " join " contact_identity.contacts c"                      \
+  " ON c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id"
+Statement key_holder_statement{
+    "SELECT i.contact_id FROM contact_identity.identifiers i" ONE_KEY, {INT8OID, TEXTOID, TEXTOID}};
+Statement key_holder_with_contact_statement{
+    "SELECT 1::pg_catalog.int8, i.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email,"
+    " c.phone" JOIN_HOLDER("LEFT JOIN") ONE_KEY,
+    {INT8OID, TEXTOID, TEXTOID}};
+Statement key_holder_locked_statement{
+    "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
+    JOIN_HOLDER("JOIN") ONE_KEY " FOR NO KEY UPDATE OF c",
+    {INT8OID, TEXTOID, TEXTOID}};
+#undef JOIN_HOLDER
+#undef ONE_KEY
+
 // Inserts a holder-less row for each key not yet known, in (type, value)
 // order so that writers claiming overlapping keys wait in one order.
 Statement claim_statement{
@@ -165,11 +188,24 @@ KeyRead add_after_lock_rows(uint64_t n, size_t key_count, std::map<int64_t, Cont
   return holders;
 }
 
-KeyRead read_holders(const std::vector<Param> &keys, size_t count, bool read_only) {
+// Which keys have a row and who holds each. read_only: with the snapshot of
+// the calling statement; otherwise with a new one, which sees the latest
+// commits and our own writes.
+KeyRead read_holders(int64_t account_id, const identity::Request &request, bool read_only) {
+  const size_t count = request.keys.size();
   KeyRead read;
   read.present.assign(count, false);
   read.holder.assign(count, std::nullopt);
-  uint64_t n = execute(holders_statement, keys, read_only);
+  if (count == 1) {
+    const identity::Key &key = request.keys[0];
+    if (execute(key_holder_statement, {int8_param(account_id), text_param(key.type), text_param(key.value)},
+                read_only) > 0) {
+      read.present[0] = true;
+      read.holder[0] = result_int8(0, 1);
+    }
+    return read;
+  }
+  uint64_t n = execute(holders_statement, key_params(account_id, request), read_only);
   for (uint64_t r = 0; r < n; r++) {
     size_t ord = static_cast<size_t>(result_int8(r, 1).value_or(0));
     read.present.at(ord - 1) = true;
@@ -178,9 +214,7 @@ KeyRead read_holders(const std::vector<Param> &keys, size_t count, bool read_onl
   return read;
 }
 
-// Unlocked, in one statement. read_only: with the snapshot of the calling
-// statement; otherwise with a new one, which sees the latest commits and
-// our own writes.
+// Unlocked, in one statement, with a new snapshot.
 std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool read_only) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
@@ -196,11 +230,11 @@ std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<i
   return rows;
 }
 
-// Locks the contacts, then reads the holders of `keys` (none: $2 and $3
-// empty) and, with_permanent, the contacts' permanent identifiers, with a
-// snapshot taken after the locks.
+// Locks the contacts, then reads, with a snapshot taken after the locks,
+// the holders of the request's keys (request: null for none) and,
+// with_permanent, the contacts' permanent identifiers.
 std::map<int64_t, ContactRow> lock_contacts(int64_t account_id, const std::set<int64_t> &ids,
-                                            const std::vector<Param> &keys, size_t key_count, bool with_permanent,
+                                            const identity::Request *request, bool with_permanent,
                                             KeyRead *holders) {
   std::map<int64_t, ContactRow> rows;
   uint64_t n = execute(contacts_locked_statement, {int8_param(account_id), id_array_param(ids)}, false);
@@ -208,13 +242,14 @@ std::map<int64_t, ContactRow> lock_contacts(int64_t account_id, const std::set<i
     ContactRow row = contact_row(r);
     rows.emplace(row.state.id, std::move(row));
   }
-  if (key_count == 0 && !with_permanent) return rows;
-  n = execute(after_lock_statement,
-              {keys[0], keys[1], keys[2], id_array_param(with_permanent ? ids : std::set<int64_t>{}),
-               permanent_types_param()},
-              false);
-  KeyRead read = add_after_lock_rows(n, key_count, rows);
-  if (holders) *holders = std::move(read);
+  if (!with_permanent) {
+    if (request) *holders = read_holders(account_id, *request, false);
+    return rows;
+  }
+  std::vector<Param> keys = request ? key_params(account_id, *request) : key_params(account_id, identity::Request{});
+  n = execute(after_lock_statement, {keys[0], keys[1], keys[2], id_array_param(ids), permanent_types_param()}, false);
+  KeyRead read = add_after_lock_rows(n, request ? request->keys.size() : 0, rows);
+  if (request) *holders = std::move(read);
   return rows;
 }
 
@@ -253,14 +288,44 @@ int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only) {
 bool KeyRead::none_present() const { return std::find(present.begin(), present.end(), true) == present.end(); }
 
 KeyRead read_keys(int64_t account_id, const identity::Request &request) {
-  return read_holders(key_params(account_id, request), request.keys.size(), false);
+  return read_holders(account_id, request, false);
+}
+
+std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request) {
+  if (request.keys.size() != 1 || request.contact_id) return std::nullopt;
+  const identity::Key &key = request.keys[0];
+  if (execute(key_holder_locked_statement, {int8_param(account_id), text_param(key.type), text_param(key.value)},
+              false) == 0)
+    return std::nullopt;
+  LookupResult result;
+  ContactRow row = contact_row(0);
+  const int64_t holder = row.state.id;
+  result.rows.emplace(holder, std::move(row));
+  KeyRead after;
+  if (identity::reads_permanent(request, 1, true)) {
+    std::vector<Param> keys = key_params(account_id, request);
+    after = add_after_lock_rows(
+        execute(after_lock_statement,
+                {keys[0], keys[1], keys[2], id_array_param({holder}), permanent_types_param()}, false),
+        1, result.rows);
+  } else {
+    after = read_holders(account_id, request, false);
+  }
+  // The key moved on before the lock was granted: the general path.
+  if (after.holder[0] != std::optional<int64_t>(holder)) return std::nullopt;
+  result.matches.holder = after.holder;
+  result.fresh.assign(1, false);
+  fill_states(result);
+  return result;
 }
 
 LookupResult read_unlocked(int64_t account_id, const identity::Request &request) {
   LookupResult result;
   const size_t count = request.keys.size();
   std::vector<Param> keys = key_params(account_id, request);
-  uint64_t n = execute(holders_with_contacts_statement, keys, true);
+  uint64_t n = count == 1 ? execute(key_holder_with_contact_statement,
+                                    {keys[0], text_param(request.keys[0].type), text_param(request.keys[0].value)}, true)
+                          : execute(holders_with_contacts_statement, keys, true);
   result.matches.holder.assign(count, std::nullopt);
   for (uint64_t r = 0; r < n; r++) {
     std::optional<int64_t> holder = result_int8(r, 2);
@@ -288,7 +353,6 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
 
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyRead read) {
   LookupResult result;
-  std::vector<Param> keys = key_params(account_id, request);
   const size_t count = request.keys.size();
   result.fresh.assign(count, false);
   // An error the rules raise after claiming (40001 below, or a target that
@@ -300,7 +364,7 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyR
         throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
                                       "Their identifiers kept changing under concurrent calls.",
                                       "Retry the transaction.");
-      if (!read_is_current) read = read_holders(keys, count, false);
+      if (!read_is_current) read = read_holders(account_id, request, false);
       read_is_current = false;
       // Claim the keys without a row, lock those without a holder: a key
       // claimed or locked is ours until commit. One another call claimed,
@@ -329,7 +393,7 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyR
       // identifiers under the loser's lock); once read under the locks, the
       // holders stay as they are.
       KeyRead after;
-      result.rows = lock_contacts(account_id, ids, keys, count, identity::reads_permanent(request, ids.size(), true),
+      result.rows = lock_contacts(account_id, ids, &request, identity::reads_permanent(request, ids.size(), true),
                                   &after);
       if (request.contact_id) {
         auto it = result.rows.find(*request.contact_id);
@@ -372,9 +436,7 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
 
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
   if (ids.empty()) return {};
-  std::vector<Param> no_keys{int8_param(account_id), text_array_param(std::vector<std::string>{}),
-                             text_array_param(std::vector<std::string>{})};
-  return lock_contacts(account_id, ids, no_keys, 0, true, nullptr);
+  return lock_contacts(account_id, ids, nullptr, true, nullptr);
 }
 
 void release_claims(int64_t account_id, const identity::Request &request, const LookupResult &claimed) {

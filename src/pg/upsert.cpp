@@ -34,21 +34,25 @@ Outcome upsert_request(int64_t account_id, identity::Request request, const Prof
                        const char *function) {
   require_identifier(request, function);
   if (request.contact_id) request.contact_id = follow_contact(account_id, *request.contact_id, false);
-  KeyRead read = read_keys(account_id, request);
-  if (!request.contact_id && read.none_present()) {
-    // Nobody has seen any key: the decision cannot depend on anything
-    // else, so the new contact and its keys go in at once (a signup).
-    LookupResult unseen;
-    unseen.matches.holder.assign(request.keys.size(), std::nullopt);
-    unseen.fresh.assign(request.keys.size(), true);
-    identity::Decision decision = identity::decide(request, unseen.matches);
-    if (decision.create) {
-      if (std::optional<int64_t> id = create_with_keys(account_id, request, decision, fields))
-        return apply_decision(account_id, request, unseen, decision, fields, id);
-      read = read_keys(account_id, request);  // lost a race: the long way, from a new read
+  std::optional<LookupResult> locked = lock_sole_holder(account_id, request);  // a login
+  if (!locked) {
+    KeyRead read = read_keys(account_id, request);
+    if (!request.contact_id && read.none_present()) {
+      // Nobody has seen any key: the decision cannot depend on anything
+      // else, so the new contact and its keys go in at once (a signup).
+      LookupResult unseen;
+      unseen.matches.holder.assign(request.keys.size(), std::nullopt);
+      unseen.fresh.assign(request.keys.size(), true);
+      identity::Decision decision = identity::decide(request, unseen.matches);
+      if (decision.create) {
+        if (std::optional<int64_t> id = create_with_keys(account_id, request, decision, fields))
+          return apply_decision(account_id, request, unseen, decision, fields, id);
+        read = read_keys(account_id, request);  // lost a race: the long way, from a new read
+      }
     }
+    locked = claim_and_lock(account_id, request, std::move(read));
   }
-  LookupResult snapshot = claim_and_lock(account_id, request, std::move(read));
+  const LookupResult &snapshot = *locked;
   identity::Decision decision;
   try {
     decision = identity::decide(request, snapshot.matches);
