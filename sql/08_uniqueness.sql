@@ -47,6 +47,29 @@ SELECT xmin AS before_xmin FROM contact_identity.contacts WHERE contact_id = 1 \
 SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'ann@x.io', first_name => 'Ann');
 SELECT xmin = :'before_xmin' AS same_row_version FROM contact_identity.contacts WHERE contact_id = 1;
 SELECT count(*) AS log_rows FROM contact_identity.identity_log;
+-- Nor does a login, nor the same values in another spelling, in a
+-- transaction of their own: no row version of any table, no log row, and no
+-- WAL but the contact's row lock (a lock record of some 60 bytes; the call
+-- before took any full-page image of that page after a checkpoint).
+CREATE FUNCTION pg_temp.rows_written() RETURNS bigint LANGUAGE sql AS $$
+  SELECT sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t)
+             + pg_stat_get_xact_tuples_deleted(t))::bigint
+  FROM unnest(ARRAY['contact_identity.contacts', 'contact_identity.identifiers',
+                    'contact_identity.identity_log']::regclass[]) AS t
+$$;
+BEGIN;
+SELECT pg_current_wal_insert_lsn() AS wal_before, pg_temp.rows_written() AS rows_before \gset
+SELECT action FROM contact_identity.upsert_contact(external_id => 'u-1');
+SELECT action FROM contact_identity.upsert_contact(external_id => 'u-1', email => ' ANN@X.io', first_name => 'Ann');
+SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :'wal_before') BETWEEN 1 AND 200 AS only_the_lock_in_wal,
+       pg_temp.rows_written() - :rows_before AS rows_written;
+COMMIT;
+-- A change does write (the figures above can tell): a row version and a log row.
+BEGIN;
+SELECT pg_temp.rows_written() AS rows_before \gset
+SELECT action FROM contact_identity.upsert_contact(external_id => 'u-1', first_name => 'Anna');
+SELECT pg_temp.rows_written() - :rows_before AS rows_written;
+COMMIT;
 
 -- Serializing on keys uses row locks, not the shared lock table: an ETL loop
 -- of thousands of signups in one transaction holds no advisory lock and
