@@ -10,7 +10,10 @@
 //  - a key with a holder is protected by the holder's contacts row, which a
 //    writer locks before it reads; every change of an identifier's holder
 //    happens under the old holder's row lock, so holders read again after
-//    locking are final.
+//    locking are final;
+//  - a request none of whose keys has a row may insert them with their new
+//    holder at once (apply.h, create_with_keys): the same unique index makes
+//    a second writer wait.
 #include "pg/lookup.h"
 
 #include <algorithm>
@@ -47,10 +50,10 @@ Statement holders_with_contacts_statement{
     "   AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id OFFSET 0) c ON true",
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
 
-// The same three for a request of one key (most calls: a login, a lookup
-// by email), as plain index probes: a plan that much simpler starts
-// several times faster, and with one key there is one contact to lock, so
-// the lock may come with the read.
+// For a request of one key (most calls: a login, a lookup by email), plain
+// index probes instead of the array forms above: such a plan starts several
+// times faster. With one key there is one contact to lock, so no lock order
+// to keep, and the lock may come with the read.
 #define ONE_KEY                                                                                     \
   " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) $2"             \
   " AND i.value OPERATOR(pg_catalog.=) $3"
