@@ -54,9 +54,9 @@ std::vector<std::string> dedupe_search_order(const std::string &dedupe_on,
 // dropped with a NOTICE; invalid ones throw IdentityError 22023.
 identity::Request build_request(const CallKeys &keys);
 
-// The request of each of several calls (an import batch), with one read of
-// the identifier types and one blocked-value check for all; a call the
-// rules refuse gets its error instead.
+// The request of each of several calls (an import batch), with one copy of
+// the identifier types and blocked values for all; a call the rules refuse
+// gets its error instead.
 struct BuiltRequest {
   std::optional<identity::Request> request;
   std::optional<identity::IdentityError> error;
