@@ -153,6 +153,11 @@ std::vector<Param> key_params(int64_t account_id, const identity::Request &reque
   return {int8_param(account_id), text_array_param(types), text_array_param(values)};
 }
 
+// $1 account, $2 type, $3 value of one key, for the one-key statements.
+std::vector<Param> one_key_params(int64_t account_id, const identity::Key &key) {
+  return {int8_param(account_id), text_param(key.type), text_param(key.value)};
+}
+
 Param permanent_types_param() { return text_array_param(permanent_type_names(*identifier_types())); }
 
 Param id_array_param(const std::set<int64_t> &ids) {
@@ -172,9 +177,16 @@ ContactRow contact_row(uint64_t r, int first = 1) {
   return row;
 }
 
-// Adds the permanent identifiers in the rows of after_lock_statement (those
-// without an ord) to their contacts; returns the holders in the other rows.
-KeyRead add_after_lock_rows(uint64_t n, size_t key_count, std::map<int64_t, ContactRow> &rows) {
+// Runs after_lock_statement: returns the holders of the request's keys
+// (request null: no keys) and adds the permanent identifiers of `ids` to
+// their rows.
+KeyRead read_holders_and_permanent(int64_t account_id, const identity::Request *request,
+                                   const std::set<int64_t> &ids, std::map<int64_t, ContactRow> &rows,
+                                   bool read_only) {
+  const size_t key_count = request ? request->keys.size() : 0;
+  std::vector<Param> keys = key_params(account_id, request ? *request : identity::Request{});
+  uint64_t n = execute(after_lock_statement, {keys[0], keys[1], keys[2], id_array_param(ids), permanent_types_param()},
+                       read_only);
   KeyRead holders;
   holders.present.assign(key_count, false);
   holders.holder.assign(key_count, std::nullopt);
@@ -200,9 +212,7 @@ KeyRead read_holders(int64_t account_id, const identity::Request &request, bool 
   read.present.assign(count, false);
   read.holder.assign(count, std::nullopt);
   if (count == 1) {
-    const identity::Key &key = request.keys[0];
-    if (execute(key_holder_statement, {int8_param(account_id), text_param(key.type), text_param(key.value)},
-                read_only) > 0) {
+    if (execute(key_holder_statement, one_key_params(account_id, request.keys[0]), read_only) > 0) {
       read.present[0] = true;
       read.holder[0] = result_int8(0, 1);
     }
@@ -218,11 +228,11 @@ KeyRead read_holders(int64_t account_id, const identity::Request &request, bool 
 }
 
 // Unlocked, in one statement, with a new snapshot.
-std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids, bool read_only) {
+std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
   uint64_t n = execute(contacts_statement, {int8_param(account_id), id_array_param(ids), permanent_types_param()},
-                       read_only);
+                       false);
   for (uint64_t r = 0; r < n; r++) {
     int64_t id = result_int8(r, 1).value_or(0);
     auto it = rows.find(id);
@@ -249,9 +259,7 @@ std::map<int64_t, ContactRow> lock_contacts(int64_t account_id, const std::set<i
     if (request) *holders = read_holders(account_id, *request, false);
     return rows;
   }
-  std::vector<Param> keys = request ? key_params(account_id, *request) : key_params(account_id, identity::Request{});
-  n = execute(after_lock_statement, {keys[0], keys[1], keys[2], id_array_param(ids), permanent_types_param()}, false);
-  KeyRead read = add_after_lock_rows(n, request ? request->keys.size() : 0, rows);
+  KeyRead read = read_holders_and_permanent(account_id, request, ids, rows, false);
   if (request) *holders = std::move(read);
   return rows;
 }
@@ -296,24 +304,17 @@ KeyRead read_keys(int64_t account_id, const identity::Request &request) {
 
 std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request) {
   if (request.keys.size() != 1 || request.contact_id) return std::nullopt;
-  const identity::Key &key = request.keys[0];
-  if (execute(key_holder_locked_statement, {int8_param(account_id), text_param(key.type), text_param(key.value)},
-              false) == 0)
+  if (execute(key_holder_locked_statement, one_key_params(account_id, request.keys[0]), false) == 0)
     return std::nullopt;
   LookupResult result;
   ContactRow row = contact_row(0);
   const int64_t holder = row.state.id;
   result.rows.emplace(holder, std::move(row));
   KeyRead after;
-  if (identity::reads_permanent(request, 1, true)) {
-    std::vector<Param> keys = key_params(account_id, request);
-    after = add_after_lock_rows(
-        execute(after_lock_statement,
-                {keys[0], keys[1], keys[2], id_array_param({holder}), permanent_types_param()}, false),
-        1, result.rows);
-  } else {
+  if (identity::reads_permanent(request, 1, true))
+    after = read_holders_and_permanent(account_id, &request, {holder}, result.rows, false);
+  else
     after = read_holders(account_id, request, false);
-  }
   // The key moved on before the lock was granted: the general path.
   if (after.holder[0] != std::optional<int64_t>(holder)) return std::nullopt;
   result.matches.holder = after.holder;
@@ -325,10 +326,8 @@ std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity:
 LookupResult read_unlocked(int64_t account_id, const identity::Request &request) {
   LookupResult result;
   const size_t count = request.keys.size();
-  std::vector<Param> keys = key_params(account_id, request);
-  uint64_t n = count == 1 ? execute(key_holder_with_contact_statement,
-                                    {keys[0], text_param(request.keys[0].type), text_param(request.keys[0].value)}, true)
-                          : execute(holders_with_contacts_statement, keys, true);
+  uint64_t n = count == 1 ? execute(key_holder_with_contact_statement, one_key_params(account_id, request.keys[0]), true)
+                          : execute(holders_with_contacts_statement, key_params(account_id, request), true);
   result.matches.holder.assign(count, std::nullopt);
   for (uint64_t r = 0; r < n; r++) {
     std::optional<int64_t> holder = result_int8(r, 2);
@@ -339,12 +338,7 @@ LookupResult read_unlocked(int64_t account_id, const identity::Request &request)
   if (identity::reads_permanent(request, result.rows.size(), false) && !result.rows.empty()) {
     std::set<int64_t> ids;
     for (const auto &[id, row] : result.rows) ids.insert(id);
-    std::vector<Param> no_keys{keys[0], text_array_param(std::vector<std::string>{}),
-                               text_array_param(std::vector<std::string>{})};
-    add_after_lock_rows(execute(after_lock_statement, {no_keys[0], no_keys[1], no_keys[2], id_array_param(ids),
-                                                       permanent_types_param()},
-                                true),
-                        0, result.rows);
+    read_holders_and_permanent(account_id, nullptr, ids, result.rows, true);
   }
   fill_states(result);
   return result;
@@ -434,7 +428,7 @@ std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_h
 }
 
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
-  return read_contacts(account_id, ids, false);
+  return read_contacts(account_id, ids);
 }
 
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
