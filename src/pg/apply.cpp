@@ -325,19 +325,18 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   out.external_id = external_id;
 
   int64_t id;
-  if (d.create && created) {
+  if (!d.create) {
+    id = *d.winner;
+  } else if (created) {
     id = *created;
-    log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
-  } else if (d.create) {
+  } else {
     execute(insert_contact_statement,
             {int8_param(account_id), text_param(external_id), text_param(email), text_param(phone),
              text_param(fields.first_name), text_param(fields.last_name), jsonb_param(fields.attributes_json)},
             false);
     id = result_int8(0, 1).value_or(0);
-    log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
-  } else {
-    id = *d.winner;
   }
+  if (d.create) log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
   out.contact_id = id;
 
   for (int64_t loser : d.merged) merge_into(account_id, snap.rows.at(loser), id, out.matched_by, log);

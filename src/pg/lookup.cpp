@@ -57,20 +57,23 @@ Statement holders_with_contacts_statement{
 #define ONE_KEY                                                                                     \
   " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) $2"             \
   " AND i.value OPERATOR(pg_catalog.=) $3"
-#define JOIN_HOLDER(join)                                                                           \
-  " FROM contact_identity.identifiers i " join " contact_identity.contacts c"                      \
-  " ON c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id"
 Statement key_holder_statement{
     "SELECT i.contact_id FROM contact_identity.identifiers i" ONE_KEY, {INT8OID, TEXTOID, TEXTOID}};
 Statement key_holder_with_contact_statement{
     "SELECT 1::pg_catalog.int8, i.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email,"
-    " c.phone" JOIN_HOLDER("LEFT JOIN") ONE_KEY,
+    " c.phone FROM contact_identity.identifiers i LEFT JOIN contact_identity.contacts c"
+    " ON c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id"
+    ONE_KEY,
     {INT8OID, TEXTOID, TEXTOID}};
+// The holder locked in the subquery, so that a key without one (or without
+// a row) still says so, and needs no second read.
 Statement key_holder_locked_statement{
-    "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
-    JOIN_HOLDER("JOIN") ONE_KEY " FOR NO KEY UPDATE OF c",
+    "SELECT i.contact_id, c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
+    " FROM contact_identity.identifiers i LEFT JOIN LATERAL (SELECT c.contact_id, c.external_id, c.deleted_at,"
+    "   c.merged_into, c.email, c.phone FROM contact_identity.contacts c"
+    "   WHERE c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id"
+    "   FOR NO KEY UPDATE) c ON true" ONE_KEY,
     {INT8OID, TEXTOID, TEXTOID}};
-#undef JOIN_HOLDER
 #undef ONE_KEY
 
 // Inserts a holder-less row for each key not yet known, in (type, value)
@@ -302,12 +305,16 @@ KeyRead read_keys(int64_t account_id, const identity::Request &request) {
   return read_holders(account_id, request, false);
 }
 
-std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request) {
+std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request,
+                                             std::optional<KeyRead> &unheld) {
   if (request.keys.size() != 1 || request.contact_id) return std::nullopt;
-  if (execute(key_holder_locked_statement, one_key_params(account_id, request.keys[0]), false) == 0)
+  uint64_t n = execute(key_holder_locked_statement, one_key_params(account_id, request.keys[0]), false);
+  if (n == 0 || !result_int8(0, 2)) {  // no row, or no holder (or it went away before the lock)
+    if (n == 0 || !result_int8(0, 1)) unheld = KeyRead{{n > 0}, {std::nullopt}};
     return std::nullopt;
+  }
   LookupResult result;
-  ContactRow row = contact_row(0);
+  ContactRow row = contact_row(0, 2);
   const int64_t holder = row.state.id;
   result.rows.emplace(holder, std::move(row));
   KeyRead after;

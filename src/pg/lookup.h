@@ -42,8 +42,10 @@ KeyRead read_keys(int64_t account_id, const identity::Request &request);
 // For a request of one key that a contact holds (a login): that contact
 // locked in the statement that finds it, and the key read again after the
 // lock. nullopt when the key has no row or no holder, or moved on before
-// the lock: claim_and_lock() then does the rest.
-std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request);
+// the lock: claim_and_lock() then does the rest. A key seen without a
+// holder is left in `unheld`, as read_keys() would have read it.
+std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request,
+                                             std::optional<KeyRead> &unheld);
 
 // The contact a contact ID leads to: itself or, for a merged tombstone, the
 // contact it was merged into. Throws P0002 when there is no such contact.

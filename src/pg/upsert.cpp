@@ -34,9 +34,10 @@ Outcome upsert_request(int64_t account_id, identity::Request request, const Prof
                        const char *function) {
   require_identifier(request, function);
   if (request.contact_id) request.contact_id = follow_contact(account_id, *request.contact_id, false);
-  std::optional<LookupResult> locked = lock_sole_holder(account_id, request);  // a login
+  std::optional<KeyRead> seen;
+  std::optional<LookupResult> locked = lock_sole_holder(account_id, request, seen);  // a login
   if (!locked) {
-    KeyRead read = read_keys(account_id, request);
+    KeyRead read = seen ? std::move(*seen) : read_keys(account_id, request);
     if (!request.contact_id && read.none_present()) {
       // Nobody has seen any key: the decision cannot depend on anything
       // else, so the new contact and its keys go in at once (a signup).
