@@ -43,6 +43,8 @@ SELECT * FROM (SELECT unnest(extconfig)::regclass AS dumped, unnest(extcondition
                FROM pg_extension WHERE extname = 'contact_identity') AS config
 ORDER BY dumped::text;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;
 
 -- A database on 0.1.0 updates in place; the update adds merge_contacts.
@@ -52,6 +54,8 @@ ALTER EXTENSION contact_identity UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
 SELECT obj_description('contact_identity.merge_contacts(bigint, bigint, boolean, bigint)'::regprocedure) IS NOT NULL
        AS documented;
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;
 
 -- So does a populated database on 0.2.0: the update adds unmerge_contact,
@@ -85,4 +89,6 @@ SELECT count(*) AS changes FROM contact_identity.export_changes('-infinity');
 -- logged by the 0.2.0 library cannot: sql/20_unmerge.sql.)
 SELECT contact_identity.unmerge_contact(2);
 DROP TABLE old_rows;
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;

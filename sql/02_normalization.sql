@@ -76,4 +76,6 @@ SELECT * FROM contact_identity.upsert_contact(email => 'a@x.io', account_id => N
 SELECT * FROM contact_identity.upsert_contact(email => 'a@x.io', account_id => -1);
 SELECT * FROM contact_identity.resolve_contact(email => 'a@x.io', include_deleted => NULL);
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -44,4 +44,6 @@ SELECT count(*) AS identifiers_named_c1 FROM contact_identity.identifiers WHERE 
 SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', identifiers => '{"web_push": "w9"}');
 SELECT * FROM contact_identity.upsert_contact(phone => '+380501234567', identifiers => '{"telegram": "43"}');
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -39,7 +39,7 @@ SELECT count(*) AS contacts FROM contact_identity.contacts;
 SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'ann.new@x.io');
 SELECT contact_id, external_id, email FROM contact_identity.contacts WHERE contact_id = 1;
 -- The old email was replaced (and logged), so it is free again.
-SELECT action, identifier_type, identifier_value FROM contact_identity.identity_log
+SELECT action, identifier_type, identifier_value FROM contact_identity.identity_log_steps
 WHERE contact_id = 1 AND action = 'identifier_detached';
 SELECT * FROM contact_identity.upsert_contact(external_id => 'u-4', email => 'ann@x.io');
 
@@ -48,4 +48,6 @@ SELECT * FROM contact_identity.resolve_contact(external_id => 'u-1', email => 'a
 -- An upsert saying so is refused: the email's holder has its own external ID.
 SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', email => 'ann@x.io');
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -24,7 +24,7 @@ SELECT * FROM contact_identity.upsert_contact(email => 'bob@x.io', identifiers =
 SELECT * FROM contact_identity.upsert_contact(email => 'carol@x.io', identifiers => '{"mobile_push": "tok-A"}');
 SELECT c.email, i.value AS token FROM contact_identity.identifiers i
 JOIN contact_identity.contacts c USING (account_id, contact_id) WHERE i.type = 'mobile_push';
-SELECT action, identifier_value, other_contact_id FROM contact_identity.identity_log WHERE action = 'identifier_moved';
+SELECT action, identifier_value, other_contact_id FROM contact_identity.identity_log_steps WHERE action = 'identifier_moved';
 -- Bob's profile is untouched otherwise.
 SELECT email, first_name FROM contact_identity.contacts WHERE contact_id = 2;
 
@@ -57,4 +57,6 @@ SELECT * FROM contact_identity.resolve_contact(identifiers => '{"cookie": "ck-1"
 -- A cookie with another changeable identifier does create a profile.
 SELECT * FROM contact_identity.upsert_contact(identifiers => '{"cookie": "ck-2", "telegram": "777"}');
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

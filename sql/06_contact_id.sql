@@ -45,4 +45,6 @@ SELECT * FROM contact_identity.upsert_contact(external_id => 'u-1', phone => '+3
 SELECT jsonb_pretty(contact_identity.get_contact(1) - 'createdAt' - 'updatedAt');
 SELECT contact_identity.get_contact(404) IS NULL AS unknown_is_null;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -17,7 +17,7 @@ SELECT type, value, contact_id FROM contact_identity.identifiers ORDER BY type, 
 -- unmerge_contact)
 SELECT action, contact_id, other_contact_id, matched_by, detail - 'identifiers' AS detail,
        (SELECT jsonb_agg(i - 'attached_at' - 'first_seen_at') FROM jsonb_array_elements(detail->'identifiers') i) AS identifiers
-FROM contact_identity.identity_log
+FROM contact_identity.identity_log_steps
 WHERE action = 'merged';
 -- The phone now finds the winner.
 SELECT * FROM contact_identity.resolve_contact(phone => '+380501234567');
@@ -66,4 +66,6 @@ SELECT * FROM contact_identity.upsert_contact(email => 'hal@x.io', phone => '+38
     identifiers => '{"telegram": "tg-1"}');
 SELECT contact_id, merged_into FROM contact_identity.contacts WHERE contact_id IN (10, 11, 12) ORDER BY 1;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

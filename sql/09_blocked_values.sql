@@ -45,4 +45,6 @@ DROP TABLE junk_src;
 -- An invalid pattern is refused when added.
 INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern) VALUES ('email', '([', true);
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

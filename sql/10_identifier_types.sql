@@ -28,4 +28,6 @@ SELECT * FROM contact_identity.upsert_contact(identifiers => '{"external_id": "u
 SELECT * FROM contact_identity.upsert_contact(identifiers => '{"fax": "1"}');
 \echo :LAST_ERROR_SQLSTATE
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

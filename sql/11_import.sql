@@ -103,5 +103,7 @@ SELECT count(*) FROM contact_identity.import_contacts('src_big');
 RESET statement_timeout;
 SELECT count(*) AS imported_before_the_cancel FROM contact_identity.contacts WHERE external_id LIKE 'big-%';
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json;

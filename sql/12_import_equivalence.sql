@@ -227,6 +227,8 @@ SELECT count(*) AS log_differences
 FROM ((SELECT * FROM log_counts(200) EXCEPT ALL SELECT * FROM log_counts(201))
       UNION ALL (SELECT * FROM log_counts(201) EXCEPT ALL SELECT * FROM log_counts(200))) x;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP FUNCTION row_by_row(text, bigint, regclass), final_state(bigint), bulk_source(float8, int), log_counts(bigint);
 DROP TABLE fixture, comparison, bulk1, bulk2, bulk_comparison;

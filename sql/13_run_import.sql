@@ -65,5 +65,7 @@ CALL contact_identity.run_import('run_src', dedupe_on => 'fax');
 CALL contact_identity.run_import(NULL);
 SELECT count(*) AS imports FROM contact_identity.imports;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP TABLE run_src, run_src_ordered, run_src_sparse, run_src_parts;

@@ -50,4 +50,6 @@ SELECT count(*) FROM contact_identity.import_contacts_json('[{"externalCustomerI
 SELECT count(*) FROM contact_identity.import_contacts_json('[{"externalCustomerId": "u-8"}]');
 COMMIT;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;

@@ -27,7 +27,7 @@ SELECT value FROM contact_identity.identifiers WHERE contact_id = 1 AND type = '
 -- The log says what moved, so that the merge can be explained and undone.
 SELECT contact_id, action, other_contact_id, detail - 'identifiers' AS detail,
        (SELECT jsonb_agg(i - 'attached_at' - 'first_seen_at') FROM jsonb_array_elements(detail->'identifiers') i) AS identifiers
-FROM contact_identity.identity_log
+FROM contact_identity.identity_log_steps
 WHERE action = 'merged' ORDER BY log_id;
 
 -- A merged contact named as the winner stands for the contact it went into.
@@ -41,7 +41,7 @@ SELECT contact_id FROM contact_identity.upsert_contact(email => 'cy@x.io');
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-5', first_name => 'Cy');
 SELECT contact_identity.merge_contacts(4, 5) AS winner;
 SELECT contact_id, external_id, email, first_name FROM contact_identity.contacts WHERE contact_id IN (4, 5) ORDER BY 1;
-SELECT contact_id, action, identifier_value, other_contact_id FROM contact_identity.identity_log
+SELECT contact_id, action, identifier_value, other_contact_id FROM contact_identity.identity_log_steps
 WHERE action = 'external_id_assigned' AND other_contact_id = 5;
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-5', last_name => 'Day');
 
@@ -52,7 +52,7 @@ SELECT contact_identity.merge_contacts(4, 6, force => true) AS winner;
 -- The winner keeps its external ID; the loser's still finds it.
 SELECT external_id FROM contact_identity.contacts WHERE contact_id = 4;
 SELECT contact_id, matched_by FROM contact_identity.resolve_contact(external_id => 'u-6');
-SELECT detail->'forced' AS forced FROM contact_identity.identity_log WHERE action = 'merged' AND other_contact_id = 6;
+SELECT detail->'forced' AS forced FROM contact_identity.identity_log_steps WHERE action = 'merged' AND other_contact_id = 6;
 
 -- Error paths.
 SELECT contact_identity.merge_contacts(1, 1);
@@ -72,4 +72,6 @@ SELECT contact_identity.merge_contacts(1, 4, account_id => 9);
 -- Nothing changed by the refused calls.
 SELECT count(*) FILTER (WHERE merged_into IS NULL) AS live, count(*) AS contacts FROM contact_identity.contacts;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -16,14 +16,14 @@ SELECT event_id, contact_id FROM contact_identity.events ORDER BY event_id;
 SELECT type, value, event_id FROM contact_identity.event_keys ORDER BY event_id;
 -- The cookie is remembered without a profile.
 SELECT type, value, contact_id FROM contact_identity.identifiers ORDER BY value;
-SELECT action, identifier_value FROM contact_identity.identity_log ORDER BY log_id;
+SELECT action, identifier_value FROM contact_identity.identity_log_steps ORDER BY log_id, step;
 
 -- The subscription links the cookie: its history comes along.
 SELECT contact_id, action FROM contact_identity.upsert_contact(email => 'ann@x.io', identifiers => '{"cookie": "ck-1"}');
 SELECT event_type, payload, occurred_at FROM contact_identity.contact_events(1);
 SELECT event_id, contact_id FROM contact_identity.events ORDER BY event_id;
 SELECT type, value, event_id FROM contact_identity.event_keys ORDER BY event_id;
-SELECT contact_id, action, detail FROM contact_identity.identity_log WHERE action = 'events_attached';
+SELECT contact_id, action, detail FROM contact_identity.identity_log_steps WHERE action = 'events_attached';
 -- Later events of the cookie go straight to the contact.
 SELECT contact_identity.track_event('page_view', '{"url": "/sale"}', identifiers => '{"cookie": "ck-1"}',
                                     occurred_at => '2026-11-02 09:00+00') AS event_id;
@@ -56,7 +56,7 @@ SELECT contact_identity.merge_contacts(2, 3) AS winner;
 SELECT contact_identity.merge_contacts(2, 3, force => true) AS winner;
 SELECT event_type FROM contact_identity.contact_events(2) ORDER BY 1;
 SELECT event_type FROM contact_identity.contact_events(3) ORDER BY 1;
-SELECT detail->'events' AS events_moved FROM contact_identity.identity_log WHERE action = 'merged';
+SELECT detail->'events' AS events_moved FROM contact_identity.identity_log_steps WHERE action = 'merged';
 SELECT count(*) AS newest_only FROM contact_identity.contact_events(2, max_rows => 1);
 
 -- An import linking a remembered cookie attaches its history too.
@@ -85,4 +85,6 @@ SELECT contact_identity.contact_events(1, account_id => 5);
 -- No refused call left an event behind.
 SELECT count(*) AS events FROM contact_identity.events;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

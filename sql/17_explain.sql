@@ -30,4 +30,6 @@ SELECT * FROM contact_identity.explain_contact(NULL);
 SELECT * FROM contact_identity.explain_contact(404);
 SELECT * FROM contact_identity.explain_contact(1, account_id => 5);
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -12,7 +12,7 @@ SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', ide
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', identifiers => '{"device": "d3"}');
 SELECT value FROM contact_identity.identifiers WHERE type = 'device' ORDER BY value;
 SELECT action, matched_by, identifier_value, detail - 'attached_at' - 'first_seen_at' AS detail,
-       detail ?& ARRAY['attached_at', 'first_seen_at'] AS times_kept FROM contact_identity.identity_log
+       detail ?& ARRAY['attached_at', 'first_seen_at'] AS times_kept FROM contact_identity.identity_log_steps
 WHERE action = 'identifier_detached';
 SELECT contact_id, action FROM contact_identity.upsert_contact(external_id => 'u-2', identifiers => '{"device": "d1"}');
 
@@ -32,7 +32,7 @@ INSERT INTO limit_src VALUES ('u-2', 'd5');
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-2', identifiers => '{"device": "d4"}');
 SELECT row_number, action FROM contact_identity.import_contacts('limit_src');
 SELECT value FROM contact_identity.identifiers WHERE type = 'device' AND contact_id = 2 ORDER BY value;
-SELECT contact_id, identifier_value, detail->>'reason' AS reason FROM contact_identity.identity_log
+SELECT contact_id, identifier_value, detail->>'reason' AS reason FROM contact_identity.identity_log_steps
 WHERE action = 'identifier_detached' ORDER BY log_id;
 DROP TABLE limit_src;
 
@@ -44,4 +44,6 @@ UPDATE contact_identity.identifier_types SET max_per_contact = NULL WHERE name =
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-1', identifiers => '{"device": ["e1", "e2", "e3"]}');
 SELECT count(*) AS devices_of_u1 FROM contact_identity.identifiers WHERE type = 'device' AND contact_id = 1;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -54,10 +54,13 @@ SELECT count(*) AS import_errors_left FROM contact_identity.import_errors;
 SELECT action, detail FROM contact_identity.identity_log WHERE action = 'purged';
 -- One value, one hash: the rows about her cookie still match each other.
 SELECT count(DISTINCT identifier_value) AS hashes, count(*) AS rows
-FROM contact_identity.identity_log WHERE identifier_type = 'cookie' AND identifier_value LIKE 'hmac:%';
-SELECT count(*) FILTER (WHERE identifier_value LIKE 'hmac:%') > 0 AS hashed,
-       count(*) FILTER (WHERE detail ? 'identifiers') AS details_with_identifiers
-FROM contact_identity.identity_log WHERE contact_id IN (1, 2) AND action <> 'purged';
+FROM contact_identity.identity_log_steps WHERE identifier_type = 'cookie' AND identifier_value LIKE 'hmac:%';
+-- Her rows keep what happened, with hashes for her values, and say they
+-- were purged; the names and attributes a merge filled in are gone.
+SELECT count(*) AS rows, count(*) FILTER (WHERE detail::text LIKE '%hmac:%') AS with_hashes,
+       count(*) FILTER (WHERE detail->>'purged' = 'true') AS marked_purged,
+       count(*) FILTER (WHERE detail ? 'filled' AND detail->'filled' <> '{"purged": true}') AS fills_left
+FROM contact_identity.identity_log WHERE (contact_id IN (1, 2) OR other_contact_id IN (1, 2)) AND action <> 'purged';
 
 -- Her identifiers are free: a new person may have them.
 SELECT contact_id, action FROM contact_identity.upsert_contact(external_id => 'ann-17', email => 'annabel@x.io');
@@ -74,6 +77,8 @@ SELECT contact_identity.purge_contact(4, account_id => -1);
 -- The secret is the owner's alone.
 SELECT has_table_privilege('public', 'contact_identity.secrets', 'SELECT') AS public_can_read;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;
 DROP TABLE purge_src, ann_values;
 DROP FUNCTION occurrences();

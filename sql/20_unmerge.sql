@@ -216,7 +216,7 @@ SELECT q, sqlstate_of(q) FROM (VALUES ('SELECT contact_identity.unmerge_contact(
 -- A merge logged without what unmerge needs (as 0.2.0 logged them).
 SELECT contact_identity.merge_contacts(:fay, :fay_web, account_id => 6) = :fay AS merged;
 UPDATE contact_identity.identity_log SET detail = detail - 'event_ids' - 'filled'
-WHERE account_id = 6 AND action = 'merged';
+WHERE account_id = 6 AND action = 'merged_into';
 SELECT contact_identity.unmerge_contact(:fay_web, account_id => 6);
 SELECT sqlstate_of(format('SELECT contact_identity.unmerge_contact(%s, account_id => 6)', :fay_web));
 SELECT merged_into = :fay AS still_merged FROM contact_identity.contacts WHERE contact_id = :fay_web;
@@ -224,4 +224,6 @@ SELECT merged_into = :fay AS still_merged FROM contact_identity.contacts WHERE c
 DROP PROCEDURE story;
 DROP FUNCTION differences, state, changed_since_before, snapshot, sqlstate_of;
 DROP TABLE before_state;
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

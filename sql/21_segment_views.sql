@@ -59,5 +59,9 @@ VACUUM ANALYZE contact_identity.contacts;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM contact_identity.contacts_without_external_id;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM contact_identity.contacts_without_external_id WHERE account_id = 5;
 SELECT count(*) FROM contact_identity.contacts_without_external_id WHERE account_id = 5;
+-- The rows written around the API go again (verify() would report them).
+DELETE FROM contact_identity.contacts WHERE account_id = 5;
 
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

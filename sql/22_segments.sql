@@ -137,4 +137,6 @@ SELECT to_regclass('contact_identity_segments.kyiv') IS NULL AS view_gone, count
 FROM contact_identity.segments WHERE name = 'kyiv';
 
 DROP FUNCTION try_rule;
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;

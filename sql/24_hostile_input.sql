@@ -636,4 +636,6 @@ SELECT * FROM written;
 DROP FUNCTION outcome, h, hj;
 DROP VIEW written;
 DROP TABLE hostile, hostile_src;
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;

@@ -215,5 +215,7 @@ SET client_min_messages = warning;
 DROP SCHEMA regress_ci_evil CASCADE;
 DROP TABLE import_t1, secret_source;
 REVOKE CREATE ON SCHEMA public FROM regress_ci_w1;
+-- verify(): every invariant holds.
+SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP ROLE regress_ci_w1, regress_ci_a1, regress_ci_r2, regress_ci_none, regress_ci_team;

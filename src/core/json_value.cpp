@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/identity_error.h"
+#include "core/json_text.h"
 #include "core/utf8.h"
 
 namespace identity {
@@ -307,6 +308,31 @@ JsonValue parse_json(std::string_view text, const std::string &message, int max_
 // Parses text into a JsonValue tree as options allow or throws IdentityError 22023.
 JsonValue parse_json(std::string_view text, const std::string &message, const JsonOptions &options) {
   return Reader(text, message, options).parse();
+}
+
+}  // namespace identity
+
+namespace identity {
+
+std::string to_json(const JsonValue &value) {
+  switch (value.type) {
+    case JsonValue::Type::kNull: return "null";
+    case JsonValue::Type::kBool: return value.boolean ? "true" : "false";
+    case JsonValue::Type::kNumber: return value.text;
+    case JsonValue::Type::kString: return json_quote(value.text);
+    case JsonValue::Type::kArray: {
+      std::string out = "[";
+      for (const JsonValue &item : value.items) out += (out.size() > 1 ? ", " : "") + to_json(item);
+      return out + "]";
+    }
+    case JsonValue::Type::kObject: {
+      std::string out = "{";
+      for (const auto &[key, member] : value.members)
+        out += (out.size() > 1 ? ", " : "") + json_quote(key) + ": " + to_json(member);
+      return out + "}";
+    }
+  }
+  return "null";
 }
 
 }  // namespace identity

@@ -55,4 +55,7 @@ struct JsonOptions {
 // parse_json as above, with the given options.
 JsonValue parse_json(std::string_view text, const std::string &message, const JsonOptions &options);
 
+// The value as JSON text (members in document order, numbers as written).
+std::string to_json(const JsonValue &value);
+
 }  // namespace identity

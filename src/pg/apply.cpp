@@ -2,13 +2,21 @@
 #include "pg/apply.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <stdexcept>
 
+#include "core/json_text.h"
+#include "pg/config_cache.h"
 #include "pg/events.h"
 #include "pg/log_batch.h"
 #include "pg/request.h"
+#include "pg/pg_boundary.h"
 #include "pg/spi.h"
+
+extern "C" {
+#include "catalog/namespace.h"
+}
 
 namespace pgshell {
 namespace {
@@ -24,35 +32,28 @@ Statement insert_contact_statement{
     " RETURNING contact_id",
     {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
 
-// A new contact and all of its keys in one statement, for a request none
-// of whose keys has a row yet. The keys go in first, in (type, value) order
-// like every claim: one a concurrent call inserted meanwhile is waited for
-// and skipped. The contact, from the sequence, then gets the primary values
-// only when every key went in; otherwise it is a bare row that only keeps
-// the foreign key of the keys that did (undo_create removes both).
-Statement create_with_keys_statement{
-    "WITH new AS MATERIALIZED (SELECT pg_catalog.nextval('contact_identity.contacts_contact_id_seq'::pg_catalog.regclass) AS id),"
-    " k AS (INSERT INTO contact_identity.identifiers AS i (account_id, type, value, contact_id, attached_at)"
-    "  SELECT $1, k.type, k.value, new.id, pg_catalog.now() FROM new,"
-    "   ROWS FROM (pg_catalog.unnest($8::pg_catalog.text[]), pg_catalog.unnest($9::pg_catalog.text[])) AS k(type, value)"
-    "  ORDER BY k.type, k.value"
-    "  ON CONFLICT (account_id, type, value) DO NOTHING RETURNING 1),"
-    " whole AS MATERIALIZED (SELECT (SELECT pg_catalog.count(*) FROM k)"
-    "   OPERATOR(pg_catalog.=) pg_catalog.cardinality($8::pg_catalog.text[]) AS ok),"
-    " c AS (INSERT INTO contact_identity.contacts"
-    "  (account_id, contact_id, external_id, email, phone, first_name, last_name, attributes)"
-    "  SELECT $1, new.id, CASE WHEN whole.ok THEN $2 END, CASE WHEN whole.ok THEN $3 END,"
-    "   CASE WHEN whole.ok THEN $4 END, $5, $6, contact_identity.merge_attributes('{}'::pg_catalog.jsonb, $7)"
-    "  FROM new, whole RETURNING 1)"
-    " SELECT new.id, whole.ok, (SELECT pg_catalog.count(*) FROM c) FROM new, whole",
-    {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID, TEXTARRAYOID}};
+// A new contact with the ID drawn for it ($2), once its keys are in.
+Statement insert_contact_with_id_statement{
+    "INSERT INTO contact_identity.contacts"
+    " (account_id, contact_id, external_id, email, phone, first_name, last_name, attributes)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, contact_identity.merge_attributes('{}'::pg_catalog.jsonb, $8))",
+    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
 
-// Removes what a create_with_keys that lost a race wrote.
-Statement undo_create_statement{
-    "WITH keys AS (DELETE FROM contact_identity.identifiers i"
-    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2)"
-    " DELETE FROM contact_identity.contacts c"
-    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
+// The keys of a new contact ($4), attached at once, in (type, value) order
+// like every claim: one a concurrent call inserted meanwhile is waited for
+// and skipped, and the caller counts what went in.
+Statement insert_keys_statement{
+    "INSERT INTO contact_identity.identifiers AS i (account_id, type, value, contact_id, attached_at)"
+    " SELECT $1, k.type, k.value, $4, pg_catalog.now()"
+    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) AS k(type, value)"
+    " ORDER BY k.type, k.value"
+    " ON CONFLICT (account_id, type, value) DO NOTHING",
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID}};
+
+// Removes the keys a create_with_keys that lost a race inserted.
+Statement undo_keys_statement{
+    "DELETE FROM contact_identity.identifiers i"
+    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID}};
 
 // Writes only when something differs, so an unchanged profile costs no row
@@ -75,65 +76,62 @@ Statement update_contact_statement{
 #undef NEW_FIRST_NAME
 #undef NEW_LAST_NAME
 
-// Moves every identifier and event of the loser ($2) to the winner ($3),
-// lets the loser fill the winner's empty names and missing attributes, and
-// leaves the loser as a tombstone. Returns the "merged" log row's detail:
-// what unmerge_contact needs to reverse exactly this (the identifiers with
-// when they were first seen and when the loser got them, the event IDs, the
-// gaps filled), the loser's primary values, and $4's members. Every
-// sub-statement sees the state before the merge.
-Statement merge_statement{
-    "WITH before AS ("
-    "  SELECT w.first_name AS w_first, w.last_name AS w_last, w.attributes AS w_attributes,"
-    "   l.first_name AS l_first, l.last_name AS l_last, l.attributes AS l_attributes,"
-    "   l.external_id AS l_external_id, l.email AS l_email, l.phone AS l_phone"
-    "  FROM contact_identity.contacts w, contact_identity.contacts l"
-    "  WHERE w.account_id OPERATOR(pg_catalog.=) $1 AND w.contact_id OPERATOR(pg_catalog.=) $3"
-    "    AND l.account_id OPERATOR(pg_catalog.=) $1 AND l.contact_id OPERATOR(pg_catalog.=) $2),"
-    " held AS (SELECT i.type, i.value, i.first_seen_at, i.attached_at FROM contact_identity.identifiers i"
-    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) $2),"
-    " moved AS ("
-    "  UPDATE contact_identity.identifiers i SET contact_id = $3, attached_at = pg_catalog.now() FROM held h"
-    "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) h.type"
-    "    AND i.value OPERATOR(pg_catalog.=) h.value"
-    "  RETURNING h.type, h.value, h.first_seen_at, h.attached_at),"
-    " moved_events AS ("
-    "  UPDATE contact_identity.events e SET contact_id = $3"
-    "  WHERE e.account_id OPERATOR(pg_catalog.=) $1 AND e.contact_id OPERATOR(pg_catalog.=) $2"
-    "  RETURNING e.event_id),"
-    " filled AS ("
-    "  UPDATE contact_identity.contacts w"
-    "  SET first_name = COALESCE(w.first_name, l.first_name),"
-    "      last_name = COALESCE(w.last_name, l.last_name),"
-    "      attributes = l.attributes OPERATOR(pg_catalog.||) w.attributes, updated_at = pg_catalog.now()"
-    "  FROM contact_identity.contacts l"
-    "  WHERE w.account_id OPERATOR(pg_catalog.=) $1 AND w.contact_id OPERATOR(pg_catalog.=) $3"
-    "    AND l.account_id OPERATOR(pg_catalog.=) $1 AND l.contact_id OPERATOR(pg_catalog.=) $2),"
-    " tombstone AS ("
-    "  UPDATE contact_identity.contacts c"
-    "  SET merged_into = $3, external_id = NULL, email = NULL, phone = NULL, updated_at = pg_catalog.now()"
-    "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2)"
-    " SELECT (pg_catalog.jsonb_build_object("
-    "   'identifiers', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-    "       'type', m.type, 'value', m.value, 'first_seen_at', m.first_seen_at, 'attached_at', m.attached_at)"
-    "     ORDER BY m.type, m.value)"
-    "     FROM moved m), '[]'::pg_catalog.jsonb),"
-    "   'events', (SELECT pg_catalog.count(*) FROM moved_events),"
-    "   'event_ids', COALESCE((SELECT pg_catalog.jsonb_agg(e.event_id ORDER BY e.event_id) FROM moved_events e),"
-    "     '[]'::pg_catalog.jsonb),"
-    "   'filled', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
-    "       'first_name', CASE WHEN b.w_first IS NULL THEN b.l_first END,"
-    "       'last_name', CASE WHEN b.w_last IS NULL THEN b.l_last END))"
-    "     OPERATOR(pg_catalog.||) COALESCE((SELECT pg_catalog.jsonb_build_object('attributes',"
-    "         pg_catalog.jsonb_object_agg(a.key, a.value))"
-    "       FROM pg_catalog.jsonb_each(b.l_attributes) a"
-    "       WHERE NOT b.w_attributes OPERATOR(pg_catalog.?) a.key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0),"
-    "     '{}'::pg_catalog.jsonb))"
-    "  OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
-    "   'external_id', b.l_external_id, 'email', b.l_email, 'phone', b.l_phone))"
-    "  OPERATOR(pg_catalog.||) $4)::pg_catalog.text"
-    " FROM before b",
-    {INT8OID, INT8OID, INT8OID, JSONBOID}};
+// A merge, statement by statement, each on one table. The loser is $2, the
+// winner $3. Read before anything moves: the loser's names and attributes,
+// the gaps of the winner they fill (JSON), and the loser's primary values
+// (JSON); the "merged" log row records the last two for unmerge_contact.
+Statement merge_read_statement{
+    "SELECT l.first_name, l.last_name, l.attributes::pg_catalog.text,"
+    " (pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+    "   'first_name', CASE WHEN w.first_name IS NULL THEN l.first_name END,"
+    "   'last_name', CASE WHEN w.last_name IS NULL THEN l.last_name END))"
+    " OPERATOR(pg_catalog.||) COALESCE((SELECT pg_catalog.jsonb_build_object('attributes',"
+    "     pg_catalog.jsonb_object_agg(a.key, a.value))"
+    "   FROM pg_catalog.jsonb_each(l.attributes) a"
+    "   WHERE NOT w.attributes OPERATOR(pg_catalog.?) a.key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0),"
+    "   '{}'::pg_catalog.jsonb))::pg_catalog.text,"
+    " pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+    "   'external_id', l.external_id, 'email', l.email, 'phone', l.phone))::pg_catalog.text"
+    " FROM contact_identity.contacts w, contact_identity.contacts l"
+    " WHERE w.account_id OPERATOR(pg_catalog.=) $1 AND w.contact_id OPERATOR(pg_catalog.=) $3"
+    "   AND l.account_id OPERATOR(pg_catalog.=) $1 AND l.contact_id OPERATOR(pg_catalog.=) $2",
+    {INT8OID, INT8OID, INT8OID}};
+
+// Every identifier of the loser to the winner, returning when each was
+// first seen and when the loser got it (JSON values).
+Statement merge_identifiers_statement{
+    "UPDATE contact_identity.identifiers i SET contact_id = $3, attached_at = pg_catalog.now()"
+    " FROM contact_identity.identifiers o"
+    " WHERE o.account_id OPERATOR(pg_catalog.=) $1 AND o.contact_id OPERATOR(pg_catalog.=) $2"
+    "   AND i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) o.type"
+    "   AND i.value OPERATOR(pg_catalog.=) o.value"
+    " RETURNING i.type, i.value, pg_catalog.to_jsonb(o.first_seen_at)::pg_catalog.text,"
+    "   pg_catalog.to_jsonb(o.attached_at)::pg_catalog.text",
+    {INT8OID, INT8OID, INT8OID}};
+
+Statement merge_events_statement{
+    "UPDATE contact_identity.events e SET contact_id = $3"
+    " WHERE e.account_id OPERATOR(pg_catalog.=) $1 AND e.contact_id OPERATOR(pg_catalog.=) $2"
+    " RETURNING e.event_id",
+    {INT8OID, INT8OID, INT8OID}};
+
+// The loser fills the winner's empty names and missing attributes ($4, $5,
+// $6: the loser's), and is left a tombstone.
+Statement merge_contacts_statement{
+    "UPDATE contact_identity.contacts c"
+    " SET first_name = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $3 THEN COALESCE(c.first_name, $4)"
+    "       ELSE c.first_name END,"
+    "     last_name = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $3 THEN COALESCE(c.last_name, $5)"
+    "       ELSE c.last_name END,"
+    "     attributes = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $3"
+    "       THEN $6 OPERATOR(pg_catalog.||) c.attributes ELSE c.attributes END,"
+    "     merged_into = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $2 THEN $3 END,"
+    "     external_id = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $3 THEN c.external_id END,"
+    "     email = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $3 THEN c.email END,"
+    "     phone = CASE WHEN c.contact_id OPERATOR(pg_catalog.=) $3 THEN c.phone END,"
+    "     updated_at = pg_catalog.now()"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) ANY (ARRAY[$2, $3])",
+    {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, JSONBOID}};
 
 // updated_at moves on every change of a contact's identifiers too, so that
 // export_changes finds it; the profile itself is left as it is.
@@ -163,26 +161,36 @@ Statement attach_statement{
 
 #undef KEY_IS
 
-// The identifiers of contacts $2 past their type's max_per_contact, the
-// longest known first (first_seen_at: a move or a merge does not make an old
-// token new). A probe of the contact index per contact: the rows found are
-// then detached one by one, by primary key.
+// The identifiers of contacts $2 past their type's max_per_contact ($3
+// types, $4 their caps), the longest known first (first_seen_at: a move or
+// a merge does not make an old token new). A probe of the contact index per
+// contact: the rows found are then detached one by one, by primary key.
 Statement over_limit_statement{
-    "SELECT r.contact_id, r.type, r.value, r.cap, pg_catalog.to_jsonb(r.first_seen_at)::pg_catalog.text,"
+    "SELECT r.contact_id, r.type, r.value, r.cap::pg_catalog.int8, pg_catalog.to_jsonb(r.first_seen_at)::pg_catalog.text,"
     "  pg_catalog.to_jsonb(r.attached_at)::pg_catalog.text FROM ("
-    "  SELECT i.contact_id, i.type, i.value, i.first_seen_at, i.attached_at, t.max_per_contact AS cap,"
+    "  SELECT i.contact_id, i.type, i.value, i.first_seen_at, i.attached_at, t.cap,"
     "   pg_catalog.row_number() OVER (PARTITION BY i.contact_id, i.type"
     "     ORDER BY i.first_seen_at DESC, i.value DESC) AS n"
     "   FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS c(id)"
     "   CROSS JOIN LATERAL (SELECT i.contact_id, i.type, i.value, i.first_seen_at, i.attached_at"
     "     FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
     "     AND i.contact_id OPERATOR(pg_catalog.=) c.id OFFSET 0) i"
-    "   JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type"
-    "   WHERE t.max_per_contact IS NOT NULL) r"
+    "   JOIN ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.int4[]))"
+    "     AS t(name, cap) ON t.name OPERATOR(pg_catalog.=) i.type) r"
     " WHERE r.n OPERATOR(pg_catalog.>) r.cap ORDER BY r.contact_id, r.type, r.value",
-    {INT8OID, INT8ARRAYOID}};
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID}};
 
 using OptText = LogBatch::OptText;
+
+// A new contact ID from the contacts' identity sequence, without a
+// statement: a signup inserts its keys with their holder before the contact.
+int64_t next_contact_id() {
+  return pg_call([]() noexcept {
+    Oid sequence = get_relname_relid("contacts_contact_id_seq", get_namespace_oid("contact_identity", false));
+    if (!OidIsValid(sequence)) elog(ERROR, "contact_identity: sequence contacts_contact_id_seq is missing");
+    return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
+  });
+}
 using OptId = LogBatch::OptId;
 
 // Runs a per-key statement ($1 account, $2 contact, $3 type, $4 value);
@@ -216,16 +224,20 @@ std::optional<int64_t> create_with_keys(int64_t account_id, const Request &reque
     types.push_back(key.type);
     values.push_back(key.value);
   }
-  execute(create_with_keys_statement,
-          {int8_param(account_id), text_param(d.assign_external_id), text_param(primary_after("email", request, nullptr)),
-           text_param(primary_after("phone", request, nullptr)), text_param(fields.first_name),
-           text_param(fields.last_name), jsonb_param(fields.attributes_json), text_array_param(types),
-           text_array_param(values)},
+  const int64_t id = next_contact_id();
+  uint64_t inserted = execute(insert_keys_statement,
+                              {int8_param(account_id), text_array_param(types), text_array_param(values), int8_param(id)},
+                              false);
+  if (inserted != request.keys.size()) {  // a concurrent call has one of them: its ID stays unused
+    execute(undo_keys_statement, {int8_param(account_id), int8_param(id)}, false);
+    return std::nullopt;
+  }
+  execute(insert_contact_with_id_statement,
+          {int8_param(account_id), int8_param(id), text_param(d.assign_external_id),
+           text_param(primary_after("email", request, nullptr)), text_param(primary_after("phone", request, nullptr)),
+           text_param(fields.first_name), text_param(fields.last_name), jsonb_param(fields.attributes_json)},
           false);
-  int64_t id = result_int8(0, 1).value_or(0);
-  if (result_bool(0, 2) && result_int8(0, 3) == std::optional<int64_t>(1)) return id;
-  execute(undo_create_statement, {int8_param(account_id), int8_param(id)}, false);
-  return std::nullopt;
+  return id;
 }
 
 void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts) {
@@ -237,8 +249,17 @@ void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts) {
 void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, const std::optional<std::string> &matched_by,
                     LogBatch &log, const std::vector<int64_t> &merged) {
   if (contacts.empty()) return;
+  std::vector<std::string> capped;
+  std::vector<int32_t> caps;
+  for (const auto &[name, info] : *identifier_types())
+    if (info.max_per_contact) {
+      capped.push_back(name);
+      caps.push_back(*info.max_per_contact);
+    }
+  if (capped.empty()) return;
   uint64_t n = execute(over_limit_statement,
-                       {int8_param(account_id), int8_array_param(std::vector<OptId>(contacts.begin(), contacts.end()))},
+                       {int8_param(account_id), int8_array_param(std::vector<OptId>(contacts.begin(), contacts.end())),
+                        text_array_param(capped), int4_array_param(caps)},
                        false);
   struct Over {
     int64_t contact;
@@ -288,12 +309,46 @@ std::optional<std::string> primary_after(const std::string &type, const Request 
 
 void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
                 LogBatch &log, const std::string &extra_detail) {
-  if (execute(merge_statement,
-              {int8_param(account_id), int8_param(loser.state.id), int8_param(winner), jsonb_param(extra_detail)},
-              false) != 1)
+  const std::vector<Param> pair{int8_param(account_id), int8_param(loser.state.id), int8_param(winner)};
+  if (execute(merge_read_statement, pair, false) != 1)
     throw std::runtime_error("contact_identity: could not merge contact " + std::to_string(loser.state.id) +
                              " into contact " + std::to_string(winner));
-  log.add(winner, "merged", matched_by, std::nullopt, std::nullopt, loser.state.id, result_text(0, 1));
+  const OptText first_name = result_text(0, 1), last_name = result_text(0, 2), attributes = result_text(0, 3);
+  const std::string filled = result_text(0, 4).value_or("{}"), primaries = result_text(0, 5).value_or("{}");
+
+  uint64_t n = execute(merge_identifiers_statement, pair, false);
+  // (type, value, first_seen_at, attached_at), in (type, value) order.
+  std::vector<std::array<std::string, 4>> moved(n);
+  for (uint64_t r = 0; r < n; r++)
+    moved[r] = {result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3).value_or("null"),
+                result_text(r, 4).value_or("null")};
+  std::sort(moved.begin(), moved.end());
+  std::vector<std::string> brought;
+  for (const auto &[type, value, first_seen_at, attached_at] : moved)
+    brought.push_back("{\"type\": " + identity::json_quote(type) + ", \"value\": " + identity::json_quote(value) +
+                      ", \"first_seen_at\": " + first_seen_at + ", \"attached_at\": " + attached_at + "}");
+  n = execute(merge_events_statement, pair, false);
+  std::vector<int64_t> events;
+  for (uint64_t r = 0; r < n; r++) events.push_back(result_int8(r, 1).value_or(0));
+  std::sort(events.begin(), events.end());
+  execute(merge_contacts_statement,
+          {pair[0], pair[1], pair[2], text_param(first_name), text_param(last_name), jsonb_param(attributes)}, false);
+
+  // What unmerge_contact needs to reverse exactly this: the identifiers with
+  // when they were first seen and when the loser got them, the event IDs,
+  // the gaps filled; then the loser's primary values and the caller's members.
+  std::string detail = "{\"identifiers\": [";
+  for (size_t i = 0; i < brought.size(); i++) detail += (i ? ", " : "") + brought[i];
+  detail += "], \"events\": " + std::to_string(events.size()) + ", \"event_ids\": [";
+  for (size_t i = 0; i < events.size(); i++) detail += (i ? ", " : "") + std::to_string(events[i]);
+  detail += "], \"filled\": " + filled;
+  for (const std::string &more : {primaries, extra_detail}) {
+    size_t open = more.find('{'), close = more.rfind('}');
+    std::string inner = open == std::string::npos ? "" : more.substr(open + 1, close - open - 1);
+    if (inner.find_first_not_of(' ') != std::string::npos) detail += ", " + inner;
+  }
+  detail += "}";
+  log.add(winner, "merged", matched_by, std::nullopt, std::nullopt, loser.state.id, detail);
 }
 
 Outcome apply_decision(int64_t account_id, const Request &request, const LookupResult &snap, const Decision &d,

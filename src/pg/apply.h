@@ -11,14 +11,6 @@
 
 namespace pgshell {
 
-// The non-identifying fields a write may set; NULL leaves a field alone.
-struct ProfileFields {
-  std::optional<std::string> first_name;
-  std::optional<std::string> last_name;
-  std::optional<std::string> attributes_json;  // a JSON object
-  bool clear_nulls = false;  // a NULL name clears the stored one
-};
-
 // What the call returns: the upsert_result row.
 struct Outcome {
   std::optional<int64_t> contact_id;

@@ -17,7 +17,9 @@ namespace {
 using identity::KeyClass;
 
 Statement types_statement{
-    "SELECT t.name, t.class, t.priority, t.normalizer, t.creates_contact"
+    "SELECT t.name, t.class, t.priority, t.normalizer, t.creates_contact,"
+    // max_per_contact came with 0.2.0: read so that an older script works too.
+    " (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'max_per_contact')::pg_catalog.int8"
     " FROM contact_identity.identifier_types t",
     {}};
 
@@ -34,6 +36,14 @@ Statement watched_statement{
     " AND g.tgname OPERATOR(pg_catalog.=) $2 AND g.tgenabled OPERATOR(pg_catalog.=) 'A')",
     {OIDOID, NAMEOID}};
 
+// Whether the SQL script is 0.5.0 or later: the trigger it puts on
+// identifier_types is there (enabled or not). Its creation invalidates the
+// copy of identifier_types, so an ALTER EXTENSION UPDATE is seen at once.
+Statement schema_statement{
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) $1"
+    " AND g.tgname OPERATOR(pg_catalog.=) 'identifier_types_in_use')",
+    {OIDOID}};
+
 // The cached copies and the tables they came from. An invalidation only
 // clears a flag: it may arrive in the middle of a call (at any lock), and
 // whoever holds a copy keeps it.
@@ -44,6 +54,7 @@ struct Cached {
   bool blocked_valid = false;
   std::shared_ptr<const TypeMap> types;
   std::shared_ptr<const BlockedValues> blocked;
+  bool legacy = false;  // read with the types
 };
 Cached cached;
 
@@ -61,6 +72,8 @@ Oid relation_oid(const char *name) {
 }
 
 std::shared_ptr<const TypeMap> load_types() {
+  execute(schema_statement, {Param{ObjectIdGetDatum(cached.types_relation), false}}, true);
+  cached.legacy = !result_bool(0, 1);
   auto types = std::make_shared<TypeMap>();
   uint64_t n = execute_latest(types_statement);
   for (uint64_t r = 0; r < n; r++) {
@@ -72,6 +85,7 @@ std::shared_ptr<const TypeMap> load_types() {
     t.priority = static_cast<int>(result_int8(r, 3).value_or(0));
     t.normalizer = result_text(r, 4).value_or("text");
     t.creates_contact = result_bool(r, 5);
+    if (std::optional<int64_t> cap = result_int8(r, 6)) t.max_per_contact = static_cast<int32_t>(*cap);
     types->emplace(result_text(r, 1).value_or(""), std::move(t));
   }
   return types;
@@ -133,6 +147,11 @@ std::shared_ptr<const TypeMap> identifier_types() {
 std::shared_ptr<const BlockedValues> blocked_values() {
   return refreshed(cached.blocked, cached.blocked_valid, cached.blocked_relation, "blocked_values",
                    "blocked_values_changed", load_blocked);
+}
+
+bool legacy_schema() {
+  identifier_types();
+  return cached.legacy;
 }
 
 std::vector<std::string> permanent_type_names(const TypeMap &types) {

@@ -26,6 +26,7 @@ struct TypeInfo {
   int priority = 0;
   std::string normalizer;
   bool creates_contact = true;
+  std::optional<int32_t> max_per_contact;  // changeable types only; none: no limit
 };
 using TypeMap = std::map<std::string, TypeInfo>;
 
@@ -51,6 +52,11 @@ std::shared_ptr<const TypeMap> identifier_types();
 
 // Every blocked value, by blocked_id. Needs SPI.
 std::shared_ptr<const BlockedValues> blocked_values();
+
+// Whether the extension's SQL script is older than 0.5.0 (the library was
+// updated, ALTER EXTENSION UPDATE not run yet): identity_log then takes one
+// row per step, and the tables keep their foreign keys. Needs SPI.
+bool legacy_schema();
 
 // The names of the permanent types (email, phone, ...), for the statements
 // that read a contact's permanent identifiers.

@@ -42,21 +42,27 @@ Statement insert_event_keys_statement{
     " pg_catalog.unnest($3::pg_catalog.text[])) AS k(type, value)",
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID}};
 
-// The anonymous events carrying any of the keys ($3 types, $4 values) go to
-// contact $2, and stop being looked up by their keys.
-Statement attach_statement{
-    "WITH found AS (SELECT DISTINCT ek.event_id FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]),"
-    "   pg_catalog.unnest($4::pg_catalog.text[])) AS k(type, value)"
-    "   CROSS JOIN LATERAL (SELECT ek.event_id FROM contact_identity.event_keys ek"
-    "     WHERE ek.account_id OPERATOR(pg_catalog.=) $1 AND ek.type OPERATOR(pg_catalog.=) k.type"
-    "     AND ek.value OPERATOR(pg_catalog.=) k.value OFFSET 0) ek),"
-    " attached AS (UPDATE contact_identity.events e SET contact_id = $2 FROM found f"
-    "   WHERE e.account_id OPERATOR(pg_catalog.=) $1 AND e.event_id OPERATOR(pg_catalog.=) f.event_id"
-    "   AND e.contact_id IS NULL RETURNING e.event_id),"
-    " forgotten AS (DELETE FROM contact_identity.event_keys ek USING found f"
-    "   WHERE ek.account_id OPERATOR(pg_catalog.=) $1 AND ek.event_id OPERATOR(pg_catalog.=) f.event_id)"
-    " SELECT pg_catalog.count(*) FROM attached",
-    {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+// The anonymous events carrying any of the keys ($2 types, $3 values).
+Statement anonymous_events_statement{
+    "SELECT DISTINCT ek.event_id FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]),"
+    "   pg_catalog.unnest($3::pg_catalog.text[])) AS k(type, value)"
+    " CROSS JOIN LATERAL (SELECT ek.event_id FROM contact_identity.event_keys ek"
+    "   WHERE ek.account_id OPERATOR(pg_catalog.=) $1 AND ek.type OPERATOR(pg_catalog.=) k.type"
+    "   AND ek.value OPERATOR(pg_catalog.=) k.value OFFSET 0) ek",
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+
+// Those events ($3) go to contact $2...
+Statement attach_events_statement{
+    "UPDATE contact_identity.events e SET contact_id = $2"
+    " WHERE e.account_id OPERATOR(pg_catalog.=) $1 AND e.event_id OPERATOR(pg_catalog.=) ANY ($3)"
+    " AND e.contact_id IS NULL",
+    {INT8OID, INT8OID, INT8ARRAYOID}};
+
+// ... and stop being looked up by their keys.
+Statement forget_event_keys_statement{
+    "DELETE FROM contact_identity.event_keys ek"
+    " WHERE ek.account_id OPERATOR(pg_catalog.=) $1 AND ek.event_id OPERATOR(pg_catalog.=) ANY ($2)",
+    {INT8OID, INT8ARRAYOID}};
 
 struct EventArgs {
   std::string event_type;
@@ -117,9 +123,15 @@ void attach_anonymous_events(int64_t account_id, int64_t contact,
     types.push_back(type);
     values.push_back(value);
   }
-  execute(attach_statement,
-          {int8_param(account_id), int8_param(contact), text_array_param(types), text_array_param(values)}, false);
-  int64_t attached = result_int8(0, 1).value_or(0);
+  uint64_t n = execute(anonymous_events_statement,
+                       {int8_param(account_id), text_array_param(types), text_array_param(values)}, false);
+  if (n == 0) return;
+  std::vector<std::optional<int64_t>> events;
+  for (uint64_t r = 0; r < n; r++) events.push_back(result_int8(r, 1));
+  Param ids = int8_array_param(events);
+  int64_t attached = static_cast<int64_t>(
+      execute(attach_events_statement, {int8_param(account_id), int8_param(contact), ids}, false));
+  execute(forget_event_keys_statement, {int8_param(account_id), ids}, false);
   if (attached > 0)
     log.add(contact, "events_attached", std::nullopt, std::nullopt, std::nullopt, std::nullopt,
             "{\"events\": " + std::to_string(attached) + ", \"identifiers\": " + identity::json_identifier_list(keys) +

@@ -5,6 +5,7 @@
 #include "core/normalize.h"
 #include "pg/access.h"
 #include "pg/apply.h"
+#include "pg/log_batch.h"
 #include "pg/lookup.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
@@ -29,18 +30,15 @@ namespace {
 using identity::IdentityError;
 namespace sqlstate = identity::sqlstate;
 
+// The contact to delete, locked: is it deleted already, or merged?
+Statement lock_for_delete_statement{
+    "SELECT c.deleted_at IS NOT NULL, c.merged_into FROM contact_identity.contacts c"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2 FOR UPDATE",
+    {INT8OID, INT8OID}};
+
 Statement delete_statement{
-    "WITH target AS ("
-    "  SELECT c.contact_id, c.deleted_at, c.merged_into FROM contact_identity.contacts c"
-    "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2 FOR UPDATE),"
-    " deleted AS ("
-    "  UPDATE contact_identity.contacts c SET deleted_at = pg_catalog.now(), updated_at = pg_catalog.now()"
-    "  FROM target t WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) t.contact_id"
-    "    AND t.deleted_at IS NULL AND t.merged_into IS NULL RETURNING c.contact_id),"
-    " logged AS ("
-    "  INSERT INTO contact_identity.identity_log (account_id, contact_id, action)"
-    "  SELECT $1, d.contact_id, 'deleted' FROM deleted d)"
-    " SELECT t.deleted_at IS NOT NULL, t.merged_into, EXISTS (SELECT FROM deleted) FROM target t",
+    "UPDATE contact_identity.contacts c SET deleted_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID}};
 
 text *text_of(const std::optional<std::string> &s) {
@@ -117,9 +115,9 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
     identity::Request request = build_request(keys);
     identity::SearchResult found;
     if (!request.keys.empty()) {
-      LookupResult snapshot = read_unlocked(keys.account_id, request);
-      found = identity::search(request, snapshot.matches);
-      if (found.contact && snapshot.rows.at(*found.contact).state.deleted && !include_deleted) found = {};
+      StateRead read = read_state(keys.account_id, request, false);
+      found = identity::search(request, read.result.matches);
+      if (found.contact && read.result.rows.at(*found.contact).state.deleted && !include_deleted) found = {};
     }
     spi_finish();
 
@@ -182,13 +180,19 @@ extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
     if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
     spi_connect();
     require_account(account_id, Level::kWriter);
-    uint64_t n = execute(delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false);
-    if (n == 0)
+    if (execute(lock_for_delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false) == 0)
       throw IdentityError(sqlstate::kNoDataFound, "contact " + std::to_string(*contact_id) + " does not exist",
                           "Account " + std::to_string(account_id) + " has no contact " + std::to_string(*contact_id) + ".",
                           "Check contact_id and account_id.");
+    bool deleted_before = result_bool(0, 1);
     std::optional<int64_t> merged_into = result_int8(0, 2);
-    bool deleted_now = result_bool(0, 3);
+    bool deleted_now = !deleted_before && !merged_into;
+    if (deleted_now) {
+      execute(delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false);
+      LogBatch log;
+      log.add(*contact_id, "deleted", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
+      log.flush(account_id);
+    }
     spi_finish();
     if (merged_into)
       throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,

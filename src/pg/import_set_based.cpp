@@ -364,16 +364,6 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
     if (w.gets_keys && locked.count(w.id) && !changed.count(w.id)) touched.push_back(w.id);
   touch_contacts(account_id, touched);
 
-  // Contacts that got changeable identifiers may pass a type's limit; as row
-  // by row, each detach is logged with the key that matched the row.
-  std::map<OptText, std::vector<int64_t>> gained;
-  for (const auto &[row, id] : contact_of_row) {
-    const Decision &d = plans[row].decision;
-    if (may_pass_limits(*requests[row], d)) gained[d.matched_by.empty() ? OptText() : OptText(d.matched_by)].push_back(id);
-  }
-  LogBatch limits_log;
-  for (const auto &[matched_by, ids] : gained) enforce_limits(account_id, ids, matched_by, limits_log);
-
   // Results and the log, in source order, as apply_decision writes them.
   LogBatch log;
   for (size_t i = 0; i < rows.size(); i++) {
@@ -408,8 +398,16 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
       log.add(id, "external_id_assigned", r.matched_by, identity::kExternalIdType, *d.assign_external_id,
               std::nullopt, std::nullopt);
   }
+  // Contacts that got changeable identifiers may pass a type's limit; as row
+  // by row, each detach is logged with the key that matched the row, in the
+  // row of its contact.
+  std::map<OptText, std::vector<int64_t>> gained;
+  for (const auto &[row, id] : contact_of_row) {
+    const Decision &d = plans[row].decision;
+    if (may_pass_limits(*requests[row], d)) gained[d.matched_by.empty() ? OptText() : OptText(d.matched_by)].push_back(id);
+  }
+  for (const auto &[matched_by, ids] : gained) enforce_limits(account_id, ids, matched_by, log);
   log.flush(account_id);
-  limits_log.flush(account_id);
 
   for (size_t i = 0; i < rows.size(); i++)
     if (plans[i].plan == RowPlan::kRowByRow) results[i] = row_by_row(i, *requests[i]);

@@ -1,40 +1,84 @@
 // log_batch.cpp: writing identity_log rows, many per statement.
 #include "pg/log_batch.h"
 
+#include "pg/config_cache.h"
 #include "pg/spi.h"
 
 namespace pgshell {
 namespace {
 
-Statement log_statement{
+#define UNNEST(n, type) "pg_catalog.unnest($" #n "::pg_catalog." type "[])"
+
+// One row per contact a decision changed (0.5.0 on).
+Statement rows_statement{
+    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by, other_contact_id, detail)"
+    " SELECT $1, l.contact_id, l.action, l.matched_by, l.other, CAST(l.detail AS pg_catalog.jsonb)"
+    " FROM ROWS FROM (" UNNEST(2, "int8") ", " UNNEST(3, "text") ", " UNNEST(4, "text") ", " UNNEST(5, "int8") ", "
+    UNNEST(6, "text") ") AS l(contact_id, action, matched_by, other, detail)",
+    {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
+
+// One row per step, as before 0.5.0 (an older SQL script).
+Statement steps_statement{
     "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by,"
     " identifier_type, identifier_value, other_contact_id, detail)"
     " SELECT $1, l.contact_id, l.action, l.matched_by, l.type, l.value, l.other,"
     " CAST(l.detail AS pg_catalog.jsonb)"
-    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]))"
+    " FROM ROWS FROM (" UNNEST(2, "int8") ", " UNNEST(3, "text") ", " UNNEST(4, "text") ", " UNNEST(5, "text") ", "
+    UNNEST(6, "text") ", " UNNEST(7, "int8") ", " UNNEST(8, "text") ")"
     " AS l(contact_id, action, matched_by, type, value, other, detail)",
     {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
+
+#undef UNNEST
+
+void write_rows(int64_t account_id, const std::vector<identity::LogRow> &rows) {
+  std::vector<std::optional<int64_t>> contact, other;
+  std::vector<std::optional<std::string>> action, matched_by, detail;
+  for (const identity::LogRow &r : rows) {
+    contact.push_back(r.contact_id);
+    action.push_back(r.action);
+    matched_by.push_back(r.matched_by);
+    other.push_back(r.other_contact_id);
+    detail.push_back(r.detail);
+  }
+  execute(rows_statement,
+          {int8_param(account_id), int8_array_param(contact), text_array_param(action), text_array_param(matched_by),
+           int8_array_param(other), text_array_param(detail)},
+          false);
+}
+
+void write_steps(int64_t account_id, const std::vector<identity::LogStep> &steps) {
+  std::vector<std::optional<int64_t>> contact, other;
+  std::vector<std::optional<std::string>> action, matched_by, type, value, detail;
+  for (const identity::LogStep &s : steps) {
+    contact.push_back(s.contact_id);
+    action.push_back(s.action);
+    matched_by.push_back(s.matched_by);
+    type.push_back(s.type);
+    value.push_back(s.value);
+    other.push_back(s.other_contact_id);
+    detail.push_back(s.detail);
+  }
+  execute(steps_statement,
+          {int8_param(account_id), int8_array_param(contact), text_array_param(action), text_array_param(matched_by),
+           text_array_param(type), text_array_param(value), int8_array_param(other), text_array_param(detail)},
+          false);
+}
 
 }  // namespace
 
 void LogBatch::add(OptId contact_id, const std::string &what, OptText by, OptText id_type, OptText id_value,
                    OptId other_id, OptText detail_json) {
-  contact_.push_back(contact_id);
-  action_.push_back(what);
-  matched_by_.push_back(std::move(by));
-  type_.push_back(std::move(id_type));
-  value_.push_back(std::move(id_value));
-  other_.push_back(other_id);
-  detail_.push_back(std::move(detail_json));
+  steps_.push_back({contact_id, what, std::move(by), std::move(id_type), std::move(id_value), other_id,
+                    std::move(detail_json)});
 }
 
 void LogBatch::flush(int64_t account_id) {
-  if (contact_.empty()) return;
-  execute(log_statement,
-          {int8_param(account_id), int8_array_param(contact_), text_array_param(action_), text_array_param(matched_by_),
-           text_array_param(type_), text_array_param(value_), int8_array_param(other_), text_array_param(detail_)},
-          false);
-  *this = LogBatch();
+  if (steps_.empty()) return;
+  if (legacy_schema())
+    write_steps(account_id, steps_);
+  else
+    write_rows(account_id, identity::fold_steps(steps_));
+  steps_.clear();
 }
 
 }  // namespace pgshell

@@ -1,5 +1,7 @@
-// log_batch.h: identity_log rows gathered in memory and written by one
-// multi-row INSERT.
+// log_batch.h: the identity_log steps of one call or one import batch,
+// gathered in memory and written by one multi-row INSERT: one row per
+// contact changed (core/log_rows.h), or one row per step under an SQL
+// script older than 0.5.0.
 #pragma once
 
 #include <cstdint>
@@ -7,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "core/log_rows.h"
+
 namespace pgshell {
 
-// The log rows of one call or one import batch, in the order they happened.
+// The log steps of one call or one import batch, in the order they happened.
 class LogBatch {
  public:
   using OptText = std::optional<std::string>;
@@ -21,8 +25,7 @@ class LogBatch {
   void flush(int64_t account_id);
 
  private:
-  std::vector<OptId> contact_, other_;
-  std::vector<OptText> action_, matched_by_, type_, value_, detail_;
+  std::vector<identity::LogStep> steps_;
 };
 
 }  // namespace pgshell

@@ -40,41 +40,61 @@ Statement holders_statement{
     "SELECT k.ord, i.contact_id FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)" PROBE_KEY(""),
     {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
 
-// A read-only lookup's one statement: each key's holder with that
-// contact's row (rows with a NULL contact_id: a key without a holder).
-Statement holders_with_contacts_statement{
-    "SELECT k.ord, i.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
-    " FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)" PROBE_KEY("")
-    " LEFT JOIN LATERAL (SELECT c.external_id, c.deleted_at, c.merged_into, c.email, c.phone"
-    "   FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"
-    "   AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id OFFSET 0) c ON true",
-    {INT8OID, TEXTARRAYOID, TEXTARRAYOID}};
+// The state a decision needs, unlocked, in one statement: each key's holder
+// (rows with an ord; a NULL contact_id is a key without a holder) with that
+// contact's row, and when $5 the permanent identifiers ($4: their types) of
+// those contacts (rows without an ord).
+#define CONTACT_OF(holder)                                                                          \
+  " LEFT JOIN LATERAL (SELECT c.external_id, c.deleted_at, c.merged_into, c.email, c.phone,"       \
+  "   c.first_name, c.last_name, c.attributes"                                                      \
+  "   FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"               \
+  "   AND c.contact_id OPERATOR(pg_catalog.=) " holder " OFFSET 0) c ON true"
+// $6..$9: the request's first_name, last_name, attributes and clear_nulls;
+// with $10 the last column says whether they would change the contact.
+#define STATE_COLUMNS                                                                                      \
+  "c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone, CASE WHEN $10 THEN"        \
+  " c.first_name IS DISTINCT FROM CASE WHEN $9 THEN $6 ELSE COALESCE($6, c.first_name) END"               \
+  " OR c.last_name IS DISTINCT FROM CASE WHEN $9 THEN $7 ELSE COALESCE($7, c.last_name) END"              \
+  " OR c.attributes IS DISTINCT FROM contact_identity.merge_attributes(c.attributes, $8) ELSE false END"
+#define PERMANENT_OF_HOLDERS(holders)                                                                \
+  " SELECT NULL::pg_catalog.int8, p.contact_id, NULL, NULL, NULL::pg_catalog.int8, NULL, NULL, NULL, p.type," \
+  "  p.value"                                                                                        \
+  " FROM " holders " CROSS JOIN LATERAL (SELECT p.contact_id, p.type, p.value"                      \
+  "   FROM contact_identity.identifiers p WHERE p.account_id OPERATOR(pg_catalog.=) $1"            \
+  "   AND p.contact_id OPERATOR(pg_catalog.=) d.contact_id"                                         \
+  "   AND p.type OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.text[]) OFFSET 0) p WHERE $5"
+Statement state_statement{
+    "WITH h AS MATERIALIZED (SELECT k.ord, i.contact_id FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)"
+    PROBE_KEY("") ")"
+    " SELECT h.ord, h.contact_id, " STATE_COLUMNS ", NULL::pg_catalog.text, NULL::pg_catalog.text"
+    " FROM h" CONTACT_OF("h.contact_id")
+    " UNION ALL"
+    PERMANENT_OF_HOLDERS("(SELECT DISTINCT h.contact_id FROM h WHERE h.contact_id IS NOT NULL) d"),
+    {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, BOOLOID}};
 
-// For a request of one key (most calls: a login, a lookup by email), plain
-// index probes instead of the array forms above: such a plan starts several
-// times faster. With one key there is one contact to lock, so no lock order
-// to keep, and the lock may come with the read.
-#define ONE_KEY                                                                                     \
-  " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) $2"             \
-  " AND i.value OPERATOR(pg_catalog.=) $3"
-Statement key_holder_statement{
-    "SELECT i.contact_id FROM contact_identity.identifiers i" ONE_KEY, {INT8OID, TEXTOID, TEXTOID}};
-Statement key_holder_with_contact_statement{
-    "SELECT 1::pg_catalog.int8, i.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email,"
-    " c.phone FROM contact_identity.identifiers i LEFT JOIN contact_identity.contacts c"
-    " ON c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id"
-    ONE_KEY,
-    {INT8OID, TEXTOID, TEXTOID}};
-// The holder locked in the subquery, so that a key without one (or without
-// a row) still says so, and needs no second read.
-Statement key_holder_locked_statement{
-    "SELECT i.contact_id, c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
-    " FROM contact_identity.identifiers i LEFT JOIN LATERAL (SELECT c.contact_id, c.external_id, c.deleted_at,"
-    "   c.merged_into, c.email, c.phone FROM contact_identity.contacts c"
-    "   WHERE c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id"
-    "   FOR NO KEY UPDATE) c ON true" ONE_KEY,
-    {INT8OID, TEXTOID, TEXTOID}};
+// The same for a request of one key (most calls: a login, a lookup by
+// email), with plain index probes instead of the array forms: such a plan
+// starts several times faster.
+#define ONE_KEY(alias)                                                                               \
+  " WHERE " alias ".account_id OPERATOR(pg_catalog.=) $1 AND " alias ".type OPERATOR(pg_catalog.=) $2" \
+  " AND " alias ".value OPERATOR(pg_catalog.=) $3"
+Statement one_key_state_statement{
+    "SELECT 1::pg_catalog.int8, i.contact_id, " STATE_COLUMNS ", NULL::pg_catalog.text, NULL::pg_catalog.text"
+    " FROM contact_identity.identifiers i" CONTACT_OF("i.contact_id") ONE_KEY("i")
+    " UNION ALL"
+    PERMANENT_OF_HOLDERS("(SELECT i.contact_id FROM contact_identity.identifiers i" ONE_KEY("i")
+                         " AND i.contact_id IS NOT NULL) d"),
+    {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, BOOLOID}};
 #undef ONE_KEY
+#undef PERMANENT_OF_HOLDERS
+#undef STATE_COLUMNS
+#undef CONTACT_OF
+
+// The holder of one key, for the re-reads of a one-key request.
+Statement key_holder_statement{
+    "SELECT i.contact_id FROM contact_identity.identifiers i WHERE i.account_id OPERATOR(pg_catalog.=) $1"
+    " AND i.type OPERATOR(pg_catalog.=) $2 AND i.value OPERATOR(pg_catalog.=) $3",
+    {INT8OID, TEXTOID, TEXTOID}};
 
 // Inserts a holder-less row for each key not yet known, in (type, value)
 // order so that writers claiming overlapping keys wait in one order.
@@ -301,58 +321,58 @@ int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only) {
 
 bool KeyRead::none_present() const { return std::find(present.begin(), present.end(), true) == present.end(); }
 
-KeyRead read_keys(int64_t account_id, const identity::Request &request) {
-  return read_holders(account_id, request, false);
-}
-
-std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request,
-                                             std::optional<KeyRead> &unheld) {
-  if (request.keys.size() != 1 || request.contact_id) return std::nullopt;
-  uint64_t n = execute(key_holder_locked_statement, one_key_params(account_id, request.keys[0]), false);
-  if (n == 0 || !result_int8(0, 2)) {  // no row, or no holder (or it went away before the lock)
-    if (n == 0 || !result_int8(0, 1)) unheld = KeyRead{{n > 0}, {std::nullopt}};
-    return std::nullopt;
-  }
-  LookupResult result;
-  ContactRow row = contact_row(0, 2);
-  const int64_t holder = row.state.id;
-  result.rows.emplace(holder, std::move(row));
-  KeyRead after;
-  if (identity::reads_permanent(request, 1, true))
-    after = read_holders_and_permanent(account_id, &request, {holder}, result.rows, false);
-  else
-    after = read_holders(account_id, request, false);
-  // The key moved on before the lock was granted: the general path.
-  if (after.holder[0] != std::optional<int64_t>(holder)) return std::nullopt;
-  result.matches.holder = after.holder;
-  result.fresh.assign(1, false);
-  fill_states(result);
-  return result;
-}
-
-LookupResult read_unlocked(int64_t account_id, const identity::Request &request) {
-  LookupResult result;
+StateRead read_state(int64_t account_id, const identity::Request &request, bool for_write,
+                     const ProfileFields *fields) {
+  StateRead state;
+  LookupResult &result = state.result;
   const size_t count = request.keys.size();
-  uint64_t n = count == 1 ? execute(key_holder_with_contact_statement, one_key_params(account_id, request.keys[0]), true)
-                          : execute(holders_with_contacts_statement, key_params(account_id, request), true);
   result.matches.holder.assign(count, std::nullopt);
-  for (uint64_t r = 0; r < n; r++) {
-    std::optional<int64_t> holder = result_int8(r, 2);
-    result.matches.holder.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1) = holder;
-    if (holder && !result.rows.count(*holder)) result.rows.emplace(*holder, contact_row(r, 2));
-  }
   result.fresh.assign(count, false);
-  if (identity::reads_permanent(request, result.rows.size(), false) && !result.rows.empty()) {
-    std::set<int64_t> ids;
-    for (const auto &[id, row] : result.rows) ids.insert(id);
-    read_holders_and_permanent(account_id, nullptr, ids, result.rows, true);
+  state.keys.present.assign(count, false);
+  state.keys.holder.assign(count, std::nullopt);
+  if (count == 0) return state;
+  // Whether the contacts' permanent identifiers can matter, before knowing
+  // how many contacts the keys lead to: as if more than one.
+  bool permanent = identity::reads_permanent(request, 2, for_write);
+  std::vector<Param> params = count == 1 ? one_key_params(account_id, request.keys[0]) : key_params(account_id, request);
+  params.push_back(permanent_types_param());
+  params.push_back(bool_param(permanent));
+  const bool compare = fields && fields->any();
+  params.push_back(text_param(compare ? fields->first_name : std::nullopt));
+  params.push_back(text_param(compare ? fields->last_name : std::nullopt));
+  params.push_back(jsonb_param(compare ? fields->attributes_json : std::nullopt));
+  params.push_back(bool_param(compare && fields->clear_nulls));
+  params.push_back(bool_param(compare));
+  uint64_t n = execute(count == 1 ? one_key_state_statement : state_statement, params, !for_write);
+  for (uint64_t r = 0; r < n; r++) {
+    std::optional<int64_t> ord = result_int8(r, 1);
+    std::optional<int64_t> holder = result_int8(r, 2);
+    if (!ord) continue;  // a permanent identifier of a holder: below
+    size_t i = static_cast<size_t>(*ord) - 1;
+    state.keys.present.at(i) = true;
+    state.keys.holder.at(i) = holder;
+    result.matches.holder.at(i) = holder;
+    if (holder && !result.rows.count(*holder)) {
+      ContactRow row = contact_row(r, 2);
+      row.fields_change = result_bool(r, 8);
+      result.rows.emplace(*holder, std::move(row));
+    }
+  }
+  // The permanent identifiers, once every holder has its row.
+  if (permanent) {
+    for (uint64_t r = 0; r < n; r++) {
+      if (result_int8(r, 1)) continue;
+      auto it = result.rows.find(result_int8(r, 2).value_or(0));
+      if (it != result.rows.end())
+        it->second.state.permanent[result_text(r, 9).value_or("")].insert(result_text(r, 10).value_or(""));
+    }
   }
   fill_states(result);
-  return result;
+  return state;
 }
 
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request) {
-  return claim_and_lock(account_id, request, read_keys(account_id, request));
+  return claim_and_lock(account_id, request, read_holders(account_id, request, false));
 }
 
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyRead read) {

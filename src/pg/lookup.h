@@ -13,12 +13,25 @@
 
 namespace pgshell {
 
+// The non-identifying fields a write may set; NULL leaves a field alone.
+struct ProfileFields {
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  std::optional<std::string> attributes_json;  // a JSON object
+  bool clear_nulls = false;  // a NULL name clears the stored one
+
+  bool any() const { return first_name || last_name || attributes_json || clear_nulls; }
+};
+
 // A contact as loaded: the decision's view plus its primary columns.
 struct ContactRow {
   identity::ContactState state;
   std::optional<std::string> email;
   std::optional<std::string> phone;
   std::optional<int64_t> merged_into;
+  // The request's ProfileFields would change the contact (read_state with
+  // fields only).
+  bool fields_change = false;
 };
 
 // Everything decide() and apply need about the current state.
@@ -36,28 +49,26 @@ struct KeyRead {
   bool none_present() const;
 };
 
-// Reads the keys with a new snapshot (the latest commits and our writes).
-KeyRead read_keys(int64_t account_id, const identity::Request &request);
-
-// For a request of one key that a contact holds (a login): that contact
-// locked in the statement that finds it, and the key read again after the
-// lock. nullopt when the key has no row or no holder, or moved on before
-// the lock: claim_and_lock() then does the rest. A key seen without a
-// holder is left in `unheld`, as read_keys() would have read it.
-std::optional<LookupResult> lock_sole_holder(int64_t account_id, const identity::Request &request,
-                                             std::optional<KeyRead> &unheld);
+// What a request's keys lead to, read without locks in one statement: the
+// keys (present, holder), the holders' contacts and, when the decision (or
+// the search, for_write false) can need them, their permanent identifiers;
+// with `fields`, whether they would change each contact. for_write: with a
+// new snapshot (the latest commits and our own writes); otherwise with the
+// calling statement's (resolve_contact).
+struct StateRead {
+  LookupResult result;
+  KeyRead keys;
+};
+StateRead read_state(int64_t account_id, const identity::Request &request, bool for_write,
+                     const ProfileFields *fields = nullptr);
 
 // The contact a contact ID leads to: itself or, for a merged tombstone, the
 // contact it was merged into. Throws P0002 when there is no such contact.
 int64_t follow_contact(int64_t account_id, int64_t contact_id, bool read_only);
 
-// Reads the holders of every key and the state of each contact involved,
-// without locking anything (resolve_contact).
-LookupResult read_unlocked(int64_t account_id, const identity::Request &request);
-
 // For a write: claims keys nobody has seen, locks what decides the outcome
 // and reads it; request.contact_id may be moved on to a merge winner.
-// `read` is a read_keys() of this request, when the caller has one.
+// `read` is a read of this request's keys, when the caller has one.
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request);
 LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyRead read);
 

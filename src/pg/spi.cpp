@@ -74,6 +74,17 @@ Param bool_array_param(const std::vector<bool> &values) {
   return Param{d, false};
 }
 
+Param int4_array_param(const std::vector<int32_t> &values) {
+  Datum d = pg_call([&]() noexcept {
+    int n = (int)values.size();
+    if (n == 0) return PointerGetDatum(construct_empty_array(INT4OID));
+    Datum *elems = (Datum *)palloc(sizeof(Datum) * n);
+    for (int i = 0; i < n; i++) elems[i] = Int32GetDatum(values[i]);
+    return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
+  });
+  return Param{d, false};
+}
+
 Datum jsonb_datum(const std::string &json_text) {
   return pg_call([&]() noexcept { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json_text.c_str())); });
 }

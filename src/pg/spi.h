@@ -40,6 +40,7 @@ Param text_array_param(const std::vector<std::optional<std::string>> &values);
 // Elements that are nullopt become NULL elements.
 Param int8_array_param(const std::vector<std::optional<int64_t>> &values);
 Param bool_array_param(const std::vector<bool> &values);
+Param int4_array_param(const std::vector<int32_t> &values);
 Param jsonb_param(const std::optional<std::string> &json_text);
 // A jsonb Datum from JSON text, in the current memory context (a result).
 Datum jsonb_datum(const std::string &json_text);

@@ -6,6 +6,9 @@
 // and gets back its own tokens the merge's limit pushed out. Whatever the
 // winner gained after the merge stays with it. The rules are in
 // docs/identity-rules.md ("Unmerge").
+#include <algorithm>
+#include <array>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -13,6 +16,7 @@
 
 #include "core/identity_error.h"
 #include "core/json_text.h"
+#include "core/json_value.h"
 #include "pg/access.h"
 #include "pg/apply.h"
 #include "pg/events.h"
@@ -37,39 +41,43 @@ using KeyList = std::vector<std::pair<std::string, std::string>>;
 #define ACCOUNT_IS(alias) alias ".account_id OPERATOR(pg_catalog.=) $1"
 
 // The latest merge of $2 into $3, and whether its detail says enough to be
-// reversed (merges logged before 0.3.0 do not).
+// reversed (merges logged before 0.3.0 do not): the merged_into row of the
+// loser, or (logged before 0.5.0) the merged row of the winner.
 Statement merge_log_statement{
     "SELECT l.log_id, l.detail::pg_catalog.text,"
     "  COALESCE(l.detail OPERATOR(pg_catalog.?&) ARRAY['identifiers', 'event_ids', 'filled'], false)"
     " FROM contact_identity.identity_log l"
-    " WHERE " ACCOUNT_IS("l") " AND l.other_contact_id OPERATOR(pg_catalog.=) $2"
-    "  AND l.contact_id OPERATOR(pg_catalog.=) $3 AND l.action OPERATOR(pg_catalog.=) 'merged'"
+    " WHERE " ACCOUNT_IS("l")
+    "  AND ((l.action OPERATOR(pg_catalog.=) 'merged_into' AND l.contact_id OPERATOR(pg_catalog.=) $2"
+    "        AND l.other_contact_id OPERATOR(pg_catalog.=) $3)"
+    "    OR (l.action OPERATOR(pg_catalog.=) 'merged' AND l.contact_id OPERATOR(pg_catalog.=) $3"
+    "        AND l.other_contact_id OPERATOR(pg_catalog.=) $2))"
     " ORDER BY l.log_id DESC LIMIT 1",
     {INT8OID, INT8OID, INT8OID}};
 
+#define BROUGHT                                                                                     \
+  " pg_catalog.jsonb_to_recordset($4 OPERATOR(pg_catalog.->) 'identifiers')"                         \
+  " AS b(type pg_catalog.text, value pg_catalog.text, first_seen_at pg_catalog.text, attached_at pg_catalog.text)"
+
 // The identifiers the loser ($2) brought ($4, the merge's detail) that the
 // winner ($3) still holds go back, with the time the loser attached them.
-// Returns every identifier it brought, its recorded times (JSON text), and
-// where it is: 'returned', 'free' (detached since, or remembered without a
-// holder) or 'held' by another contact (the last column).
 Statement return_identifiers_statement{
-    "WITH brought AS (SELECT x.type, x.value, x.first_seen_at, x.attached_at"
-    "   FROM pg_catalog.jsonb_to_recordset($4 OPERATOR(pg_catalog.->) 'identifiers')"
-    "   AS x(type pg_catalog.text, value pg_catalog.text, first_seen_at pg_catalog.text, attached_at pg_catalog.text)),"
-    " returned AS (UPDATE contact_identity.identifiers i SET contact_id = $2,"
-    "   attached_at = b.attached_at::pg_catalog.timestamptz"
-    "   FROM brought b WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) b.type"
-    "   AND i.value OPERATOR(pg_catalog.=) b.value AND i.contact_id OPERATOR(pg_catalog.=) $3"
-    "   RETURNING i.type, i.value)"
-    " SELECT b.type, b.value, b.first_seen_at, b.attached_at,"
-    "  CASE WHEN r.type IS NOT NULL THEN 'returned' WHEN h.contact_id IS NULL THEN 'free' ELSE 'held' END,"
-    "  h.contact_id"
-    " FROM brought b"
-    " LEFT JOIN returned r ON r.type OPERATOR(pg_catalog.=) b.type AND r.value OPERATOR(pg_catalog.=) b.value"
+    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = b.attached_at::pg_catalog.timestamptz"
+    " FROM" BROUGHT
+    " WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) b.type AND i.value OPERATOR(pg_catalog.=) b.value"
+    "  AND i.contact_id OPERATOR(pg_catalog.=) $3"
+    " RETURNING i.type, i.value",
+    {INT8OID, INT8OID, INT8OID, JSONBOID}};
+
+// Every identifier the loser brought, its recorded times (JSON text), and
+// who holds it now (NULL: detached since, or remembered without a holder).
+Statement brought_statement{
+    "SELECT b.type, b.value, b.first_seen_at, b.attached_at, h.contact_id, h.contact_id IS NOT NULL FROM" BROUGHT
     " LEFT JOIN LATERAL (SELECT i.contact_id FROM contact_identity.identifiers i WHERE " ACCOUNT_IS("i")
     "   AND i.type OPERATOR(pg_catalog.=) b.type AND i.value OPERATOR(pg_catalog.=) b.value) h ON true"
     " ORDER BY b.type, b.value",
     {INT8OID, INT8OID, INT8OID, JSONBOID}};
+#undef BROUGHT
 
 // The loser's events, by ID, from the winner back to the loser.
 Statement return_events_statement{
@@ -79,96 +87,93 @@ Statement return_events_statement{
     "   FROM pg_catalog.jsonb_array_elements_text($4 OPERATOR(pg_catalog.->) 'event_ids') AS x(id)))",
     {INT8OID, INT8OID, INT8OID, JSONBOID}};
 
-// The oldest identifier of a type a contact holds after the return: the
-// primary value when the one it had went back.
-#define OLDEST_HELD(contact, type)                                                                        \
-  "(SELECT i.value FROM contact_identity.identifiers i WHERE " ACCOUNT_IS("i")                           \
-  " AND i.contact_id OPERATOR(pg_catalog.=) " contact " AND i.type OPERATOR(pg_catalog.=) '" type "'" \
-  " ORDER BY i.attached_at, i.value LIMIT 1)"
-#define HELD(contact, type, value)                                                                         \
-  "EXISTS (SELECT FROM contact_identity.identifiers i WHERE " ACCOUNT_IS("i")                            \
-  " AND i.type OPERATOR(pg_catalog.=) '" type "' AND i.value OPERATOR(pg_catalog.=) " value              \
-  " AND i.contact_id OPERATOR(pg_catalog.=) " contact ")"
+// The external IDs, emails and phones the two contacts ($2, $3) hold after
+// the return, the longest held first: where their primary values come from.
+Statement primaries_held_statement{
+    "SELECT i.contact_id, i.type, i.value FROM contact_identity.identifiers i"
+    " WHERE " ACCOUNT_IS("i") " AND i.contact_id OPERATOR(pg_catalog.=) ANY (ARRAY[$2, $3])"
+    "  AND i.type OPERATOR(pg_catalog.=) ANY (ARRAY['external_id', 'email', 'phone'])"
+    " ORDER BY i.attached_at, i.value",
+    {INT8OID, INT8OID, INT8OID}};
 
 // The winner ($3) gives up the gaps the loser filled ($4->'filled') that it
-// has not changed since, and primary values it no longer holds.
+// has not changed since, and takes the primary values $5, $6, $7.
 #define UNFILLED_NAME(column)                                                                               \
   "CASE WHEN $4 OPERATOR(pg_catalog.->) 'filled' OPERATOR(pg_catalog.?) '" column "' AND w." column      \
   " OPERATOR(pg_catalog.=) ($4 OPERATOR(pg_catalog.->) 'filled' OPERATOR(pg_catalog.->>) '" column "')" \
   " THEN NULL ELSE w." column " END"
-#define KEPT_PRIMARY(column)                                                                          \
-  "CASE WHEN w." column " IS NULL OR " HELD("$3", column, "w." column) " THEN w." column " ELSE " \
-  OLDEST_HELD("$3", column) " END"
 Statement winner_statement{
     "UPDATE contact_identity.contacts w SET"
     " first_name = " UNFILLED_NAME("first_name") ", last_name = " UNFILLED_NAME("last_name") ","
     " attributes = w.attributes OPERATOR(pg_catalog.-) ARRAY(SELECT a.key FROM pg_catalog.jsonb_each("
     "   $4 OPERATOR(pg_catalog.->) 'filled' OPERATOR(pg_catalog.->) 'attributes') AS a"
     "   WHERE w.attributes OPERATOR(pg_catalog.->) a.key OPERATOR(pg_catalog.=) a.value),"
-    " external_id = CASE WHEN " HELD("$3", "external_id", "w.external_id") " THEN w.external_id END,"
-    " email = " KEPT_PRIMARY("email") ", phone = " KEPT_PRIMARY("phone") ","
-    " updated_at = pg_catalog.now()"
+    " external_id = $5, email = $6, phone = $7, updated_at = pg_catalog.now()"
     " WHERE " ACCOUNT_IS("w") " AND w.contact_id OPERATOR(pg_catalog.=) $3",
-    {INT8OID, INT8OID, INT8OID, JSONBOID}};
+    {INT8OID, INT8OID, INT8OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID}};
 #undef UNFILLED_NAME
-#undef KEPT_PRIMARY
 
-// The loser ($2) lives again with the primary values it had ($4), those it
-// got back; its names and attributes stayed on the tombstone.
-#define RETURNED_PRIMARY(column)                                                                 \
-  "COALESCE(CASE WHEN " HELD("$2", column, "($4 OPERATOR(pg_catalog.->>) '" column "')") " THEN" \
-  " $4 OPERATOR(pg_catalog.->>) '" column "' END, " OLDEST_HELD("$2", column) ")"
+// The loser ($2) lives again with the primary values $3, $4, $5; its names
+// and attributes stayed on the tombstone.
 Statement loser_statement{
-    "UPDATE contact_identity.contacts l SET merged_into = NULL,"
-    " external_id = CASE WHEN " HELD("$2", "external_id", "($4 OPERATOR(pg_catalog.->>) 'external_id')")
-    " THEN $4 OPERATOR(pg_catalog.->>) 'external_id' END,"
-    " email = " RETURNED_PRIMARY("email") ", phone = " RETURNED_PRIMARY("phone") ","
+    "UPDATE contact_identity.contacts l SET merged_into = NULL, external_id = $3, email = $4, phone = $5,"
     " updated_at = pg_catalog.now()"
     " WHERE " ACCOUNT_IS("l") " AND l.contact_id OPERATOR(pg_catalog.=) $2",
-    {INT8OID, INT8OID, INT8OID, JSONBOID}};
-#undef RETURNED_PRIMARY
-#undef HELD
-#undef OLDEST_HELD
+    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID}};
 
 // The tokens the merge's limit detached from the winner ($3): logged after
 // the merge ($4) and naming the loser ($2) among the merges that pushed them
-// out. The last column: whether the loser was the only one.
+// out, in rows of one step (before 0.5.0) or in a decision row's detached
+// list. The last column: whether the loser was the only one.
 Statement pushed_out_statement{
-    "SELECT l.identifier_type, l.identifier_value,"
-    "  l.detail OPERATOR(pg_catalog.->>) 'first_seen_at', l.detail OPERATOR(pg_catalog.->>) 'attached_at',"
-    "  l.detail OPERATOR(pg_catalog.->) 'after_merge_of' OPERATOR(pg_catalog.=) pg_catalog.jsonb_build_array($2)"
-    " FROM contact_identity.identity_log l"
-    " WHERE " ACCOUNT_IS("l") " AND l.contact_id OPERATOR(pg_catalog.=) $3"
-    "  AND l.log_id OPERATOR(pg_catalog.>) $4 AND l.action OPERATOR(pg_catalog.=) 'identifier_detached'"
-    "  AND l.detail OPERATOR(pg_catalog.->) 'after_merge_of' OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array($2)"
-    " ORDER BY l.log_id",
+    "SELECT d.type, d.value, d.e OPERATOR(pg_catalog.->>) 'first_seen_at', d.e OPERATOR(pg_catalog.->>) 'attached_at',"
+    "  d.e OPERATOR(pg_catalog.->) 'after_merge_of' OPERATOR(pg_catalog.=) pg_catalog.jsonb_build_array($2)"
+    " FROM (SELECT l.log_id, 0::pg_catalog.int8 AS ord, l.identifier_type AS type, l.identifier_value AS value,"
+    "         l.detail AS e"
+    "       FROM contact_identity.identity_log l"
+    "       WHERE " ACCOUNT_IS("l") " AND l.contact_id OPERATOR(pg_catalog.=) $3"
+    "         AND l.log_id OPERATOR(pg_catalog.>) $4 AND l.action OPERATOR(pg_catalog.=) 'identifier_detached'"
+    "       UNION ALL"
+    "       SELECT l.log_id, x.ord, x.e OPERATOR(pg_catalog.->>) 'type', x.e OPERATOR(pg_catalog.->>) 'value', x.e"
+    "       FROM contact_identity.identity_log l"
+    "       CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(l.detail OPERATOR(pg_catalog.->) 'detached')"
+    "         WITH ORDINALITY AS x(e, ord)"
+    "       WHERE " ACCOUNT_IS("l") " AND l.contact_id OPERATOR(pg_catalog.=) $3"
+    "         AND l.log_id OPERATOR(pg_catalog.>) $4 AND l.action OPERATOR(pg_catalog.<>) 'identifier_detached'"
+    "         AND pg_catalog.jsonb_typeof(l.detail OPERATOR(pg_catalog.->) 'detached') OPERATOR(pg_catalog.=) 'array'"
+    "     ) d"
+    " WHERE d.e OPERATOR(pg_catalog.->) 'after_merge_of' OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array($2)"
+    " ORDER BY d.log_id, d.ord",
     {INT8OID, INT8OID, INT8OID, INT8OID}};
 
-// Gives an identifier ($3, $4) back to contact $2 if it is free: no row
-// (inserted with its old times $5 and $6, ISO 8601 text), or a row without a
-// holder that no concurrent call is claiming. Returns 'inserted' or
-// 'remembered', or no row.
-Statement give_back_statement{
-    "WITH free AS (SELECT i.type, i.value FROM contact_identity.identifiers i"
-    "   WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) $3 AND i.value OPERATOR(pg_catalog.=) $4"
-    "   AND i.contact_id IS NULL FOR NO KEY UPDATE SKIP LOCKED),"
-    " taken AS (UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = $6::pg_catalog.timestamptz,"
-    "   first_seen_at = LEAST(i.first_seen_at, $5::pg_catalog.timestamptz) FROM free f"
-    "   WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) f.type AND i.value OPERATOR(pg_catalog.=) f.value"
-    "   RETURNING 'remembered'::pg_catalog.text AS how),"
-    " added AS (INSERT INTO contact_identity.identifiers (account_id, type, value, contact_id, first_seen_at,"
-    "   attached_at) SELECT $1, $3, $4, $2, COALESCE($5::pg_catalog.timestamptz, pg_catalog.now()),"
-    "   $6::pg_catalog.timestamptz WHERE NOT EXISTS (SELECT FROM contact_identity.identifiers i"
-    "   WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) $3 AND i.value OPERATOR(pg_catalog.=) $4)"
-    "   ON CONFLICT DO NOTHING RETURNING 'inserted'::pg_catalog.text AS how)"
-    " SELECT how FROM taken UNION ALL SELECT how FROM added",
+// Giving an identifier ($3, $4) back to contact $2 if it is free. A row
+// without a holder that no concurrent call is claiming is locked ...
+Statement lock_free_statement{
+    "SELECT 1 FROM contact_identity.identifiers i"
+    " WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) $2 AND i.value OPERATOR(pg_catalog.=) $3"
+    " AND i.contact_id IS NULL FOR NO KEY UPDATE SKIP LOCKED",
+    {INT8OID, TEXTOID, TEXTOID}};
+
+// ... and taken, keeping the older first_seen_at ($5) and the time the
+// contact had attached it ($6, ISO 8601 text) ...
+Statement take_free_statement{
+    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = $6::pg_catalog.timestamptz,"
+    " first_seen_at = LEAST(i.first_seen_at, $5::pg_catalog.timestamptz)"
+    " WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) $3 AND i.value OPERATOR(pg_catalog.=) $4",
+    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}};
+
+// ... or, with no row, inserted with its old times.
+Statement insert_free_statement{
+    "INSERT INTO contact_identity.identifiers (account_id, type, value, contact_id, first_seen_at, attached_at)"
+    " VALUES ($1, $3, $4, $2, COALESCE($5::pg_catalog.timestamptz, pg_catalog.now()), $6::pg_catalog.timestamptz)"
+    " ON CONFLICT DO NOTHING",
     {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}};
 
 #undef ACCOUNT_IS
 
 // Locks the loser and the contact it was merged into, in contact ID order;
-// returns the winner.
-int64_t lock_pair(int64_t account_id, int64_t loser) {
+// returns the winner and its row.
+std::pair<int64_t, ContactRow> lock_pair(int64_t account_id, int64_t loser) {
   for (int attempt = 0; attempt < 10; attempt++) {
     std::map<int64_t, ContactRow> seen = read_contact_rows(account_id, {loser});
     auto l = seen.find(loser);
@@ -192,10 +197,53 @@ int64_t lock_pair(int64_t account_id, int64_t loser) {
                           "What " + contact_name(loser) + " brought is held by " + contact_name(*w.merged_into) +
                               " now.",
                           "Unmerge contact " + std::to_string(winner) + " first.");
-    return winner;
+    return {winner, w};
   }
   throw IdentityError("40001", "could not serialize access to " + contact_name(loser),
                       "It was merged and unmerged again and again while this call waited.", "Retry the transaction.");
+}
+
+// The external ID, email and phone each contact has after an unmerge.
+struct PrimaryValues {
+  std::array<std::optional<std::string>, 3> winner, loser;  // external_id, email, phone
+};
+
+// The winner keeps its primary values it still holds (its email or phone
+// that went back is replaced by the one it has held longest; an external ID
+// it took from the loser goes); the loser gets back those of the merge's
+// detail it holds again, else its longest-held one of that type.
+PrimaryValues primaries_after(int64_t account_id, int64_t loser, int64_t winner, const ContactRow &w,
+                              const std::string &merge_detail) {
+  uint64_t n = execute(primaries_held_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)},
+                       false);
+  std::map<std::pair<int64_t, std::string>, std::vector<std::string>> held;  // longest held first
+  for (uint64_t r = 0; r < n; r++)
+    held[{result_int8(r, 1).value_or(0), result_text(r, 2).value_or("")}].push_back(result_text(r, 3).value_or(""));
+  auto holds = [&](int64_t contact, const std::string &type, const std::optional<std::string> &value) {
+    auto it = held.find({contact, type});
+    return value && it != held.end() && std::find(it->second.begin(), it->second.end(), *value) != it->second.end();
+  };
+  auto oldest = [&](int64_t contact, const std::string &type) -> std::optional<std::string> {
+    auto it = held.find({contact, type});
+    if (it == held.end() || it->second.empty()) return std::nullopt;
+    return it->second.front();
+  };
+  const identity::JsonValue detail = identity::parse_json(merge_detail, "identity_log detail is not valid JSON");
+  auto recorded = [&](const char *key) -> std::optional<std::string> {
+    const identity::JsonValue *v = detail.find(key);
+    if (!v || v->type != identity::JsonValue::Type::kString) return std::nullopt;
+    return v->text;
+  };
+  static const char *const types[] = {"external_id", "email", "phone"};
+  const std::optional<std::string> own[] = {w.state.external_id, w.email, w.phone};
+  PrimaryValues p;
+  p.winner[0] = holds(winner, types[0], own[0]) ? own[0] : std::nullopt;
+  p.loser[0] = holds(loser, types[0], recorded(types[0])) ? recorded(types[0]) : std::nullopt;
+  for (int k = 1; k < 3; k++) {
+    p.winner[k] = !own[k] || holds(winner, types[k], own[k]) ? own[k] : oldest(winner, types[k]);
+    p.loser[k] = holds(loser, types[k], recorded(types[k])) ? recorded(types[k]) : oldest(loser, types[k]);
+  }
+  return p;
 }
 
 // An identifier to give back where it is free, with its recorded times.
@@ -211,12 +259,13 @@ class GiveBack {
 
   // Gives `token` to `to` if it is free; false when another call has it.
   bool give(const Token &t, int64_t to) {
-    if (execute(give_back_statement,
-                {int8_param(account_id_), int8_param(to), text_param(t.type), text_param(t.value),
-                 text_param(t.first_seen_at), text_param(t.attached_at)},
-                false) == 0)
+    const std::vector<Param> key{int8_param(account_id_), int8_param(to), text_param(t.type), text_param(t.value),
+                                 text_param(t.first_seen_at), text_param(t.attached_at)};
+    bool remembered = execute(lock_free_statement, {key[0], key[2], key[3]}, false) > 0;
+    if (remembered)
+      execute(take_free_statement, key, false);
+    else if (execute(insert_free_statement, key, false) == 0)
       return false;
-    bool remembered = result_text(0, 1) == std::optional<std::string>("remembered");
     log_.add(to, "identifier_attached", std::nullopt, t.type, t.value, std::nullopt,
              "{\"reason\": \"given back by unmerge_contact\"}");
     if (remembered) attach_anonymous_events(account_id_, to, {{t.type, t.value}}, log_);
@@ -265,7 +314,7 @@ void give_back_pushed_out(int64_t account_id, int64_t loser, int64_t winner, int
 
 // Reverses the merge of `loser`; returns the "unmerged" log row's detail.
 std::string unmerge(int64_t account_id, int64_t loser) {
-  int64_t winner = lock_pair(account_id, loser);
+  const auto [winner, winner_row] = lock_pair(account_id, loser);
   if (execute(merge_log_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)}, false) != 1 ||
       !result_bool(0, 3))
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
@@ -280,6 +329,9 @@ std::string unmerge(int64_t account_id, int64_t loser) {
   std::vector<Param> args{int8_param(account_id), int8_param(loser), int8_param(winner), jsonb_param(merge_detail)};
 
   uint64_t n = execute(return_identifiers_statement, args, false);
+  std::set<std::pair<std::string, std::string>> returned_keys;
+  for (uint64_t r = 0; r < n; r++) returned_keys.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
+  n = execute(brought_statement, args, false);
   KeyList returned;
   std::vector<Token> free;
   std::vector<std::pair<Token, std::optional<int64_t>>> held;  // by another contact
@@ -287,13 +339,12 @@ std::string unmerge(int64_t account_id, int64_t loser) {
   for (uint64_t r = 0; r < n; r++) {
     Token t{result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3), result_text(r, 4)};
     brought.emplace(t.type, t.value);
-    std::string where = result_text(r, 5).value_or("");
-    if (where == "returned")
+    if (returned_keys.count({t.type, t.value}))
       returned.emplace_back(t.type, t.value);
-    else if (where == "free")
+    else if (!result_bool(r, 6))
       free.push_back(t);
     else
-      held.emplace_back(t, result_int8(r, 6));
+      held.emplace_back(t, result_int8(r, 5));
   }
   uint64_t events = execute(return_events_statement, args, false);
 
@@ -305,8 +356,14 @@ std::string unmerge(int64_t account_id, int64_t loser) {
   give_back_pushed_out(account_id, loser, winner, merge_log_id, brought, give_back);
 
   // The winner first: it may give up the external ID the loser takes back.
-  execute(winner_statement, args, false);
-  execute(loser_statement, args, false);
+  PrimaryValues values = primaries_after(account_id, loser, winner, winner_row, merge_detail);
+  execute(winner_statement,
+          {args[0], args[1], args[2], args[3], text_param(values.winner[0]), text_param(values.winner[1]),
+           text_param(values.winner[2])},
+          false);
+  execute(loser_statement,
+          {args[0], args[1], text_param(values.loser[0]), text_param(values.loser[1]), text_param(values.loser[2])},
+          false);
 
   std::string stayed;
   for (const auto &[t, holder] : held)

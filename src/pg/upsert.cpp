@@ -3,11 +3,13 @@
 
 #include "core/decision.h"
 #include "core/identity_error.h"
+#include "pg/config_cache.h"
 #include "pg/lookup.h"
 
 namespace pgshell {
 namespace {
 
+using identity::Decision;
 using identity::IdentityError;
 
 void require_identifier(const identity::Request &request, const char *function) {
@@ -15,6 +17,35 @@ void require_identifier(const identity::Request &request, const char *function) 
   throw IdentityError(identity::sqlstate::kInvalidParameterValue, std::string(function) + " needs an identifier",
                       "The call carries no usable external ID, email, phone, identifier or contact ID.",
                       "Pass at least one of external_id, email, phone, identifiers or contact_id.");
+}
+
+// The outcome of a request that changes nothing, answered from what was
+// read without a lock: a login whose keys lead to one live contact that
+// already is what the request says (docs/identity-rules.md, rule 7, says
+// why that is safe). nullopt when the request would change something.
+std::optional<Outcome> unchanged(const identity::Request &request, const StateRead &read, const Decision &d,
+                                 const ProfileFields &fields) {
+  Outcome out;
+  out.action = d.action();
+  if (!d.matched_by.empty()) out.matched_by = d.matched_by;
+  if (d.remember_only) {  // known already, without a holder: nothing to remember
+    if (fields.any()) return std::nullopt;
+    for (size_t i : d.attached)
+      if (!read.keys.present[i]) return std::nullopt;
+    return out;
+  }
+  if (!d.winner) return std::nullopt;
+  const ContactRow &winner = read.result.rows.at(*d.winner);
+  out.contact_id = d.winner;
+  out.external_id = winner.state.external_id;
+  if (d.skipped_deleted) return out;
+  if (winner.fields_change || d.create || d.restore || winner.merged_into || !d.merged.empty() || !d.moved.empty() || !d.attached.empty() ||
+      !d.detached.empty() || d.assign_external_id)
+    return std::nullopt;
+  if (primary_after("email", request, &winner) != winner.email ||
+      primary_after("phone", request, &winner) != winner.phone)
+    return std::nullopt;
+  return out;
 }
 
 }  // namespace
@@ -34,36 +65,39 @@ Outcome upsert_request(int64_t account_id, identity::Request request, const Prof
                        const char *function) {
   require_identifier(request, function);
   if (request.contact_id) request.contact_id = follow_contact(account_id, *request.contact_id, false);
-  std::optional<KeyRead> seen;
-  std::optional<LookupResult> locked = lock_sole_holder(account_id, request, seen);  // a login
-  if (!locked) {
-    KeyRead read = seen ? std::move(*seen) : read_keys(account_id, request);
-    if (!request.contact_id && read.none_present()) {
-      // Nobody has seen any key: the decision cannot depend on anything
-      // else, so the new contact and its keys go in at once (a signup).
-      LookupResult unseen;
-      unseen.matches.holder.assign(request.keys.size(), std::nullopt);
-      unseen.fresh.assign(request.keys.size(), true);
-      identity::Decision decision = identity::decide(request, unseen.matches);
-      if (decision.create) {
-        if (std::optional<int64_t> id = create_with_keys(account_id, request, decision, fields))
-          return apply_decision(account_id, request, unseen, decision, fields, id);
-        read = read_keys(account_id, request);  // lost a race: the long way, from a new read
-      }
+  StateRead read = read_state(account_id, request, true, &fields);
+  if (!request.contact_id && read.keys.none_present() && !legacy_schema()) {
+    // Nobody has seen any key: the decision cannot depend on anything
+    // else, so the new contact and its keys go in at once (a signup).
+    LookupResult unseen;
+    unseen.matches.holder.assign(request.keys.size(), std::nullopt);
+    unseen.fresh.assign(request.keys.size(), true);
+    Decision decision = identity::decide(request, unseen.matches);
+    if (decision.create) {
+      if (std::optional<int64_t> id = create_with_keys(account_id, request, decision, fields))
+        return apply_decision(account_id, request, unseen, decision, fields, id);
+      read = read_state(account_id, request, true);  // lost a race: the long way, from a new read
     }
-    locked = claim_and_lock(account_id, request, std::move(read));
+  } else if (!request.contact_id) {
+    // A request that changes nothing needs no lock. One the rules refuse
+    // is decided again under the locks: what refused it may be changing.
+    try {
+      Decision decision = identity::decide(request, read.result.matches);
+      if (std::optional<Outcome> out = unchanged(request, read, decision, fields)) return *out;
+    } catch (const IdentityError &) {
+    }
   }
-  const LookupResult &snapshot = *locked;
-  identity::Decision decision;
+  LookupResult locked = claim_and_lock(account_id, request, std::move(read.keys));
+  Decision decision;
   try {
-    decision = identity::decide(request, snapshot.matches);
+    decision = identity::decide(request, locked.matches);
   } catch (const IdentityError &) {
-    release_claims(account_id, request, snapshot);
+    release_claims(account_id, request, locked);
     throw;
   }
   // A deleted match left alone changes nothing: not even the keys claimed.
-  if (decision.skipped_deleted) release_claims(account_id, request, snapshot);
-  return apply_decision(account_id, request, snapshot, decision, fields);
+  if (decision.skipped_deleted) release_claims(account_id, request, locked);
+  return apply_decision(account_id, request, locked, decision, fields);
 }
 
 }  // namespace pgshell

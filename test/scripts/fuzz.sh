@@ -27,7 +27,7 @@ cxx=clang++-14
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
 # The core sources the targets need. Not all of src/core: clang 14 refuses
 # decision.cpp (a structured binding captured by a lambda is C++20 there).
-core=(identity_error utf8 normalize json_value identifiers_json segment_rule)
+core=(identity_error utf8 normalize json_text json_value identifiers_json segment_rule)
 # Per-target libFuzzer options: the longest input and a dictionary.
 declare -A options=(
   [email]="-max_len=512"
