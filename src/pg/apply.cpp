@@ -11,11 +11,13 @@
 #include "pg/events.h"
 #include "pg/log_batch.h"
 #include "pg/request.h"
+#include "pg/bulk_insert.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
 
 extern "C" {
 #include "catalog/namespace.h"
+Datum ci_merge_attributes(PG_FUNCTION_ARGS);
 }
 
 namespace pgshell {
@@ -182,6 +184,11 @@ Statement over_limit_statement{
 
 using OptText = LogBatch::OptText;
 
+// merge_attributes(current, changes), the C function of the SQL one.
+Datum merged_attributes(Datum current, Datum changes) {
+  return pg_call([&]() noexcept { return DirectFunctionCall2(ci_merge_attributes, current, changes); });
+}
+
 // A new contact ID from the contacts' identity sequence, without a
 // statement: a signup inserts its keys with their holder before the contact.
 int64_t next_contact_id() {
@@ -217,6 +224,32 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
 
 }  // namespace
 
+bool insert_new_contacts(const std::vector<std::vector<Param>> &rows) {
+  BulkInsert contacts("contacts", {"account_id", "contact_id", "external_id", "email", "phone", "first_name",
+                                   "last_name", "attributes", "created_at", "updated_at", "deleted_at", "merged_into"});
+  if (!contacts.usable()) {
+    contacts.finish();
+    return false;
+  }
+  const Param now{BulkInsert::now(), false}, empty = jsonb_param(std::string("{}"));
+  for (const std::vector<Param> &r : rows) {
+    // attributes as merge_attributes('{}', given) makes them: without the
+    // keys set to JSON null.
+    Param attributes = r[7].is_null ? empty : Param{merged_attributes(empty.value, r[7].value), false};
+    const Param columns[] = {r[0], r[1], r[2], r[3], r[4], r[5], r[6], attributes, now, now, null_param(),
+                             null_param()};
+    Datum values[12];
+    bool nulls[12];
+    for (int c = 0; c < 12; c++) {
+      values[c] = columns[c].value;
+      nulls[c] = columns[c].is_null;
+    }
+    contacts.add(values, nulls);
+  }
+  contacts.finish();
+  return true;
+}
+
 std::optional<int64_t> create_with_keys(int64_t account_id, const Request &request, const Decision &d,
                                         const ProfileFields &fields) {
   std::vector<std::string> types, values;
@@ -232,11 +265,11 @@ std::optional<int64_t> create_with_keys(int64_t account_id, const Request &reque
     execute(undo_keys_statement, {int8_param(account_id), int8_param(id)}, false);
     return std::nullopt;
   }
-  execute(insert_contact_with_id_statement,
-          {int8_param(account_id), int8_param(id), text_param(d.assign_external_id),
-           text_param(primary_after("email", request, nullptr)), text_param(primary_after("phone", request, nullptr)),
-           text_param(fields.first_name), text_param(fields.last_name), jsonb_param(fields.attributes_json)},
-          false);
+  std::vector<Param> row{int8_param(account_id), int8_param(id), text_param(d.assign_external_id),
+                         text_param(primary_after("email", request, nullptr)),
+                         text_param(primary_after("phone", request, nullptr)), text_param(fields.first_name),
+                         text_param(fields.last_name), jsonb_param(fields.attributes_json)};
+  if (!insert_new_contacts(std::vector<std::vector<Param>>{row})) execute(insert_contact_with_id_statement, row, false);
   return id;
 }
 

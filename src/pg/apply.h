@@ -8,6 +8,7 @@
 
 #include "core/decision.h"
 #include "pg/lookup.h"
+#include "pg/spi.h"
 
 namespace pgshell {
 
@@ -52,6 +53,13 @@ void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts);
 // Whether a write may leave its contact past a type's limit: it gains
 // changeable identifiers (a new contact, more than one of a type) or merges.
 bool may_pass_limits(const identity::Request &request, const identity::Decision &decision);
+
+// Writes new contacts through the table access method (bulk_insert.h),
+// each row the parameters of insert_contact_with_id_statement: account,
+// contact ID, external ID, email, phone, first and last name, attributes
+// (JSON, or NULL). False, writing nothing, when the table cannot take them
+// that way.
+bool insert_new_contacts(const std::vector<std::vector<Param>> &rows);
 
 // For a decision to create whose keys had no row when read: writes the
 // contact and all of its keys (attached) in one statement, the fast path of

@@ -1,8 +1,14 @@
 // log_batch.cpp: writing identity_log rows, many per statement.
 #include "pg/log_batch.h"
 
+#include "pg/bulk_insert.h"
 #include "pg/config_cache.h"
+#include "pg/pg_boundary.h"
 #include "pg/spi.h"
+
+extern "C" {
+#include "catalog/namespace.h"
+}
 
 namespace pgshell {
 namespace {
@@ -30,7 +36,43 @@ Statement steps_statement{
 
 #undef UNNEST
 
+// The next log_id, without a statement.
+Datum next_log_id() {
+  return pg_call([]() noexcept {
+    Oid sequence = get_relname_relid("identity_log_log_id_seq", get_namespace_oid("contact_identity", false));
+    if (!OidIsValid(sequence)) elog(ERROR, "contact_identity: sequence identity_log_log_id_seq is missing");
+    return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence));
+  });
+}
+
+// The rows through the table access method (bulk_insert.h); false when the
+// table cannot take them that way.
+bool insert_rows(int64_t account_id, const std::vector<identity::LogRow> &rows) {
+  BulkInsert log("identity_log", {"account_id", "log_id", "logged_at", "contact_id", "action", "matched_by",
+                                  "identifier_type", "identifier_value", "other_contact_id", "detail"});
+  if (!log.usable()) {
+    log.finish();
+    return false;
+  }
+  const Param account = int8_param(account_id), now{BulkInsert::now(), false};
+  for (const identity::LogRow &r : rows) {
+    const Param columns[] = {account, Param{next_log_id(), false}, now, int8_param(r.contact_id),
+                             text_param(r.action), text_param(r.matched_by), null_param(), null_param(),
+                             int8_param(r.other_contact_id), jsonb_param(r.detail)};
+    Datum values[10];
+    bool nulls[10];
+    for (int c = 0; c < 10; c++) {
+      values[c] = columns[c].value;
+      nulls[c] = columns[c].is_null;
+    }
+    log.add(values, nulls);
+  }
+  log.finish();
+  return true;
+}
+
 void write_rows(int64_t account_id, const std::vector<identity::LogRow> &rows) {
+  if (insert_rows(account_id, rows)) return;
   std::vector<std::optional<int64_t>> contact, other;
   std::vector<std::optional<std::string>> action, matched_by, detail;
   for (const identity::LogRow &r : rows) {

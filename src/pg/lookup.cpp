@@ -42,53 +42,69 @@ Statement holders_statement{
 
 // The state a decision needs, unlocked, in one statement: each key's holder
 // (rows with an ord; a NULL contact_id is a key without a holder) with that
-// contact's row, and when $5 the permanent identifiers ($4: their types) of
-// those contacts (rows without an ord).
-#define CONTACT_OF(holder)                                                                          \
-  " LEFT JOIN LATERAL (SELECT c.external_id, c.deleted_at, c.merged_into, c.email, c.phone,"       \
-  "   c.first_name, c.last_name, c.attributes"                                                      \
-  "   FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"               \
-  "   AND c.contact_id OPERATOR(pg_catalog.=) " holder " OFFSET 0) c ON true"
-// $6..$9: the request's first_name, last_name, attributes and clear_nulls;
-// with $10 the last column says whether they would change the contact.
-#define STATE_COLUMNS                                                                                      \
-  "c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone, CASE WHEN $10 THEN"        \
-  " c.first_name IS DISTINCT FROM CASE WHEN $9 THEN $6 ELSE COALESCE($6, c.first_name) END"               \
-  " OR c.last_name IS DISTINCT FROM CASE WHEN $9 THEN $7 ELSE COALESCE($7, c.last_name) END"              \
-  " OR c.attributes IS DISTINCT FROM contact_identity.merge_attributes(c.attributes, $8) ELSE false END"
-#define PERMANENT_OF_HOLDERS(holders)                                                                \
-  " SELECT NULL::pg_catalog.int8, p.contact_id, NULL, NULL, NULL::pg_catalog.int8, NULL, NULL, NULL, p.type," \
-  "  p.value"                                                                                        \
-  " FROM " holders " CROSS JOIN LATERAL (SELECT p.contact_id, p.type, p.value"                      \
-  "   FROM contact_identity.identifiers p WHERE p.account_id OPERATOR(pg_catalog.=) $1"            \
-  "   AND p.contact_id OPERATOR(pg_catalog.=) d.contact_id"                                         \
-  "   AND p.type OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.text[]) OFFSET 0) p WHERE $5"
-Statement state_statement{
-    "WITH h AS MATERIALIZED (SELECT k.ord, i.contact_id FROM " KEYS " WITH ORDINALITY AS k(type, value, ord)"
-    PROBE_KEY("") ")"
-    " SELECT h.ord, h.contact_id, " STATE_COLUMNS ", NULL::pg_catalog.text, NULL::pg_catalog.text"
-    " FROM h" CONTACT_OF("h.contact_id")
-    " UNION ALL"
-    PERMANENT_OF_HOLDERS("(SELECT DISTINCT h.contact_id FROM h WHERE h.contact_id IS NOT NULL) d"),
-    {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, BOOLOID}};
+// contact's row; with `permanent` also the permanent identifiers ($2: their
+// types) of those contacts (rows without an ord); with `fields` whether the
+// request's first_name, last_name, attributes and clear_nulls ($3..$6)
+// would change each contact. The keys follow: with `plain_keys` (1 to 4)
+// that many (type, value) pairs probed each by a plain index scan, which
+// starts several times faster than the array form ($7, $8: types and
+// values) used for more. One statement per shape, so that a login pays for
+// the start of no more plan than it runs (a branch never executed still
+// costs its start).
+constexpr int kMostPlainKeys = 4;
 
-// The same for a request of one key (most calls: a login, a lookup by
-// email), with plain index probes instead of the array forms: such a plan
-// starts several times faster.
-#define ONE_KEY(alias)                                                                               \
-  " WHERE " alias ".account_id OPERATOR(pg_catalog.=) $1 AND " alias ".type OPERATOR(pg_catalog.=) $2" \
-  " AND " alias ".value OPERATOR(pg_catalog.=) $3"
-Statement one_key_state_statement{
-    "SELECT 1::pg_catalog.int8, i.contact_id, " STATE_COLUMNS ", NULL::pg_catalog.text, NULL::pg_catalog.text"
-    " FROM contact_identity.identifiers i" CONTACT_OF("i.contact_id") ONE_KEY("i")
-    " UNION ALL"
-    PERMANENT_OF_HOLDERS("(SELECT i.contact_id FROM contact_identity.identifiers i" ONE_KEY("i")
-                         " AND i.contact_id IS NOT NULL) d"),
-    {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, BOOLOID}};
-#undef ONE_KEY
-#undef PERMANENT_OF_HOLDERS
-#undef STATE_COLUMNS
-#undef CONTACT_OF
+std::string state_sql(int plain_keys, bool permanent, bool fields) {
+  std::string holders;
+  if (plain_keys == 0) {
+    holders = "SELECT k.ord, i.contact_id FROM ROWS FROM (pg_catalog.unnest($7::pg_catalog.text[]),"
+              " pg_catalog.unnest($8::pg_catalog.text[])) WITH ORDINALITY AS k(type, value, ord)"
+              " CROSS JOIN LATERAL (SELECT i.contact_id FROM contact_identity.identifiers i"
+              "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) k.type"
+              "  AND i.value OPERATOR(pg_catalog.=) k.value OFFSET 0) i";
+  }
+  for (int k = 0; k < plain_keys; k++) {
+    const std::string type = "$" + std::to_string(7 + 2 * k), value = "$" + std::to_string(8 + 2 * k);
+    holders += std::string(k ? " UNION ALL " : "") + "SELECT " + std::to_string(k + 1) +
+               "::pg_catalog.int8 AS ord, i.contact_id FROM contact_identity.identifiers i"
+               " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.type OPERATOR(pg_catalog.=) " + type +
+               " AND i.value OPERATOR(pg_catalog.=) " + value;
+  }
+  const std::string change =
+      fields ? "c.first_name IS DISTINCT FROM CASE WHEN $6 THEN $3 ELSE COALESCE($3, c.first_name) END"
+               " OR c.last_name IS DISTINCT FROM CASE WHEN $6 THEN $4 ELSE COALESCE($4, c.last_name) END"
+               " OR c.attributes IS DISTINCT FROM contact_identity.merge_attributes(c.attributes, $5)"
+             : "false";
+  std::string sql = "WITH h AS MATERIALIZED (" + holders + ")"
+      " SELECT h.ord, h.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone, " +
+      change + ", NULL::pg_catalog.text, NULL::pg_catalog.text FROM h"
+      " LEFT JOIN LATERAL (SELECT c.external_id, c.deleted_at, c.merged_into, c.email, c.phone, c.first_name,"
+      "   c.last_name, c.attributes FROM contact_identity.contacts c WHERE c.account_id OPERATOR(pg_catalog.=) $1"
+      "   AND c.contact_id OPERATOR(pg_catalog.=) h.contact_id OFFSET 0) c ON true";
+  if (permanent)
+    sql += " UNION ALL SELECT NULL, p.contact_id, NULL, NULL, NULL, NULL, NULL, NULL, p.type, p.value"
+           " FROM (SELECT DISTINCT h.contact_id FROM h WHERE h.contact_id IS NOT NULL) d"
+           " CROSS JOIN LATERAL (SELECT p.contact_id, p.type, p.value FROM contact_identity.identifiers p"
+           "   WHERE p.account_id OPERATOR(pg_catalog.=) $1 AND p.contact_id OPERATOR(pg_catalog.=) d.contact_id"
+           "   AND p.type OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[]) OFFSET 0) p";
+  return sql;
+}
+
+Statement &state_statement(int plain_keys, bool permanent, bool fields) {
+  struct Shape {
+    std::string sql;
+    Statement statement;
+  };
+  static Shape shapes[kMostPlainKeys + 1][2][2];
+  Shape &shape = shapes[plain_keys][permanent][fields];
+  if (shape.sql.empty()) {
+    shape.sql = state_sql(plain_keys, permanent, fields);
+    std::vector<Oid> types{INT8OID, TEXTARRAYOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID};
+    if (plain_keys == 0) types.insert(types.end(), {TEXTARRAYOID, TEXTARRAYOID});
+    for (int k = 0; k < plain_keys; k++) types.insert(types.end(), {TEXTOID, TEXTOID});
+    shape.statement = Statement{shape.sql.c_str(), types};
+  }
+  return shape.statement;
+}
 
 // The holder of one key, for the re-reads of a one-key request.
 Statement key_holder_statement{
@@ -331,19 +347,28 @@ StateRead read_state(int64_t account_id, const identity::Request &request, bool 
   state.keys.present.assign(count, false);
   state.keys.holder.assign(count, std::nullopt);
   if (count == 0) return state;
-  // Whether the contacts' permanent identifiers can matter, before knowing
-  // how many contacts the keys lead to: as if more than one.
-  bool permanent = identity::reads_permanent(request, 2, for_write);
-  std::vector<Param> params = count == 1 ? one_key_params(account_id, request.keys[0]) : key_params(account_id, request);
-  params.push_back(permanent_types_param());
-  params.push_back(bool_param(permanent));
+  // A search may need the permanent identifiers of the contacts it meets. A
+  // write reads them under its locks; without, it only needs to know
+  // whether it changes anything, which is never so when its keys lead to
+  // more than one contact (see upsert.cpp, unchanged).
+  bool permanent = !for_write && identity::reads_permanent(request, count, false);
   const bool compare = fields && fields->any();
-  params.push_back(text_param(compare ? fields->first_name : std::nullopt));
-  params.push_back(text_param(compare ? fields->last_name : std::nullopt));
-  params.push_back(jsonb_param(compare ? fields->attributes_json : std::nullopt));
-  params.push_back(bool_param(compare && fields->clear_nulls));
-  params.push_back(bool_param(compare));
-  uint64_t n = execute(count == 1 ? one_key_state_statement : state_statement, params, !for_write);
+  std::vector<Param> params{int8_param(account_id), permanent ? permanent_types_param() : null_param(),
+                            text_param(compare ? fields->first_name : std::nullopt),
+                            text_param(compare ? fields->last_name : std::nullopt),
+                            jsonb_param(compare ? fields->attributes_json : std::nullopt),
+                            bool_param(compare && fields->clear_nulls)};
+  const int plain_keys = count <= static_cast<size_t>(kMostPlainKeys) ? static_cast<int>(count) : 0;
+  if (plain_keys == 0) {
+    std::vector<Param> keys = key_params(account_id, request);
+    params.push_back(keys[1]);
+    params.push_back(keys[2]);
+  }
+  for (int k = 0; k < plain_keys; k++) {
+    params.push_back(text_param(request.keys[k].type));
+    params.push_back(text_param(request.keys[k].value));
+  }
+  uint64_t n = execute(state_statement(plain_keys, permanent, compare), params, !for_write);
   for (uint64_t r = 0; r < n; r++) {
     std::optional<int64_t> ord = result_int8(r, 1);
     std::optional<int64_t> holder = result_int8(r, 2);

@@ -2,6 +2,7 @@
 #include "pg/module.h"
 
 #include "core/normalize.h"
+#include "pg/bulk_insert.h"
 #include "pg/config_cache.h"
 #include "pg/postgres_headers.h"
 
@@ -56,6 +57,7 @@ extern "C" void _PG_init(void) {
                           "0 turns the notices off.", &import_progress_rows_setting, 100000, 0, INT_MAX,
                           PGC_USERSET, 0, nullptr, nullptr, nullptr);
   pgshell::register_config_cache();
+  pgshell::register_bulk_insert();
 #if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("contact_identity");
 #else

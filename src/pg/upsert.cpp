@@ -20,11 +20,35 @@ void require_identifier(const identity::Request &request, const char *function) 
 }
 
 // The outcome of a request that changes nothing, answered from what was
-// read without a lock: a login whose keys lead to one live contact that
-// already is what the request says (docs/identity-rules.md, rule 7, says
-// why that is safe). nullopt when the request would change something.
-std::optional<Outcome> unchanged(const identity::Request &request, const StateRead &read, const Decision &d,
-                                 const ProfileFields &fields) {
+// read without a lock (docs/identity-rules.md, rule 7, says why that is
+// safe): a login whose keys all lead to one contact that already is what
+// the request says, or cookies known already without a holder. nullopt
+// when the request may change something: it then goes under the locks.
+std::optional<Outcome> unchanged(const identity::Request &request, StateRead &read, const ProfileFields &fields) {
+  // Every key held by one contact: that contact holds each permanent value
+  // the request sends, which is all a decision on it reads of them.
+  std::optional<int64_t> holder;
+  bool held = true, unheld = true;
+  for (size_t i = 0; i < request.keys.size(); i++) {
+    const std::optional<int64_t> &h = read.keys.holder[i];
+    held = held && h && (!holder || *holder == *h);
+    unheld = unheld && read.keys.present[i] && !h;
+    if (h) holder = h;
+  }
+  if (request.keys.empty() || (!held && !unheld) || !request.clear_types.empty()) return std::nullopt;
+  if (held) {
+    identity::ContactState &state = read.result.matches.contacts.at(*holder);
+    state.permanent.clear();
+    for (const identity::Key &key : request.keys)
+      if (key.key_class == identity::KeyClass::kPermanent) state.permanent[key.type].insert(key.value);
+    read.result.rows.at(*holder).state.permanent = state.permanent;
+  }
+  Decision d;
+  try {
+    d = identity::decide(request, read.result.matches);
+  } catch (const IdentityError &) {  // decided again under the locks: what refused it may be changing
+    return std::nullopt;
+  }
   Outcome out;
   out.action = d.action();
   if (!d.matched_by.empty()) out.matched_by = d.matched_by;
@@ -79,13 +103,7 @@ Outcome upsert_request(int64_t account_id, identity::Request request, const Prof
       read = read_state(account_id, request, true);  // lost a race: the long way, from a new read
     }
   } else if (!request.contact_id) {
-    // A request that changes nothing needs no lock. One the rules refuse
-    // is decided again under the locks: what refused it may be changing.
-    try {
-      Decision decision = identity::decide(request, read.result.matches);
-      if (std::optional<Outcome> out = unchanged(request, read, decision, fields)) return *out;
-    } catch (const IdentityError &) {
-    }
+    if (std::optional<Outcome> out = unchanged(request, read, fields)) return *out;  // no lock needed
   }
   LookupResult locked = claim_and_lock(account_id, request, std::move(read.keys));
   Decision decision;

@@ -1,0 +1,64 @@
+// bulk_insert.h: writing rows of one of the extension's tables the way COPY
+// FROM does: through the table access method's multi-insert with a
+// BulkInsertState, each row's CHECK and NOT NULL constraints checked and its
+// index entries inserted (a unique violation is an error, as for INSERT),
+// without a statement to plan or an executor to start.
+//
+// Only for a table with no trigger and no rule (whose work this path would
+// skip) and whose columns are all given: usable() says so, and the caller
+// writes through SPI otherwise (an SQL script older than 0.5.0 keeps
+// foreign keys, which are triggers; a DBA may add an audit trigger).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pg/postgres_headers.h"
+
+extern "C" {
+#include "nodes/execnodes.h"
+}
+
+namespace pgshell {
+
+class BulkInsert {
+ public:
+  // Opens contact_identity.<table> for rows of these columns, in this order.
+  BulkInsert(const char *table, const std::vector<const char *> &columns);
+  BulkInsert(const BulkInsert &) = delete;
+  BulkInsert &operator=(const BulkInsert &) = delete;
+  // Nothing to release here on error: the (sub)transaction's abort closes
+  // the relation and frees the executor state.
+  ~BulkInsert() = default;
+
+  bool usable() const { return usable_; }
+
+  // Adds one row; values and nulls in the order of `columns`. The datums
+  // must live until finish().
+  void add(const Datum *values, const bool *nulls);
+
+  // Writes the buffered rows and their index entries, closes the table, and
+  // makes the rows visible to the next statement. Also when not usable.
+  void finish();
+
+  // The current transaction's start (now() in SQL), for timestamp columns.
+  static Datum now();
+
+ private:
+  void flush();
+
+  Relation rel_ = nullptr;
+  EState *estate_ = nullptr;
+  ResultRelInfo *result_rel_ = nullptr;
+  struct BulkInsertStateData *bistate_ = nullptr;
+  std::vector<int> attribute_of_;  // per column given: its index in the tuple descriptor
+  std::vector<TupleTableSlot *> slots_;
+  int buffered_ = 0;
+  bool usable_ = false;
+  bool checks_ = false;  // the table has constraints to check
+};
+
+// Registers the invalidation of the cached CHECK constraints; from _PG_init.
+void register_bulk_insert();
+
+}  // namespace pgshell
