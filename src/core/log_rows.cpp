@@ -90,30 +90,34 @@ struct Builder {
 }  // namespace
 
 std::vector<LogRow> fold_steps(const std::vector<LogStep> &steps) {
-  std::vector<LogRow> first;                  // merged_into rows, in step order
-  std::vector<Builder> givers, builders;      // in order of first mention
-  std::vector<LogRow> others;                 // steps this fold does not know
-  auto builder_in = [](std::vector<Builder> &list, std::optional<int64_t> contact) -> Builder & {
-    for (Builder &b : list)
-      if (b.contact_id == contact) return b;
-    list.emplace_back();
-    list.back().contact_id = contact;
-    return list.back();
+  std::vector<LogRow> first;              // merged_into rows, in step order
+  std::vector<Builder> givers, builders;  // in order of first mention
+  std::vector<LogRow> others;             // steps this fold does not know
+  // Where each contact's builder is (an import batch names thousands).
+  std::map<std::optional<int64_t>, size_t> giver_at, builder_at;
+  auto builder_in = [](std::vector<Builder> &list, std::map<std::optional<int64_t>, size_t> &at,
+                       std::optional<int64_t> contact) -> Builder & {
+    auto [it, fresh] = at.emplace(contact, list.size());
+    if (fresh) {
+      list.emplace_back();
+      list.back().contact_id = contact;
+    }
+    return list[it->second];
   };
   for (const LogStep &s : steps) {
     if (s.action == "merged") {
       first.push_back({s.other_contact_id, "merged_into", s.matched_by, s.contact_id, s.detail.value_or("{}")});
-      Builder &w = builder_in(builders, s.contact_id);
+      Builder &w = builder_in(builders, builder_at, s.contact_id);
       if (s.other_contact_id) w.merged.push_back(*s.other_contact_id);
       if (!w.matched_by) w.matched_by = s.matched_by;
       continue;
     }
     if (s.action == "identifier_moved") {
-      Builder &r = builder_in(builders, s.contact_id);
+      Builder &r = builder_in(builders, builder_at, s.contact_id);
       r.moved.push_back(entry(s, "\"from\": " + (s.other_contact_id ? std::to_string(*s.other_contact_id) : "null")));
       if (!r.matched_by) r.matched_by = s.matched_by;
       if (s.other_contact_id) {
-        Builder &g = builder_in(givers, s.other_contact_id);
+        Builder &g = builder_in(givers, giver_at, s.other_contact_id);
         g.giver = true;
         g.other_contact_id = s.contact_id;
         if (!g.matched_by) g.matched_by = s.matched_by;
@@ -131,7 +135,7 @@ std::vector<LogRow> fold_steps(const std::vector<LogStep> &steps) {
       others.push_back({s.contact_id, s.action, s.matched_by, s.other_contact_id, s.detail});
       continue;
     }
-    Builder &b = builder_in(builders, s.contact_id);
+    Builder &b = builder_in(builders, builder_at, s.contact_id);
     if (!b.matched_by && s.action != "created" && s.action != "events_attached") b.matched_by = s.matched_by;
     if (s.action == "created") b.created = true;
     else if (s.action == "updated") b.updated = true;

@@ -189,8 +189,8 @@ Datum merged_attributes(Datum current, Datum changes) {
   return pg_call([&]() noexcept { return DirectFunctionCall2(ci_merge_attributes, current, changes); });
 }
 
-// A new contact ID from the contacts' identity sequence, without a
-// statement: a signup inserts its keys with their holder before the contact.
+}  // namespace
+
 int64_t next_contact_id() {
   return pg_call([]() noexcept {
     Oid sequence = get_relname_relid("contacts_contact_id_seq", get_namespace_oid("contact_identity", false));
@@ -198,6 +198,8 @@ int64_t next_contact_id() {
     return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
   });
 }
+
+namespace {
 using OptId = LogBatch::OptId;
 
 // Runs a per-key statement ($1 account, $2 contact, $3 type, $4 value);
@@ -224,20 +226,24 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
 
 }  // namespace
 
-bool insert_new_contacts(const std::vector<std::vector<Param>> &rows) {
+bool insert_new_contacts(int64_t account_id, const std::vector<NewContact> &rows) {
   BulkInsert contacts("contacts", {"account_id", "contact_id", "external_id", "email", "phone", "first_name",
                                    "last_name", "attributes", "created_at", "updated_at", "deleted_at", "merged_into"});
   if (!contacts.usable()) {
     contacts.finish();
     return false;
   }
-  const Param now{BulkInsert::now(), false}, empty = jsonb_param(std::string("{}"));
-  for (const std::vector<Param> &r : rows) {
+  const Param account = int8_param(account_id), now{BulkInsert::now(), false};
+  for (const NewContact &r : rows) {
+    InMemoryContext in_rows(contacts.rows_context());
     // attributes as merge_attributes('{}', given) makes them: without the
     // keys set to JSON null.
-    Param attributes = r[7].is_null ? empty : Param{merged_attributes(empty.value, r[7].value), false};
-    const Param columns[] = {r[0], r[1], r[2], r[3], r[4], r[5], r[6], attributes, now, now, null_param(),
-                             null_param()};
+    Param attributes = jsonb_param(std::string("{}"));
+    if (r.fields->attributes_json)
+      attributes.value = merged_attributes(attributes.value, jsonb_param(r.fields->attributes_json).value);
+    const Param columns[] = {account, int8_param(r.id), text_param(r.external_id), text_param(r.email),
+                             text_param(r.phone), text_param(r.fields->first_name), text_param(r.fields->last_name),
+                             attributes, now, now, null_param(), null_param()};
     Datum values[12];
     bool nulls[12];
     for (int c = 0; c < 12; c++) {
@@ -265,11 +271,13 @@ std::optional<int64_t> create_with_keys(int64_t account_id, const Request &reque
     execute(undo_keys_statement, {int8_param(account_id), int8_param(id)}, false);
     return std::nullopt;
   }
-  std::vector<Param> row{int8_param(account_id), int8_param(id), text_param(d.assign_external_id),
-                         text_param(primary_after("email", request, nullptr)),
-                         text_param(primary_after("phone", request, nullptr)), text_param(fields.first_name),
-                         text_param(fields.last_name), jsonb_param(fields.attributes_json)};
-  if (!insert_new_contacts(std::vector<std::vector<Param>>{row})) execute(insert_contact_with_id_statement, row, false);
+  const OptText email = primary_after("email", request, nullptr), phone = primary_after("phone", request, nullptr);
+  if (!insert_new_contacts(account_id, {{id, d.assign_external_id, email, phone, &fields}}))
+    execute(insert_contact_with_id_statement,
+            {int8_param(account_id), int8_param(id), text_param(d.assign_external_id), text_param(email),
+             text_param(phone), text_param(fields.first_name), text_param(fields.last_name),
+             jsonb_param(fields.attributes_json)},
+            false);
   return id;
 }
 

@@ -54,12 +54,20 @@ void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts);
 // changeable identifiers (a new contact, more than one of a type) or merges.
 bool may_pass_limits(const identity::Request &request, const identity::Decision &decision);
 
-// Writes new contacts through the table access method (bulk_insert.h),
-// each row the parameters of insert_contact_with_id_statement: account,
-// contact ID, external ID, email, phone, first and last name, attributes
-// (JSON, or NULL). False, writing nothing, when the table cannot take them
-// that way.
-bool insert_new_contacts(const std::vector<std::vector<Param>> &rows);
+// A new contact ID from the contacts' identity sequence, without a
+// statement: new keys go in with their holder before the contact.
+int64_t next_contact_id();
+
+// A new contact: its ID, primary values and fields.
+struct NewContact {
+  int64_t id = 0;
+  std::optional<std::string> external_id, email, phone;
+  const ProfileFields *fields = nullptr;
+};
+
+// Writes new contacts through the table access method (bulk_insert.h).
+// False, writing nothing, when the table cannot take them that way.
+bool insert_new_contacts(int64_t account_id, const std::vector<NewContact> &rows);
 
 // For a decision to create whose keys had no row when read: writes the
 // contact and all of its keys (attached) in one statement, the fast path of

@@ -118,6 +118,8 @@ BulkInsert::BulkInsert(const char *table, const std::vector<const char *> &colum
     bistate_ = GetBulkInsertState();
     checks_ = RelationGetDescr(rel_)->constr != nullptr;
     prepare_checks(rel_, result_rel_, estate_);
+    rows_context_ = AllocSetContextCreate(CurrentMemoryContext, "contact_identity bulk insert rows",
+                                          ALLOCSET_DEFAULT_SIZES);
   });
 }
 
@@ -125,7 +127,12 @@ Datum BulkInsert::now() { return TimestampTzGetDatum(GetCurrentTransactionStartT
 
 void BulkInsert::add(const Datum *values, const bool *nulls) {
   if (static_cast<size_t>(buffered_) == slots_.size())  // slots are made as the buffer first fills
-    slots_.push_back(pg_call([&]() noexcept { return table_slot_create(rel_, nullptr); }));
+    slots_.push_back(pg_call([&]() noexcept {
+      MemoryContext old = MemoryContextSwitchTo(estate_->es_query_cxt);  // not in the caller's rows context
+      TupleTableSlot *slot = table_slot_create(rel_, nullptr);
+      MemoryContextSwitchTo(old);
+      return slot;
+    }));
   TupleTableSlot *slot = slots_[static_cast<size_t>(buffered_)];
   const int *attribute_of = attribute_of_.data();
   const int ncolumns = static_cast<int>(attribute_of_.size());
@@ -163,6 +170,7 @@ void BulkInsert::flush() {
       ExecClearTuple(slots[i]);
     }
     ResetPerTupleExprContext(estate_);
+    MemoryContextReset(rows_context_);
   });
   buffered_ = 0;
 }
@@ -178,6 +186,7 @@ void BulkInsert::finish() {
       table_finish_bulk_insert(rel_, 0);
       for (int i = 0; i < nslots; i++) ExecDropSingleTupleTableSlot(slots[i]);
       FreeExecutorState(estate_);
+      MemoryContextDelete(rows_context_);
     }
     table_close(rel_, NoLock);
     if (usable_) CommandCounterIncrement();

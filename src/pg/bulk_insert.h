@@ -34,8 +34,10 @@ class BulkInsert {
   bool usable() const { return usable_; }
 
   // Adds one row; values and nulls in the order of `columns`. The datums
-  // must live until finish().
+  // must live until the rows are written: make them in rows_context(),
+  // which is emptied each time they are.
   void add(const Datum *values, const bool *nulls);
+  MemoryContext rows_context() const { return rows_context_; }
 
   // Writes the buffered rows and their index entries, closes the table, and
   // makes the rows visible to the next statement. Also when not usable.
@@ -53,6 +55,7 @@ class BulkInsert {
   struct BulkInsertStateData *bistate_ = nullptr;
   std::vector<int> attribute_of_;  // per column given: its index in the tuple descriptor
   std::vector<TupleTableSlot *> slots_;
+  MemoryContext rows_context_ = nullptr;
   int buffered_ = 0;
   bool usable_ = false;
   bool checks_ = false;  // the table has constraints to check
@@ -60,5 +63,18 @@ class BulkInsert {
 
 // Registers the invalidation of the cached CHECK constraints; from _PG_init.
 void register_bulk_insert();
+
+// Makes CurrentMemoryContext `context` while it lives (a plain assignment,
+// which cannot fail), so that the datums made meanwhile go there.
+class InMemoryContext {
+ public:
+  explicit InMemoryContext(MemoryContext context) : previous_(CurrentMemoryContext) { CurrentMemoryContext = context; }
+  ~InMemoryContext() { CurrentMemoryContext = previous_; }
+  InMemoryContext(const InMemoryContext &) = delete;
+  InMemoryContext &operator=(const InMemoryContext &) = delete;
+
+ private:
+  MemoryContext previous_;
+};
 
 }  // namespace pgshell

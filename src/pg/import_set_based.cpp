@@ -8,6 +8,7 @@
 #include "core/batch_plan.h"
 #include "core/identity_error.h"
 #include "pg/apply.h"
+#include "pg/bulk_insert.h"
 #include "pg/log_batch.h"
 #include "pg/pg_boundary.h"
 #include "pg/lookup.h"
@@ -27,14 +28,6 @@ using OptId = std::optional<int64_t>;
 using KeyId = std::pair<std::string, std::string>;
 
 #define UNNEST(n, type) "pg_catalog.unnest($" #n "::pg_catalog." type "[])"
-
-// IDs for the batch's new contacts, from the contacts' identity sequence, so
-// that their identifiers can be inserted with their holder at once.
-Statement next_ids_statement{
-    "SELECT pg_catalog.nextval(s.seq) FROM (SELECT CAST(pg_catalog.pg_get_serial_sequence("
-    "'contact_identity.contacts', 'contact_id') AS pg_catalog.regclass) AS seq) s,"
-    " pg_catalog.generate_series(1, $1)",
-    {INT4OID}};
 
 // The batch's new contacts, with the IDs allocated for them.
 Statement insert_contacts_statement{
@@ -263,17 +256,47 @@ std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrit
 
 std::vector<OptId> allocate_ids(size_t count) {
   std::vector<OptId> ids;
-  if (count == 0) return ids;
-  uint64_t n = execute(next_ids_statement, {int4_param(static_cast<int32_t>(count))}, false);
-  for (uint64_t r = 0; r < n; r++) ids.push_back(result_int8(r, 1));
+  for (size_t i = 0; i < count; i++) ids.push_back(next_contact_id());
   return ids;
 }
 
 void insert_contacts(int64_t account_id, const std::vector<ContactWrite> &creates, const std::vector<SourceRow> &rows) {
   if (creates.empty()) return;
+  std::vector<NewContact> direct;
+  for (const ContactWrite &w : creates) {
+    const ProfileFields &f = rows[w.row].fields;
+    direct.push_back({w.id, w.external_id, w.email, w.phone, &f});
+  }
+  if (insert_new_contacts(account_id, direct)) return;
   std::vector<const ContactWrite *> writes;
   for (const ContactWrite &w : creates) writes.push_back(&w);
   execute(insert_contacts_statement, with_account(account_id, contact_params(writes, rows)), false);
+}
+
+// The new keys through the table access method, each checked by the
+// primary key as an INSERT would be: a key a concurrent writer inserted
+// meanwhile is a unique violation, which rolls the batch back to the row
+// path. False when the table cannot take them that way.
+bool insert_keys_directly(int64_t account_id, const std::vector<std::pair<KeyId, int64_t>> &keys) {
+  BulkInsert identifiers("identifiers", {"account_id", "type", "value", "contact_id", "first_seen_at", "attached_at"});
+  if (!identifiers.usable()) {
+    identifiers.finish();
+    return false;
+  }
+  const Param account = int8_param(account_id), now{BulkInsert::now(), false};
+  for (const auto &[key, holder] : keys) {
+    InMemoryContext in_rows(identifiers.rows_context());
+    const Param columns[] = {account, text_param(key.first), text_param(key.second), int8_param(holder), now, now};
+    Datum values[6];
+    bool nulls[6];
+    for (int c = 0; c < 6; c++) {
+      values[c] = columns[c].value;
+      nulls[c] = columns[c].is_null;
+    }
+    identifiers.add(values, nulls);
+  }
+  identifiers.finish();
+  return true;
 }
 
 // Inserts the new keys in (type, value) order; all of them, or the batch
@@ -281,6 +304,7 @@ void insert_contacts(int64_t account_id, const std::vector<ContactWrite> &create
 void insert_identifiers(int64_t account_id, std::vector<std::pair<KeyId, int64_t>> keys) {
   if (keys.empty()) return;
   std::sort(keys.begin(), keys.end());
+  if (insert_keys_directly(account_id, keys)) return;
   std::vector<std::string> types, values;
   std::vector<OptId> holders;
   for (const auto &[key, holder] : keys) {

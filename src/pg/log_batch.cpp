@@ -56,6 +56,7 @@ bool insert_rows(int64_t account_id, const std::vector<identity::LogRow> &rows) 
   }
   const Param account = int8_param(account_id), now{BulkInsert::now(), false};
   for (const identity::LogRow &r : rows) {
+    InMemoryContext in_rows(log.rows_context());
     const Param columns[] = {account, Param{next_log_id(), false}, now, int8_param(r.contact_id),
                              text_param(r.action), text_param(r.matched_by), null_param(), null_param(),
                              int8_param(r.other_contact_id), jsonb_param(r.detail)};
