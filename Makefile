@@ -24,7 +24,7 @@ ISOLATION = $(basename $(notdir $(sort $(wildcard test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test
 
 PG_CXXFLAGS = -std=c++17 -Isrc -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK += -lphonenumber -lidn2 -lstdc++
+SHLIB_LINK += -lphonenumber -lidn2 -lstdc++ -pthread
 
 # PostgreSQL's JIT bitcode rules do not get our C++ flags; we ship no bitcode.
 override with_llvm = no

@@ -390,6 +390,9 @@ RETURNS TABLE (account_id bigint, contact_id bigint, problem text, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- The caller's grant first, before anything is read (below the scope is
+    -- only evaluated where a row needs it).
+    SELECT contact_identity.verify_scope(verify.account_id);
     WITH scope AS MATERIALIZED (SELECT contact_identity.verify_scope(verify.account_id) AS accounts),
     c AS (SELECT * FROM contact_identity.contacts c
                WHERE (SELECT scope.accounts FROM scope) IS NULL OR c.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[])),
@@ -437,16 +440,17 @@ AS $$
                       WHERE w.account_id OPERATOR(pg_catalog.=) c.account_id
                         AND w.contact_id OPERATOR(pg_catalog.=) c.merged_into)
     UNION ALL
-    (WITH RECURSIVE chain (account_id, start_id, id, hops) AS (
-         SELECT c.account_id, c.contact_id, c.merged_into, 1 FROM c WHERE c.merged_into IS NOT NULL
+    (WITH RECURSIVE chain (account_id, start_id, id) AS (
+         SELECT c.account_id, c.contact_id, c.merged_into FROM c WHERE c.merged_into IS NOT NULL
          UNION ALL
-         SELECT ch.account_id, ch.start_id, n.merged_into, ch.hops OPERATOR(pg_catalog.+) 1
+         SELECT ch.account_id, ch.start_id, n.merged_into
          FROM chain ch JOIN contact_identity.contacts n ON n.account_id OPERATOR(pg_catalog.=) ch.account_id
                                                       AND n.contact_id OPERATOR(pg_catalog.=) ch.id
-         WHERE n.merged_into IS NOT NULL AND ch.hops OPERATOR(pg_catalog.<) 1000)
-     SELECT ch.account_id, ch.start_id, 'merge_chain_cycle',
-            'its merged_into chain does not end at a contact that is not merged'
-     FROM chain ch WHERE ch.hops OPERATOR(pg_catalog.>=) 1000)
+         WHERE n.merged_into IS NOT NULL)
+       CYCLE id SET looped USING path
+     SELECT DISTINCT ch.account_id, ch.start_id, 'merge_chain_cycle',
+            'its merged_into chain comes back to a contact it went through'
+     FROM chain ch WHERE ch.looped)
     UNION ALL
     -- No contact holds more identifiers of a type than its max_per_contact.
     SELECT i.account_id, i.contact_id, 'over_limit',
@@ -480,6 +484,22 @@ AS $$
     WHERE ((SELECT scope.accounts FROM scope) IS NULL OR k.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
       AND (e.event_id IS NULL OR e.contact_id IS NOT NULL)
     UNION ALL
+    -- An anonymous event's identifiers are remembered without a holder: the
+    -- write that gives one a holder attaches the event.
+    SELECT k.account_id, i.contact_id,
+           CASE WHEN i.type IS NULL THEN 'event_key_unremembered' ELSE 'event_key_held' END,
+           pg_catalog.format('event %s waits under %s %s, which %s', k.event_id, k.type, k.value,
+                             CASE WHEN i.type IS NULL THEN 'has no identifiers row'
+                                  ELSE pg_catalog.format('contact %s holds', i.contact_id) END)
+    FROM contact_identity.event_keys k
+    JOIN contact_identity.events e ON e.account_id OPERATOR(pg_catalog.=) k.account_id
+                                  AND e.event_id OPERATOR(pg_catalog.=) k.event_id AND e.contact_id IS NULL
+    LEFT JOIN contact_identity.identifiers i ON i.account_id OPERATOR(pg_catalog.=) k.account_id
+                                            AND i.type OPERATOR(pg_catalog.=) k.type
+                                            AND i.value OPERATOR(pg_catalog.=) k.value
+    WHERE ((SELECT scope.accounts FROM scope) IS NULL OR k.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
+      AND (i.type IS NULL OR i.contact_id IS NOT NULL)
+    UNION ALL
     -- Every contact's creation is in the log.
     SELECT c.account_id, c.contact_id, 'created_not_logged', 'identity_log has no created row for the contact'
     FROM c WHERE NOT EXISTS (SELECT FROM contact_identity.identity_log l
@@ -498,7 +518,7 @@ AS $$
     ORDER BY 1, 2, 3, 4
 $$;
 COMMENT ON FUNCTION contact_identity.verify(bigint) IS
-    'checks every invariant contact_identity keeps (holders exist and are not merged, primary values held, merge chains end, limits, events and their keys, creation logged, import errors) in one account or all you administer; no row means healthy';
+    'checks every invariant contact_identity keeps (holders exist and are not merged, primary values held, merge chains end, limits, events and anonymous history, creation logged, import errors) in one account or all you administer; no row means healthy';
 
 -- Privileges of the new and replaced objects: as in 0.3.0, nothing for PUBLIC.
 REVOKE ALL ON FUNCTION contact_identity.log_steps(contact_identity.identity_log),

@@ -29,6 +29,18 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT pg_temp.loop_sql(:n, $s$r bigint$s$, $s$INSERT INTO bench_raw (external_id) VALUES ('u-' || i) ON CONFLICT (external_id) DO UPDATE SET first_name = COALESCE(EXCLUDED.first_name, bench_raw.first_name) WHERE EXCLUDED.first_name IS NOT NULL AND bench_raw.first_name IS DISTINCT FROM EXCLUDED.first_name$s$) \gexec
 SELECT pg_temp.record('per call: login', 'raw', :n, :'t0');
 
+-- login, external ID + email: what apps send at login, both keys already
+-- on contact i. Raw: the ON CONFLICT DO UPDATE that changes nothing.
+SELECT clock_timestamp() AS t0 \gset
+SELECT pg_temp.loop_sql(:n, $s$r bigint$s$, $s$PERFORM contact_identity.upsert_contact(external_id => 'u-' || i, email => 'user-' || i || '@example.com')$s$) \gexec
+SELECT pg_temp.record('per call: login, external ID + email', 'ours', :n, :'t0');
+SELECT clock_timestamp() AS t0 \gset
+SELECT pg_temp.loop_sql(:n, $s$r bigint$s$, $s$PERFORM bench_plpgsql.upsert_contact('u-' || i, 'user-' || i || '@example.com', NULL, NULL, NULL, NULL, NULL)$s$) \gexec
+SELECT pg_temp.record('per call: login, external ID + email', 'plpgsql', :n, :'t0');
+SELECT clock_timestamp() AS t0 \gset
+SELECT pg_temp.loop_sql(:n, $s$r bigint$s$, $s$INSERT INTO bench_raw (external_id, email) VALUES ('u-' || i, 'user-' || i || '@example.com') ON CONFLICT (external_id) DO UPDATE SET email = EXCLUDED.email WHERE bench_raw.email IS DISTINCT FROM EXCLUDED.email$s$) \gexec
+SELECT pg_temp.record('per call: login, external ID + email', 'raw', :n, :'t0');
+
 -- signup
 SELECT clock_timestamp() AS t0 \gset
 SELECT pg_temp.loop_sql(:n, $s$r bigint$s$, $s$PERFORM contact_identity.upsert_contact(external_id => 's-' || i, email => 'signup-' || i || '@example.com', phone => '+380' || (630000000 + i), identifiers => jsonb_build_object('mobile_push', 'stok-' || i))$s$) \gexec

@@ -70,6 +70,18 @@ void prepare_checks(Relation rel, ResultRelInfo *result_rel, EState *estate) {
 
 }  // namespace
 
+MemoryContext ScratchContext::get(int uses) {
+  if (context_ == nullptr)
+    context_ = pg_call([]() noexcept {
+      return AllocSetContextCreate(CurrentMemoryContext, "contact_identity scratch", ALLOCSET_SMALL_SIZES);
+    });
+  if (++used_ >= uses) {
+    used_ = 0;
+    pg_call([&]() noexcept { MemoryContextReset(context_); });
+  }
+  return context_;
+}
+
 void register_bulk_insert() { CacheRegisterRelcacheCallback(checks_invalidated, (Datum)0); }
 
 BulkInsert::BulkInsert(const char *table, const std::vector<const char *> &columns) {

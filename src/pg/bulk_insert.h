@@ -77,4 +77,15 @@ class InMemoryContext {
   MemoryContext previous_;
 };
 
+// A memory context for short-lived datums (probe keys), emptied every
+// `uses` calls of get(); freed with its parent.
+class ScratchContext {
+ public:
+  MemoryContext get(int uses);
+
+ private:
+  MemoryContext context_ = nullptr;
+  int used_ = 0;
+};
+
 }  // namespace pgshell

@@ -75,8 +75,7 @@ Statement lock_updates_statement{
     "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) u.id"
     "  AND (u.gets_keys OR " CHANGED ") FOR NO KEY UPDATE) c",
     {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-     BOOLOID, BOOLARRAYOID},
-    true};
+     BOOLOID, BOOLARRAYOID}};
 
 Statement update_contacts_statement{
     "UPDATE contact_identity.contacts c SET external_id = u.external_id, email = u.email, phone = u.phone,"
@@ -85,7 +84,7 @@ Statement update_contacts_statement{
     " FROM ROWS FROM (" UPDATE_ARRAYS ") AS u(" UPDATE_COLUMNS ")"
     " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) u.id AND " CHANGED
     " RETURNING c.contact_id",
-    UPDATE_TYPES, true};
+    UPDATE_TYPES};
 
 #undef UPDATE_TYPES
 #undef CHANGED
@@ -107,11 +106,15 @@ struct ContactWrite {
 // Whether the attributes parse as JSON. A row whose attributes do not
 // fails alone, as the cast in a row-by-row write would make it fail,
 // instead of sending the whole batch row by row.
-bool parses_as_json(const std::string &text) {
+bool parses_as_json(const std::string &text, MemoryContext scratch) {
   return pg_call([&]() noexcept {
+    MemoryContext old = MemoryContextSwitchTo(scratch);  // the lexer is not freed otherwise
     JsonLexContext *lex = makeJsonLexContextCstringLen(const_cast<char *>(text.c_str()), (int)text.size(),
                                                        GetDatabaseEncoding(), true);
-    return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+    bool ok = pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(scratch);
+    return ok;
   });
 }
 
@@ -146,6 +149,9 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
                                               std::vector<bool> &done) {
   std::vector<const CallKeys *> calls;
   std::vector<size_t> index;
+  MemoryContext scratch = pg_call([]() noexcept {
+    return AllocSetContextCreate(CurrentMemoryContext, "contact_identity attributes check", ALLOCSET_SMALL_SIZES);
+  });
   for (size_t i = 0; i < rows.size(); i++) {
     if (rows[i].error_code) {
       results[i] = row_failed(rows[i], *rows[i].error_code, rows[i].error_message);
@@ -159,7 +165,8 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
       done[i] = true;
       continue;
     }
-    if (rows[i].fields.attributes_json && !parses_as_json(*rows[i].fields.attributes_json)) {
+    if (rows[i].fields.attributes_json && !rows[i].fields.attributes_parse &&
+        !parses_as_json(*rows[i].fields.attributes_json, scratch)) {
       results[i] = row_failed(rows[i], "22P02", "invalid input syntax for type json");
       done[i] = true;
       continue;

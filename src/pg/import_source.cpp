@@ -89,7 +89,10 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
     else if (name == "phone") c.role = Column::kPhone;
     else if (name == "first_name") c.role = Column::kFirstName;
     else if (name == "last_name") c.role = Column::kLastName;
-    else if (name == "attributes") c.role = Column::kAttributes;
+    else if (name == "attributes") {
+      c.role = Column::kAttributes;
+      attributes_typed_ = column_types[i] == "jsonb" || column_types[i] == "json";
+    }
     else if (name == "identifiers") c.role = Column::kIdentifiers;
     else if (name == kRowErrorColumn) c.role = Column::kRowError;
     else if (type_names.count(name)) c.role = Column::kIdentifierType;
@@ -274,15 +277,17 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
   row.fields.clear_nulls = options_.clear_nulls;
   std::optional<std::string> attributes;
   std::string extra_attributes;
-  row.row_json = "{";
+  const bool json = options_.keep_row_json;
+  if (json) row.row_json = "{";
   auto fail = [&](const std::string &code, const std::string &message) {
     if (!row.error_code) row.error_code = code, row.error_message = message;
   };
   for (size_t i = 0; i < columns_.size(); i++) {
     const Column &c = columns_[i];
     std::optional<std::string> v = result_text(index, static_cast<int>(i) + 1);
-    row.row_json += (i ? ", " : "") + identity::json_quote(c.name) + ": " +
-                    (!v ? std::string("null") : c.role == Column::kAttribute ? *v : identity::json_quote(*v));
+    if (json)
+      row.row_json += (i ? ", " : "") + identity::json_quote(c.name) + ": " +
+                      (!v ? std::string("null") : c.role == Column::kAttribute ? *v : identity::json_quote(*v));
     switch (c.role) {
       case Column::kRowNumber:
         if (v) {
@@ -316,7 +321,9 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
         break;
     }
   }
-  row.row_json += "}";
+  if (json) row.row_json += "}";
+  // Made of to_jsonb of the other columns, and a json column's text: valid.
+  row.fields.attributes_parse = !attributes || attributes_typed_;
   if (attributes && (attributes->empty() || (*attributes)[0] != '{'))
     fail("22023", "attributes must be a JSON object, not " + identity::quoted(*attributes));
   // The attributes column, then the other columns over it.

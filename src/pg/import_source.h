@@ -20,7 +20,7 @@ struct SourceRow {
   ProfileFields fields;
   std::optional<std::string> error_code;  // set: the row fails with this
   std::string error_message;
-  std::string row_json;  // the row as the source had it, for error reports
+  std::string row_json;  // the row as the source had it, for error reports (ImportOptions::keep_row_json)
 };
 
 // The options every row of one import shares.
@@ -29,6 +29,7 @@ struct ImportOptions {
   bool restore_deleted = false;
   bool clear_nulls = false;
   int64_t account_id = 0;
+  bool keep_row_json = false;  // SourceRow::row_json, which run_import keeps for a failed row
 };
 
 // Where a paged read stands: after the row with these values, and how many
@@ -75,6 +76,7 @@ class SourceReader {
   std::vector<Column> columns_;
   std::string select_;            // SELECT ... FROM source AS s
   std::string row_number_type_;   // the row_number column's type, "" without one
+  bool attributes_typed_ = true;  // no attributes column, or one of type json or jsonb
   bool partitioned_ = false;      // a partitioned table: ctids repeat across partitions
   Datum source_datum_;            // the source's OID
   Portal portal_ = nullptr;

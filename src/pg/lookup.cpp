@@ -21,7 +21,10 @@
 #include <stdexcept>
 
 #include "core/identity_error.h"
+#include "pg/bulk_insert.h"
 #include "pg/config_cache.h"
+#include "pg/index_probe.h"
+#include "pg/pg_boundary.h"
 #include "pg/spi.h"
 
 namespace pgshell {
@@ -144,17 +147,6 @@ Statement contact_statement{
   "  WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.contact_id OPERATOR(pg_catalog.=) " contact      \
   "  AND i.type OPERATOR(pg_catalog.=) ANY (" types "::pg_catalog.text[]) OFFSET 0)"
 
-// Unlocked, all in one snapshot: each contact with its permanent
-// identifiers, one row per identifier (or one with NULLs).
-Statement contacts_statement{
-    "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone, p.type, p.value"
-    " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS k(id)"
-    " CROSS JOIN LATERAL (SELECT c.* FROM contact_identity.contacts c"
-    "   WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) k.id OFFSET 0) c"
-    " LEFT JOIN LATERAL " PERMANENT_OF("c.contact_id", "$3") " p ON true"
-    " ORDER BY c.contact_id",
-    {INT8OID, INT8ARRAYOID, TEXTARRAYOID}};
-
 // Locked in contact ID order. What the locks protect is read by the next
 // statement, whose snapshot is taken after they are granted.
 Statement contacts_locked_statement{
@@ -264,22 +256,6 @@ KeyRead read_holders(int64_t account_id, const identity::Request &request, bool 
     read.holder.at(ord - 1) = result_int8(r, 2);  // NULL: nobody holds it yet
   }
   return read;
-}
-
-// Unlocked, in one statement, with a new snapshot.
-std::map<int64_t, ContactRow> read_contacts(int64_t account_id, const std::set<int64_t> &ids) {
-  std::map<int64_t, ContactRow> rows;
-  if (ids.empty()) return rows;
-  uint64_t n = execute(contacts_statement, {int8_param(account_id), id_array_param(ids), permanent_types_param()},
-                       false);
-  for (uint64_t r = 0; r < n; r++) {
-    int64_t id = result_int8(r, 1).value_or(0);
-    auto it = rows.find(id);
-    if (it == rows.end()) it = rows.emplace(id, contact_row(r)).first;
-    if (std::optional<std::string> type = result_text(r, 7))
-      it->second.state.permanent[*type].insert(result_text(r, 8).value_or(""));
-  }
-  return rows;
 }
 
 // Locks the contacts, then reads, with a snapshot taken after the locks,
@@ -465,22 +441,66 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyR
 
 std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_holders(
     int64_t account_id, const std::vector<std::pair<std::string, std::string>> &keys) {
-  std::vector<std::string> types, values;
-  for (const auto &[type, value] : keys) {
-    types.push_back(type);
-    values.push_back(value);
-  }
   std::map<std::pair<std::string, std::string>, std::optional<int64_t>> holders;
   if (keys.empty()) return holders;
-  uint64_t n = execute(holders_statement, {int8_param(account_id), text_array_param(types), text_array_param(values)},
-                       false);
-  for (uint64_t r = 0; r < n; r++)
-    holders.emplace(keys.at(static_cast<size_t>(result_int8(r, 1).value_or(0)) - 1), result_int8(r, 2));
+  IndexProbe probe("identifiers", "identifiers_pkey", 3);
+  const int holder = probe.attnum("contact_id");
+  ScratchContext scratch;
+  for (const auto &key : keys) {
+    InMemoryContext in_scratch(scratch.get(1000));
+    const Datum values[3] = {Int64GetDatum(account_id), text_param(key.first).value, text_param(key.second).value};
+    probe.probe(values);
+    if (!probe.next()) continue;
+    bool is_null = true;
+    Datum contact = probe.column(holder, &is_null);
+    holders.emplace(key, is_null ? std::nullopt : std::optional<int64_t>(DatumGetInt64(contact)));
+  }
+  probe.finish();
   return holders;
 }
 
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
-  return read_contacts(account_id, ids);
+  std::map<int64_t, ContactRow> rows;
+  if (ids.empty()) return rows;
+  std::vector<std::string> permanent_types = permanent_type_names(*identifier_types());
+  std::set<std::string> permanent(permanent_types.begin(), permanent_types.end());
+  IndexProbe contacts("contacts", "contacts_pkey", 2);
+  IndexProbe held("identifiers", "identifiers_contact_idx", 2);
+  const int external_id = contacts.attnum("external_id"), deleted_at = contacts.attnum("deleted_at"),
+            merged_into = contacts.attnum("merged_into"), email = contacts.attnum("email"),
+            phone = contacts.attnum("phone"), type = held.attnum("type"), value = held.attnum("value");
+  ScratchContext scratch;
+  auto text_of = [&](IndexProbe &probe, int attnum) -> std::optional<std::string> {
+    bool is_null = true;
+    Datum d = probe.column(attnum, &is_null);
+    if (is_null) return std::nullopt;
+    return pg_call([&]() noexcept { return text_to_cstring(DatumGetTextPP(d)); });
+  };
+  for (int64_t id : ids) {
+    InMemoryContext in_scratch(scratch.get(1000));
+    const Datum key[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
+    contacts.probe(key);
+    if (!contacts.next()) continue;
+    ContactRow row;
+    row.state.id = id;
+    row.state.external_id = text_of(contacts, external_id);
+    bool is_null = true;
+    contacts.column(deleted_at, &is_null);
+    row.state.deleted = !is_null;
+    Datum merged = contacts.column(merged_into, &is_null);
+    if (!is_null) row.merged_into = DatumGetInt64(merged);
+    row.email = text_of(contacts, email);
+    row.phone = text_of(contacts, phone);
+    held.probe(key);
+    while (held.next()) {
+      std::optional<std::string> t = text_of(held, type);
+      if (t && permanent.count(*t)) row.state.permanent[*t].insert(text_of(held, value).value_or(""));
+    }
+    rows.emplace(id, std::move(row));
+  }
+  held.finish();
+  contacts.finish();
+  return rows;
 }
 
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {

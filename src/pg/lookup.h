@@ -19,6 +19,7 @@ struct ProfileFields {
   std::optional<std::string> last_name;
   std::optional<std::string> attributes_json;  // a JSON object
   bool clear_nulls = false;  // a NULL name clears the stored one
+  bool attributes_parse = false;  // attributes_json is known to be valid JSON (made from typed values)
 
   bool any() const { return first_name || last_name || attributes_json || clear_nulls; }
 };

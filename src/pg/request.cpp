@@ -7,6 +7,7 @@
 #include "core/identifiers_json.h"
 #include "core/identity_error.h"
 #include "core/normalize.h"
+#include "core/parallel.h"
 #include "pg/blocked_check.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
@@ -34,7 +35,8 @@ std::string type_names(const TypeMap &types) {
   return names;
 }
 
-Candidate make_candidate(const std::string &type, const std::string &raw, const TypeMap &types) {
+Candidate make_candidate(const std::string &type, const std::string &raw, const TypeMap &types,
+                         const std::string &region) {
   auto it = types.find(type);
   if (it == types.end())
     throw IdentityError(sqlstate::kInvalidParameterValue, "unknown identifier type " + identity::quoted(type),
@@ -48,7 +50,7 @@ Candidate make_candidate(const std::string &type, const std::string &raw, const 
   c.key.priority = it->second.priority;
   c.key.creates_contact = it->second.creates_contact;
   try {
-    c.key.value = identity::normalize_identifier(it->second.normalizer, raw, type, default_region());
+    c.key.value = identity::normalize_identifier(it->second.normalizer, raw, type, region);
   } catch (const IdentityError &e) {
     c.error = e;
   }
@@ -83,14 +85,15 @@ void drop_blocked(std::vector<std::vector<Candidate>> &calls) {
   }
 }
 
-// The candidates of one call, before blocked values are dropped.
+// The candidates of one call, before blocked values are dropped. Pure: an
+// import batch runs it on several threads (core/parallel.h).
 constexpr size_t kMaxIdentifiersPerCall = 1000;
 
-std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types) {
+std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types, const std::string &region) {
   std::vector<Candidate> candidates;
-  if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types));
-  if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types));
-  if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types));
+  if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types, region));
+  if (keys.email) candidates.push_back(make_candidate("email", *keys.email, types, region));
+  if (keys.phone) candidates.push_back(make_candidate("phone", *keys.phone, types, region));
   std::vector<identity::RawIdentifier> raws;
   if (keys.identifiers_json) raws = identity::parse_identifiers_json(*keys.identifiers_json);
   raws.insert(raws.end(), keys.more_identifiers.begin(), keys.more_identifiers.end());
@@ -105,7 +108,7 @@ std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types)
     if (raw.type == identity::kExternalIdType)
       throw IdentityError(sqlstate::kInvalidParameterValue, "identifiers must not hold the external ID",
                           "The external ID is an argument of its own.", "Pass it as external_id.");
-    candidates.push_back(make_candidate(raw.type, raw.value, types));
+    candidates.push_back(make_candidate(raw.type, raw.value, types, region));
   }
   return candidates;
 }
@@ -214,13 +217,14 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
   const TypeMap &types = *type_map;
   std::vector<BuiltRequest> built(calls.size());
   std::vector<std::vector<Candidate>> candidates(calls.size());
-  for (size_t i = 0; i < calls.size(); i++) {
+  const std::string region = default_region();
+  identity::parallel_for(calls.size(), identity::threads_for(calls.size()), [&](size_t i) {
     try {
-      candidates[i] = candidates_of(*calls[i], types);
+      candidates[i] = candidates_of(*calls[i], types, region);
     } catch (const IdentityError &e) {
       built[i].error = e;
     }
-  }
+  });
   drop_blocked(candidates);
   for (size_t i = 0; i < calls.size(); i++) {
     if (built[i].error) continue;

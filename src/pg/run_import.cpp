@@ -229,6 +229,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
         options.clear_nulls = PG_GETARG_BOOL(4);
         options.account_id = account_id;
       }
+      options.keep_row_json = true;
       if (!run.done) {
         Oid source = resume ? run.source : PG_GETARG_OID(0);
         require_select(source);

@@ -112,11 +112,12 @@ namespace {
 SPIPlanPtr prepared(Statement &st) {
   if (!st.plan) {
     st.plan = pg_call([&]() noexcept {
-      // Generic plans, unless asked: the statements are written so that one
-      // plan fits every call, and re-planning each call would cost more
-      // than the work.
+      // Generic plans: the statements are written so that one plan fits
+      // every call (probes, never scans), and a plan made for one call's
+      // values may be wrong for the next: a custom plan for an account the
+      // statistics do not know yet scanned the account once per row.
       SPIPlanPtr plan = SPI_prepare_cursor(st.sql, (int)st.argtypes.size(), const_cast<Oid *>(st.argtypes.data()),
-                                           st.plan_each_call ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
+                                           CURSOR_OPT_GENERIC_PLAN);
       if (plan == nullptr) elog(ERROR, "contact_identity: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
       if (SPI_keepplan(plan) != 0) elog(ERROR, "contact_identity: SPI_keepplan failed");
       return plan;

@@ -15,10 +15,6 @@ namespace pgshell {
 struct Statement {
   const char *sql;
   std::vector<Oid> argtypes;
-  // Planned again on every call, for the parameter values given: for the
-  // joins of an import batch, whose best plan depends on how many rows the
-  // arrays hold against how many the table has.
-  bool plan_each_call = false;
   SPIPlanPtr plan = nullptr;
 };
 

@@ -1,0 +1,59 @@
+// parallel.cpp: a fork-join loop over plain threads.
+#include "core/parallel.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace identity {
+namespace {
+
+// Below this many items a thread costs more than it saves.
+constexpr size_t kItemsPerThread = 256;
+
+}  // namespace
+
+unsigned threads_for(size_t n) {
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<unsigned>(std::min<size_t>({cores, 4, std::max<size_t>(1, n / kItemsPerThread)}));
+}
+
+void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)> &work) {
+  threads = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(threads, n)));
+  std::exception_ptr failure;
+  std::mutex failure_lock;
+  auto share = [&](unsigned t) {
+    size_t begin = n * t / threads, end = n * (t + 1) / threads;
+    try {
+      for (size_t i = begin; i < end; i++) work(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> guard(failure_lock);
+      if (!failure) failure = std::current_exception();
+    }
+  };
+  std::vector<std::thread> workers;
+  if (threads > 1) {
+    // New threads inherit the signal mask: block everything while making them.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+      for (unsigned t = 1; t < threads; t++) workers.emplace_back(share, t);
+    } catch (...) {
+      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+      for (std::thread &w : workers) w.join();
+      throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
+  share(0);
+  for (std::thread &w : workers) w.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace identity
