@@ -19,8 +19,10 @@ constexpr size_t kItemsPerThread = 256;
 }  // namespace
 
 unsigned threads_for(size_t n) {
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<unsigned>(std::min<size_t>({cores, 4, std::max<size_t>(1, n / kItemsPerThread)}));
+  if (n < 2 * kItemsPerThread) return 1;
+  // hardware_concurrency() reads /sys on every call: once per process.
+  static const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<unsigned>(std::min<size_t>({cores, 4, n / kItemsPerThread}));
 }
 
 void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)> &work) {

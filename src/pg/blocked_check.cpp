@@ -2,6 +2,7 @@
 // database's own lower() and ~* so that the answer is the one SQL would give.
 #include "pg/blocked_check.h"
 
+#include <optional>
 #include <vector>
 
 #include "pg/pg_boundary.h"
@@ -9,6 +10,7 @@
 
 extern "C" {
 #include "catalog/pg_collation.h"
+#include "regex/regex.h"
 }
 
 namespace pgshell {
@@ -34,17 +36,37 @@ std::string lowered(const std::string &s) {
   return copy;
 }
 
-// subject ~* pattern under the default collation (compiled regexes are
-// cached by the database, as for the SQL operator).
-bool matches_pattern(const std::string &subject, const std::string &pattern) {
+// A value as the regex engine reads it (pg_wchar), made once per value and
+// matched against every pattern.
+struct WideText {
+  pg_wchar *chars = nullptr;
+  int length = 0;
+};
+
+WideText widened(const std::string &s) {
   return pg_call([&]() noexcept {
-    text *s = cstring_to_text_with_len(subject.data(), (int)subject.size());
+    WideText w;
+    w.chars = (pg_wchar *)palloc((s.size() + 1) * sizeof(pg_wchar));
+    w.length = pg_mb2wchar_with_len(s.data(), w.chars, (int)s.size());
+    return w;
+  });
+}
+
+// subject ~* pattern under the default collation, as texticregexeq does it
+// (the compiled pattern comes from the database's regex cache).
+bool matches_pattern(const WideText &subject, const std::string &pattern) {
+  return pg_call([&]() noexcept {
     text *p = cstring_to_text_with_len(pattern.data(), (int)pattern.size());
-    bool matched = DatumGetBool(
-        DirectFunctionCall2Coll(texticregexeq, DEFAULT_COLLATION_OID, PointerGetDatum(s), PointerGetDatum(p)));
-    pfree(s);
+    regex_t *re = RE_compile_and_cache(p, REG_ADVANCED | REG_ICASE, DEFAULT_COLLATION_OID);
     pfree(p);
-    return matched;
+    int rc = pg_regexec(re, subject.chars, subject.length, 0, nullptr, 0, nullptr, 0);
+    if (rc != REG_OKAY && rc != REG_NOMATCH) {
+      char message[100];
+      pg_regerror(rc, re, message, sizeof message);
+      ereport(ERROR, (errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+                      errmsg("regular expression failed: %s", message)));
+    }
+    return rc == REG_OKAY;
   });
 }
 
@@ -67,12 +89,22 @@ std::optional<std::string> blocked_reason(const BlockedValues &blocked, const st
     for (size_t row : it->second)
       if (row < first && applies_to(blocked.rows[row], type)) first = row;
   }
+  std::optional<WideText> sent_wide, normalized_wide;  // made when a pattern first applies
   for (size_t row : blocked.patterns) {
     if (row >= first) break;
     const BlockedValue &b = blocked.rows[row];
     if (!applies_to(b, type)) continue;
-    if (matches_pattern(sent, b.value) || (normalized != sent && matches_pattern(normalized, b.value))) first = row;
+    if (!sent_wide) {
+      sent_wide = widened(sent);
+      if (normalized != sent) normalized_wide = widened(normalized);
+    }
+    if (matches_pattern(*sent_wide, b.value) || (normalized_wide && matches_pattern(*normalized_wide, b.value)))
+      first = row;
   }
+  if (sent_wide) pg_call([&]() noexcept {
+      pfree(sent_wide->chars);
+      if (normalized_wide) pfree(normalized_wide->chars);
+    });
   if (first == blocked.rows.size()) return std::nullopt;
   return blocked.rows[first].reason;
 }

@@ -72,8 +72,9 @@ void prepare_checks(Relation rel, ResultRelInfo *result_rel, EState *estate) {
 
 MemoryContext ScratchContext::get(int uses) {
   if (context_ == nullptr)
-    context_ = pg_call([]() noexcept {
-      return AllocSetContextCreate(CurrentMemoryContext, "contact_identity scratch", ALLOCSET_SMALL_SIZES);
+    context_ = pg_call([&]() noexcept {
+      return AllocSetContextCreate(parent_ ? parent_ : CurrentMemoryContext, "contact_identity scratch",
+                                   ALLOCSET_SMALL_SIZES);
     });
   if (++used_ >= uses) {
     used_ = 0;

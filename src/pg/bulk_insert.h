@@ -81,9 +81,13 @@ class InMemoryContext {
 // `uses` calls of get(); freed with its parent.
 class ScratchContext {
  public:
+  // parent: where the context lives (nullptr: CurrentMemoryContext at the
+  // first get(); a static one needs TopMemoryContext).
+  explicit ScratchContext(MemoryContext parent = nullptr) : parent_(parent) {}
   MemoryContext get(int uses);
 
  private:
+  MemoryContext parent_;
   MemoryContext context_ = nullptr;
   int used_ = 0;
 };

@@ -16,7 +16,22 @@ extern "C" {
 
 namespace pgshell {
 
-IndexProbe::IndexProbe(const char *table, const char *index, int keys) {
+ReadSnapshot::ReadSnapshot(bool latest) {
+  snapshot_ = pg_call([&]() noexcept {
+    if (!latest) return RegisterSnapshot(GetActiveSnapshot());
+    CommandCounterIncrement();  // our own writes so far, as a new statement sees them
+    return RegisterSnapshot(GetTransactionSnapshot());
+  });
+}
+
+void ReadSnapshot::release() {
+  if (snapshot_ == nullptr) return;
+  Snapshot s = snapshot_;
+  snapshot_ = nullptr;
+  pg_call([&]() noexcept { UnregisterSnapshot(s); });
+}
+
+IndexProbe::IndexProbe(const char *table, const char *index, int keys, const ReadSnapshot &snapshot) {
   keys_.resize(static_cast<size_t>(keys));
   equals_.resize(static_cast<size_t>(keys));
   RegProcedure *equals = equals_.data();
@@ -35,10 +50,7 @@ IndexProbe::IndexProbe(const char *table, const char *index, int keys) {
       if (!OidIsValid(op)) elog(ERROR, "contact_identity: no equality operator for index %s", index);
       equals[i] = get_opcode(op);
     }
-    // What a statement of ours would see: the latest commits and our writes.
-    CommandCounterIncrement();
-    snapshot_ = RegisterSnapshot(GetTransactionSnapshot());
-    scan_ = index_beginscan(rel_, index_, snapshot_, keys, 0);
+    scan_ = index_beginscan(rel_, index_, snapshot.get(), keys, 0);
     slot_ = table_slot_create(rel_, nullptr);
   });
   context_ = CurrentMemoryContext;
@@ -90,7 +102,6 @@ void IndexProbe::finish() {
     ExecDropSingleTupleTableSlot(slot_);
     index_close(index_, NoLock);
     table_close(rel_, NoLock);
-    UnregisterSnapshot(snapshot_);
   });
 }
 

@@ -92,6 +92,90 @@ std::string state_sql(int plain_keys, bool permanent, bool fields) {
   return sql;
 }
 
+// A text column of the row a probe is on, or nullopt for NULL.
+std::optional<std::string> text_column(IndexProbe &probe, int attnum) {
+  bool is_null = true;
+  Datum d = probe.column(attnum, &is_null);
+  if (is_null) return std::nullopt;
+  const char *s = pg_call([&]() noexcept { return text_to_cstring(DatumGetTextPP(d)); });
+  std::string copy(s);
+  pg_call([&]() noexcept { pfree(const_cast<char *>(s)); });
+  return copy;
+}
+
+// A contact's row as the probe of contacts_pkey found it.
+void read_contact_columns(IndexProbe &contacts, ContactRow &row) {
+  static const char *const names[] = {"external_id", "deleted_at", "merged_into", "email", "phone"};
+  int at[5];
+  for (int c = 0; c < 5; c++) at[c] = contacts.attnum(names[c]);
+  row.state.external_id = text_column(contacts, at[0]);
+  bool is_null = true;
+  contacts.column(at[1], &is_null);
+  row.state.deleted = !is_null;
+  Datum merged = contacts.column(at[2], &is_null);
+  row.merged_into = is_null ? std::nullopt : std::optional<int64_t>(DatumGetInt64(merged));
+  row.email = text_column(contacts, at[3]);
+  row.phone = text_column(contacts, at[4]);
+}
+
+// read_state's read by index probes, for a request with no fields to
+// compare: starting an executor costs a login more than its two probes.
+// The keys' holders, their contacts and, with `permanent`, their permanent
+// identifiers, all as of one snapshot.
+void read_state_by_probes(int64_t account_id, const identity::Request &request, bool for_write, bool permanent,
+                          StateRead &state) {
+  LookupResult &result = state.result;
+  ReadSnapshot snapshot(for_write);
+  IndexProbe keys("identifiers", "identifiers_pkey", 3, snapshot);
+  const int holder_at = keys.attnum("contact_id");
+  std::vector<int64_t> holders;
+  for (size_t i = 0; i < request.keys.size(); i++) {
+    const Datum values[3] = {Int64GetDatum(account_id), text_param(request.keys[i].type).value,
+                             text_param(request.keys[i].value).value};
+    keys.probe(values);
+    if (!keys.next()) continue;
+    state.keys.present[i] = true;
+    bool is_null = true;
+    Datum h = keys.column(holder_at, &is_null);
+    if (is_null) continue;  // known, without a holder
+    const int64_t holder = DatumGetInt64(h);
+    state.keys.holder[i] = holder;
+    result.matches.holder[i] = holder;
+    if (result.rows.count(holder)) continue;
+    ContactRow row;
+    row.state.id = holder;
+    result.rows.emplace(holder, std::move(row));
+    holders.push_back(holder);
+  }
+  keys.finish();
+  if (!holders.empty()) {
+    IndexProbe contacts("contacts", "contacts_pkey", 2, snapshot);
+    for (int64_t holder : holders) {
+      const Datum key[2] = {Int64GetDatum(account_id), Int64GetDatum(holder)};
+      contacts.probe(key);
+      if (contacts.next()) read_contact_columns(contacts, result.rows.at(holder));
+    }
+    contacts.finish();
+  }
+  if (permanent && !holders.empty()) {
+    std::vector<std::string> names = permanent_type_names(*identifier_types());
+    std::set<std::string> types(names.begin(), names.end());
+    IndexProbe held("identifiers", "identifiers_contact_idx", 2, snapshot);
+    const int type_at = held.attnum("type"), value_at = held.attnum("value");
+    for (int64_t holder : holders) {
+      const Datum key[2] = {Int64GetDatum(account_id), Int64GetDatum(holder)};
+      held.probe(key);
+      while (held.next()) {
+        std::optional<std::string> type = text_column(held, type_at);
+        if (type && types.count(*type))
+          result.rows.at(holder).state.permanent[*type].insert(text_column(held, value_at).value_or(""));
+      }
+    }
+    held.finish();
+  }
+  snapshot.release();
+}
+
 Statement &state_statement(int plain_keys, bool permanent, bool fields) {
   struct Shape {
     std::string sql;
@@ -329,6 +413,11 @@ StateRead read_state(int64_t account_id, const identity::Request &request, bool 
   // more than one contact (see upsert.cpp, unchanged).
   bool permanent = !for_write && identity::reads_permanent(request, count, false);
   const bool compare = fields && fields->any();
+  if (!compare) {
+    read_state_by_probes(account_id, request, for_write, permanent, state);
+    fill_states(result);
+    return state;
+  }
   std::vector<Param> params{int8_param(account_id), permanent ? permanent_types_param() : null_param(),
                             text_param(compare ? fields->first_name : std::nullopt),
                             text_param(compare ? fields->last_name : std::nullopt),
@@ -443,7 +532,8 @@ std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_h
     int64_t account_id, const std::vector<std::pair<std::string, std::string>> &keys) {
   std::map<std::pair<std::string, std::string>, std::optional<int64_t>> holders;
   if (keys.empty()) return holders;
-  IndexProbe probe("identifiers", "identifiers_pkey", 3);
+  ReadSnapshot snapshot(true);
+  IndexProbe probe("identifiers", "identifiers_pkey", 3, snapshot);
   const int holder = probe.attnum("contact_id");
   ScratchContext scratch;
   for (const auto &key : keys) {
@@ -456,6 +546,7 @@ std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_h
     holders.emplace(key, is_null ? std::nullopt : std::optional<int64_t>(DatumGetInt64(contact)));
   }
   probe.finish();
+  snapshot.release();
   return holders;
 }
 
@@ -464,18 +555,11 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
   if (ids.empty()) return rows;
   std::vector<std::string> permanent_types = permanent_type_names(*identifier_types());
   std::set<std::string> permanent(permanent_types.begin(), permanent_types.end());
-  IndexProbe contacts("contacts", "contacts_pkey", 2);
-  IndexProbe held("identifiers", "identifiers_contact_idx", 2);
-  const int external_id = contacts.attnum("external_id"), deleted_at = contacts.attnum("deleted_at"),
-            merged_into = contacts.attnum("merged_into"), email = contacts.attnum("email"),
-            phone = contacts.attnum("phone"), type = held.attnum("type"), value = held.attnum("value");
+  ReadSnapshot snapshot(true);
+  IndexProbe contacts("contacts", "contacts_pkey", 2, snapshot);
+  IndexProbe held("identifiers", "identifiers_contact_idx", 2, snapshot);
+  const int type = held.attnum("type"), value = held.attnum("value");
   ScratchContext scratch;
-  auto text_of = [&](IndexProbe &probe, int attnum) -> std::optional<std::string> {
-    bool is_null = true;
-    Datum d = probe.column(attnum, &is_null);
-    if (is_null) return std::nullopt;
-    return pg_call([&]() noexcept { return text_to_cstring(DatumGetTextPP(d)); });
-  };
   for (int64_t id : ids) {
     InMemoryContext in_scratch(scratch.get(1000));
     const Datum key[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
@@ -483,23 +567,17 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
     if (!contacts.next()) continue;
     ContactRow row;
     row.state.id = id;
-    row.state.external_id = text_of(contacts, external_id);
-    bool is_null = true;
-    contacts.column(deleted_at, &is_null);
-    row.state.deleted = !is_null;
-    Datum merged = contacts.column(merged_into, &is_null);
-    if (!is_null) row.merged_into = DatumGetInt64(merged);
-    row.email = text_of(contacts, email);
-    row.phone = text_of(contacts, phone);
+    read_contact_columns(contacts, row);
     held.probe(key);
     while (held.next()) {
-      std::optional<std::string> t = text_of(held, type);
-      if (t && permanent.count(*t)) row.state.permanent[*t].insert(text_of(held, value).value_or(""));
+      std::optional<std::string> t = text_column(held, type);
+      if (t && permanent.count(*t)) row.state.permanent[*t].insert(text_column(held, value).value_or(""));
     }
     rows.emplace(id, std::move(row));
   }
   held.finish();
   contacts.finish();
+  snapshot.release();
   return rows;
 }
 
