@@ -63,8 +63,8 @@ std::optional<Outcome> unchanged(const identity::Request &request, StateRead &re
   out.contact_id = d.winner;
   out.external_id = winner.state.external_id;
   if (d.skipped_deleted) return out;
-  if (winner.fields_change || d.create || d.restore || winner.merged_into || !d.merged.empty() || !d.moved.empty() || !d.attached.empty() ||
-      !d.detached.empty() || d.assign_external_id)
+  if (winner.fields_change || d.create || d.restore || winner.merged_into || !d.merged.empty() || !d.moved.empty() ||
+      !d.attached.empty() || !d.detached.empty() || d.assign_external_id)
     return std::nullopt;
   if (primary_after("email", request, &winner) != winner.email ||
       primary_after("phone", request, &winner) != winner.phone)
