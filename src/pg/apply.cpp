@@ -5,6 +5,7 @@
 #include <array>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "core/json_text.h"
 #include "pg/config_cache.h"
@@ -256,18 +257,54 @@ bool insert_new_contacts(int64_t account_id, const std::vector<NewContact> &rows
   return true;
 }
 
+// The keys of new contact `id` through the table access method, in (type,
+// value) order like every claim, each unless a concurrent call has it
+// (BulkInsert::insert_unless_conflict): the number that went in, stopping
+// at the first that did not; nullopt when the table cannot take them that
+// way.
+std::optional<size_t> insert_new_keys(int64_t account_id, const Request &request, int64_t id) {
+  BulkInsert identifiers("identifiers", {"account_id", "type", "value", "contact_id", "first_seen_at", "attached_at"});
+  if (!identifiers.usable()) {
+    identifiers.finish();
+    return std::nullopt;
+  }
+  std::vector<const Key *> keys;
+  for (const Key &key : request.keys) keys.push_back(&key);
+  std::sort(keys.begin(), keys.end(),
+            [](const Key *a, const Key *b) { return std::tie(a->type, a->value) < std::tie(b->type, b->value); });
+  const Param account = int8_param(account_id), holder = int8_param(id), now{BulkInsert::now(), false};
+  size_t inserted = 0;
+  for (const Key *key : keys) {
+    InMemoryContext in_rows(identifiers.rows_context());
+    const Param columns[] = {account, text_param(key->type), text_param(key->value), holder, now, now};
+    Datum values[6];
+    bool nulls[6];
+    for (int c = 0; c < 6; c++) {
+      values[c] = columns[c].value;
+      nulls[c] = columns[c].is_null;
+    }
+    if (!identifiers.insert_unless_conflict(values, nulls)) break;
+    inserted++;
+  }
+  identifiers.finish();
+  return inserted;
+}
+
 std::optional<int64_t> create_with_keys(int64_t account_id, const Request &request, const Decision &d,
                                         const ProfileFields &fields) {
-  std::vector<std::string> types, values;
-  for (const Key &key : request.keys) {
-    types.push_back(key.type);
-    values.push_back(key.value);
-  }
   const int64_t id = next_contact_id();
-  uint64_t inserted = execute(insert_keys_statement,
-                              {int8_param(account_id), text_array_param(types), text_array_param(values), int8_param(id)},
-                              false);
-  if (inserted != request.keys.size()) {  // a concurrent call has one of them: its ID stays unused
+  std::optional<size_t> inserted = insert_new_keys(account_id, request, id);
+  if (!inserted) {
+    std::vector<std::string> types, values;
+    for (const Key &key : request.keys) {
+      types.push_back(key.type);
+      values.push_back(key.value);
+    }
+    inserted = execute(insert_keys_statement,
+                       {int8_param(account_id), text_array_param(types), text_array_param(values), int8_param(id)},
+                       false);
+  }
+  if (*inserted != request.keys.size()) {  // a concurrent call has one of them: its ID stays unused
     execute(undo_keys_statement, {int8_param(account_id), int8_param(id)}, false);
     return std::nullopt;
   }

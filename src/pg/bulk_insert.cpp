@@ -15,6 +15,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
+#include "storage/lmgr.h"
 #include "utils/rel.h"
 }
 
@@ -138,15 +139,15 @@ BulkInsert::BulkInsert(const char *table, const std::vector<const char *> &colum
 
 Datum BulkInsert::now() { return TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()); }
 
-void BulkInsert::add(const Datum *values, const bool *nulls) {
-  if (static_cast<size_t>(buffered_) == slots_.size())  // slots are made as the buffer first fills
+TupleTableSlot *BulkInsert::fill_slot(size_t idx, const Datum *values, const bool *nulls) {
+  if (idx == slots_.size())  // slots are made as the buffer first fills
     slots_.push_back(pg_call([&]() noexcept {
       MemoryContext old = MemoryContextSwitchTo(estate_->es_query_cxt);  // not in the caller's rows context
       TupleTableSlot *slot = table_slot_create(rel_, nullptr);
       MemoryContextSwitchTo(old);
       return slot;
     }));
-  TupleTableSlot *slot = slots_[static_cast<size_t>(buffered_)];
+  TupleTableSlot *slot = slots_[idx];
   const int *attribute_of = attribute_of_.data();
   const int ncolumns = static_cast<int>(attribute_of_.size());
   pg_call([&]() noexcept {
@@ -162,7 +163,37 @@ void BulkInsert::add(const Datum *values, const bool *nulls) {
     ExecStoreVirtualTuple(slot);
     if (checks_) ExecConstraints(result_rel_, slot, estate_);
   });
+  return slot;
+}
+
+void BulkInsert::add(const Datum *values, const bool *nulls) {
+  fill_slot(static_cast<size_t>(buffered_), values, nulls);
   if (++buffered_ == kBufferedRows) flush();
+}
+
+bool BulkInsert::insert_unless_conflict(const Datum *values, const bool *nulls) {
+  flush();
+  TupleTableSlot *slot = fill_slot(0, values, nulls);
+  return pg_call([&]() noexcept {
+    // As ExecInsert's speculative insertion: whoever finds our row while
+    // it is not confirmed waits on the token, not on the transaction.
+    TransactionId xid = GetCurrentTransactionId();
+    uint32 token = SpeculativeInsertionLockAcquire(xid);
+    table_tuple_insert_speculative(rel_, slot, estate_->es_output_cid, 0, bistate_, token);
+    bool conflict = false;
+#if PG_VERSION_NUM >= 160000
+    List *recheck = ExecInsertIndexTuples(result_rel_, slot, estate_, false, true, &conflict, NIL, false);
+#else
+    List *recheck = ExecInsertIndexTuples(result_rel_, slot, estate_, false, true, &conflict, NIL);
+#endif
+    table_tuple_complete_speculative(rel_, slot, token, !conflict);
+    SpeculativeInsertionLockRelease(xid);
+    list_free(recheck);
+    ExecClearTuple(slot);
+    ResetPerTupleExprContext(estate_);
+    MemoryContextReset(rows_context_);
+    return !conflict;
+  });
 }
 
 void BulkInsert::flush() {

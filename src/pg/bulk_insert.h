@@ -39,6 +39,15 @@ class BulkInsert {
   void add(const Datum *values, const bool *nulls);
   MemoryContext rows_context() const { return rows_context_; }
 
+  // Writes one row at once, unless a row with the same value of a unique
+  // index is there or being written: INSERT ... ON CONFLICT DO NOTHING
+  // without the statement, and without its look before the write (the
+  // caller has just looked). A conflict is then found by the index
+  // insertion itself, and the row is taken back as ON CONFLICT takes it
+  // back after a race: false, and nothing written. Never waits for the
+  // other writer; the caller decides again. Buffered rows are written first.
+  bool insert_unless_conflict(const Datum *values, const bool *nulls);
+
   // Writes the buffered rows and their index entries, closes the table, and
   // makes the rows visible to the next statement. Also when not usable.
   void finish();
@@ -48,6 +57,9 @@ class BulkInsert {
 
  private:
   void flush();
+  // Puts a row into the idx-th slot (made on first use) and checks its
+  // constraints.
+  TupleTableSlot *fill_slot(size_t idx, const Datum *values, const bool *nulls);
 
   Relation rel_ = nullptr;
   EState *estate_ = nullptr;
