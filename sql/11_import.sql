@@ -103,7 +103,25 @@ SELECT count(*) FROM contact_identity.import_contacts('src_big');
 RESET statement_timeout;
 SELECT count(*) AS imported_before_the_cancel FROM contact_identity.contacts WHERE external_id LIKE 'big-%';
 
+-- A row that changes nothing leaves its contact's row version alone and
+-- logs nothing; a new name, a new attribute value or an attribute removed
+-- by a JSON null is written and logged.
+CREATE TABLE src_fields (external_id text, first_name text, attributes jsonb);
+INSERT INTO src_fields VALUES ('f-1', 'One', '{"k": 1, "m": 2}'), ('f-2', 'Two', '{"k": 1, "m": 2}'),
+    ('f-3', 'Three', '{"k": 1, "m": 2}'), ('f-4', 'Four', '{"k": 1, "m": 2}'), ('f-5', 'Five', '{"k": 1, "m": 2}');
+SELECT count(*) FROM contact_identity.import_contacts('src_fields', account_id => 7);
+CREATE TABLE fields_before AS SELECT external_id, ctid AS version FROM contact_identity.contacts WHERE account_id = 7;
+TRUNCATE src_fields;
+INSERT INTO src_fields VALUES ('f-1', 'One', '{"k": 1, "m": 2}'), ('f-2', 'Deux', '{"k": 1, "m": 2}'),
+    ('f-3', 'Three', '{"k": 3}'), ('f-4', 'Four', '{"m": null}'), ('f-5', NULL, '{"k": 1}');
+SELECT external_id, action FROM contact_identity.import_contacts('src_fields', account_id => 7) i
+JOIN contact_identity.contacts c USING (contact_id) ORDER BY 1;
+SELECT c.external_id, c.first_name, c.attributes, c.ctid = b.version AS same_row_version,
+       (SELECT count(*) FROM contact_identity.identity_log l
+        WHERE l.account_id = 7 AND l.contact_id = c.contact_id AND l.action = 'updated') AS updated_logged
+FROM contact_identity.contacts c JOIN fields_before b USING (external_id) WHERE c.account_id = 7 ORDER BY 1;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
-DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json;
+DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json, src_fields, fields_before;

@@ -12,6 +12,7 @@
 #include "pg/log_batch.h"
 #include "pg/pg_boundary.h"
 #include "pg/lookup.h"
+#include "pg/profile_compare.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/upsert.h"
@@ -190,7 +191,8 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
 
 // The holders of the batch's keys and the contacts they lead to.
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
-                                      std::map<int64_t, ContactRow> &rows) {
+                                      std::map<int64_t, ContactRow> &rows,
+                                      std::map<int64_t, ContactProfile> &profiles) {
   std::set<KeyId> key_set;
   std::set<int64_t> ids;
   for (const auto &request : requests) {
@@ -202,7 +204,7 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
   snapshot.keys = read_key_holders(account_id, std::vector<KeyId>(key_set.begin(), key_set.end()));
   for (const auto &[key, holder] : snapshot.keys)
     if (holder) ids.insert(*holder);
-  rows = read_contact_rows(account_id, ids);
+  rows = read_contact_rows(account_id, ids, &profiles);
   for (const auto &[id, row] : rows) {
     if (row.merged_into)
       snapshot.merged_into[id] = follow_contact(account_id, id, false);
@@ -259,6 +261,25 @@ std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrit
       throw SetBasedConflict("the holder of a key changed while the batch was planned");
   }
   return locked;
+}
+
+// The planned updates that may change their contact: those that get new
+// keys and those whose fields differ from the contact as read. The rest
+// change nothing and, like a login that changes nothing
+// (docs/identity-rules.md, rule 7), take no lock.
+std::vector<ContactWrite> that_may_change(const std::vector<ContactWrite> &updates, const std::vector<SourceRow> &rows,
+                                          const std::map<int64_t, ContactRow> &contacts,
+                                          const std::map<int64_t, ContactProfile> &profiles) {
+  std::vector<ContactWrite> may_change;
+  for (const ContactWrite &w : updates) {
+    const ContactRow &c = contacts.at(w.id);
+    auto profile = profiles.find(w.id);
+    bool unchanged = !w.gets_keys && w.external_id == c.state.external_id && w.email == c.email &&
+                     w.phone == c.phone && profile != profiles.end() &&
+                     profile_unchanged(profile->second, rows[w.row].fields, rows.front().fields.clear_nulls);
+    if (!unchanged) may_change.push_back(w);
+  }
+  return may_change;
 }
 
 std::vector<OptId> allocate_ids(size_t count) {
@@ -350,7 +371,8 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
   std::vector<std::optional<Request>> requests = build_all(rows, results, done);
 
   std::map<int64_t, ContactRow> contact_rows;
-  identity::BatchSnapshot snapshot = read_snapshot(account_id, requests, contact_rows);
+  std::map<int64_t, ContactProfile> profiles;
+  identity::BatchSnapshot snapshot = read_snapshot(account_id, requests, contact_rows, profiles);
   std::vector<const Request *> pointers;
   for (const auto &request : requests) pointers.push_back(request ? &*request : nullptr);
   std::vector<PlannedRow> plans = identity::plan_batch(pointers, snapshot);
@@ -373,7 +395,9 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
     (winner ? updates : creates).push_back(std::move(w));
   }
   std::sort(updates.begin(), updates.end(), [](const ContactWrite &a, const ContactWrite &b) { return a.id < b.id; });
-  std::set<int64_t> locked = lock_updates(account_id, updates, rows, requests, snapshot, contact_rows);
+  std::set<int64_t> locked =
+      lock_updates(account_id, that_may_change(updates, rows, contact_rows, profiles), rows, requests, snapshot,
+                   contact_rows);
 
   std::vector<OptId> new_ids = allocate_ids(creates.size());
   std::map<size_t, int64_t> contact_of_row;

@@ -550,7 +550,27 @@ std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_h
   return holders;
 }
 
-std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {
+namespace {
+
+// A contact's first and last name and attributes as the probe of
+// contacts_pkey found them.
+ContactProfile read_profile_columns(IndexProbe &contacts, const int at[3]) {
+  ContactProfile profile;
+  profile.first_name = text_column(contacts, at[0]);
+  profile.last_name = text_column(contacts, at[1]);
+  bool is_null = true;
+  Datum attributes = contacts.column(at[2], &is_null);
+  if (!is_null) {  // detoasted in the caller's scratch context
+    const struct varlena *flat = pg_call([&]() noexcept { return PG_DETOAST_DATUM(attributes); });
+    profile.attributes.emplace(reinterpret_cast<const char *>(flat), VARSIZE(flat));
+  }
+  return profile;
+}
+
+}  // namespace
+
+std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids,
+                                                std::map<int64_t, ContactProfile> *profiles) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
   std::vector<std::string> permanent_types = permanent_type_names(*identifier_types());
@@ -559,6 +579,8 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
   IndexProbe contacts("contacts", "contacts_pkey", 2, snapshot);
   IndexProbe held("identifiers", "identifiers_contact_idx", 2, snapshot);
   const int type = held.attnum("type"), value = held.attnum("value");
+  const int profile_at[3] = {contacts.attnum("first_name"), contacts.attnum("last_name"),
+                             contacts.attnum("attributes")};
   ScratchContext scratch;
   for (int64_t id : ids) {
     InMemoryContext in_scratch(scratch.get(1000));
@@ -568,6 +590,7 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
     ContactRow row;
     row.state.id = id;
     read_contact_columns(contacts, row);
+    if (profiles) (*profiles)[id] = read_profile_columns(contacts, profile_at);
     held.probe(key);
     while (held.next()) {
       std::optional<std::string> t = text_column(held, type);

@@ -79,9 +79,18 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyR
 std::map<std::pair<std::string, std::string>, std::optional<int64_t>> read_key_holders(
     int64_t account_id, const std::vector<std::pair<std::string, std::string>> &keys);
 
+// A contact's non-identifying fields as stored, for comparing a write with
+// them outside a statement (profile_compare.h).
+struct ContactProfile {
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  std::optional<std::string> attributes;  // the jsonb value's bytes, with its 4-byte header
+};
+
 // Contacts by ID with their permanent identifiers, without locks, with a
-// new snapshot.
-std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids);
+// new snapshot; with `profiles`, each contact's fields there too.
+std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids,
+                                                std::map<int64_t, ContactProfile> *profiles = nullptr);
 
 // The same, locked FOR NO KEY UPDATE in contact ID order.
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids);
