@@ -66,6 +66,14 @@ void put_results(const ResultSet &set, const std::vector<RowResult> &batch, Memo
   });
 }
 
+// The keys of the rows that have a request to build.
+std::vector<const CallKeys *> keys_of(const std::vector<SourceRow> &rows) {
+  std::vector<const CallKeys *> keys;
+  for (const SourceRow &row : rows)
+    if (!row.error_code) keys.push_back(&row.keys);
+  return keys;
+}
+
 }  // namespace
 }  // namespace pgshell
 
@@ -101,14 +109,29 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     MemoryContext scratch = pg_call([]() noexcept {
       return AllocSetContextCreate(CurrentMemoryContext, "import_contacts results", ALLOCSET_DEFAULT_SIZES);
     });
-    for (;;) {
+    // Each batch's rows are read before the previous batch is written, and
+    // their identifiers normalized on another thread meanwhile. The rows
+    // are declared before what normalizes them, so that an error's unwinding
+    // joins the thread before the rows go.
+    std::vector<SourceRow> rows, next;
+    NormalizedAhead ahead, next_ahead;
+    spi_connect();
+    rows = reader.next(kBatchRows);
+    if (rows.empty()) reader.close_cursor();
+    spi_finish();
+    while (!rows.empty()) {
       spi_connect();
-      std::vector<SourceRow> rows = reader.next(kBatchRows);
-      std::vector<RowResult> batch = run_batch(rows);
-      if (rows.empty()) reader.close_cursor();
+      next = reader.next(kBatchRows);
+      next_ahead.start(keys_of(next));
+      std::vector<RowResult> batch = run_batch(rows, &ahead);
+      if (next.empty()) reader.close_cursor();
       spi_finish();
-      if (rows.empty()) break;
       put_results(results, batch, scratch, progress);
+      ahead.wait();
+      next_ahead.wait();
+      rows = std::move(next);  // the elements stay where next_ahead saw them
+      next.clear();
+      ahead.swap(next_ahead);
     }
     return (Datum)0;
   });

@@ -87,13 +87,13 @@ RowResult row_failed(const SourceRow &row, const IdentityError &e) {
 // error (or a concurrent writer in the way of the set-based plan) the batch
 // runs again row by row, and again without each row that failed, every
 // attempt in its own subtransaction.
-std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows) {
+std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead) {
   try {
     std::vector<RowResult> results;
     in_subtransaction([&] {
       results = apply_set_based(rows, [&](size_t i, const identity::Request &request) {
         return apply_row(rows[i], &request);
-      });
+      }, ahead);
     });
     return results;
   } catch (...) {

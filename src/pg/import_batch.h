@@ -30,8 +30,9 @@ RowResult row_failed(const SourceRow &row, const std::string &code, const std::s
 RowResult row_failed(const SourceRow &row, const identity::IdentityError &error);
 
 // Applies the rows in order, each as upsert_contact with the import's
-// dedupe_on would; one result per row. Needs SPI.
-std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows);
+// dedupe_on would; one result per row. Needs SPI. `ahead`, when given, has
+// been started on these rows' keys.
+std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead = nullptr);
 
 // Counts results and says so in a NOTICE every
 // contact_identity.import_progress_rows rows: rows done, failed, and how

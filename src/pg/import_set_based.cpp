@@ -147,7 +147,7 @@ std::vector<Param> with_account(int64_t account_id, std::vector<Param> params) {
 // The batch's requests, built together; rows that fail on the way get
 // their result here.
 std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows, std::vector<RowResult> &results,
-                                              std::vector<bool> &done) {
+                                              std::vector<bool> &done, NormalizedAhead *ahead) {
   std::vector<const CallKeys *> calls;
   std::vector<size_t> index;
   MemoryContext scratch = pg_call([]() noexcept {
@@ -175,7 +175,7 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
     calls.push_back(&rows[i].keys);
     index.push_back(i);
   }
-  std::vector<BuiltRequest> built = build_requests(calls);
+  std::vector<BuiltRequest> built = build_requests(calls, ahead);
   std::vector<std::optional<Request>> requests(rows.size());
   for (size_t k = 0; k < built.size(); k++) {
     size_t i = index[k];
@@ -363,12 +363,13 @@ std::set<int64_t> update_contacts(int64_t account_id, const std::vector<ContactW
 
 }  // namespace
 
-std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const RowByRow &row_by_row) {
+std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const RowByRow &row_by_row,
+                                       NormalizedAhead *ahead) {
   std::vector<RowResult> results(rows.size());
   if (rows.empty()) return results;
   const int64_t account_id = rows.front().keys.account_id;
   std::vector<bool> done(rows.size(), false);
-  std::vector<std::optional<Request>> requests = build_all(rows, results, done);
+  std::vector<std::optional<Request>> requests = build_all(rows, results, done, ahead);
 
   std::map<int64_t, ContactRow> contact_rows;
   std::map<int64_t, ContactProfile> profiles;

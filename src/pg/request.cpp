@@ -1,8 +1,14 @@
 // request.cpp: turning call arguments into the core's Request.
 #include "pg/request.h"
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <exception>
 #include <map>
 #include <set>
+#include <thread>
+#include <unordered_map>
 
 #include "core/identifiers_json.h"
 #include "core/identity_error.h"
@@ -113,6 +119,31 @@ std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types,
   return candidates;
 }
 
+// What normalizing one call gave: its candidates, or the error that
+// refuses the whole call.
+struct Normalized {
+  std::vector<Candidate> candidates;
+  std::optional<IdentityError> error;
+};
+
+Normalized normalize_call(const CallKeys &keys, const TypeMap &types, const std::string &region) {
+  Normalized n;
+  try {
+    n.candidates = candidates_of(keys, types, region);
+  } catch (const IdentityError &e) {
+    n.error = e;
+  }
+  return n;
+}
+
+// Normalizes calls[i] into out[i] for every i, on `threads` threads.
+void normalize_all(const std::vector<const CallKeys *> &calls, const TypeMap &types, const std::string &region,
+                   unsigned threads, std::vector<Normalized> &out) {
+  out.resize(calls.size());
+  identity::parallel_for(calls.size(), threads,
+                         [&](size_t i) { out[i] = normalize_call(*calls[i], types, region); });
+}
+
 // The request of one call from its candidates left after blocking.
 identity::Request request_of(const CallKeys &keys, std::vector<Candidate> &candidates,
                              const TypeMap &types) {
@@ -212,19 +243,95 @@ int64_t account_arg(FunctionCallInfo fcinfo, int n) {
   return *account;
 }
 
-std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls) {
+struct NormalizedAhead::State {
+  std::shared_ptr<const TypeMap> types;
+  std::string region;
+  std::vector<const CallKeys *> calls;
+  std::vector<Normalized> results;
+  std::exception_ptr failure;  // what the thread threw (bad_alloc)
+  std::thread worker;
+};
+
+NormalizedAhead::NormalizedAhead() : state_(std::make_unique<State>()) {}
+
+NormalizedAhead::~NormalizedAhead() { wait(); }
+
+void NormalizedAhead::start(std::vector<const CallKeys *> calls) {
+  wait();
+  State &s = *state_;
+  s.calls.clear();
+  s.results.clear();
+  s.failure = nullptr;
+  if (calls.empty()) return;
+  s.types = identifier_types();
+  s.region = default_region();
+  s.calls = std::move(calls);
+  // The backend keeps a thread for itself: one fewer than normalizing alone would use.
+  unsigned threads = std::max(1u, identity::threads_for(s.calls.size()) - 1);
+  // New threads inherit the signal mask: block everything while making one,
+  // so that the backend's signal handlers run on its own thread only.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    s.worker = std::thread([&s, threads] {
+      try {
+        normalize_all(s.calls, *s.types, s.region, threads, s.results);
+      } catch (...) {
+        s.failure = std::current_exception();
+      }
+    });
+  } catch (...) {  // no thread: build_requests normalizes them itself
+    s.calls.clear();
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+void NormalizedAhead::wait() {
+  if (state_ && state_->worker.joinable()) state_->worker.join();
+}
+
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls, NormalizedAhead *ahead) {
   std::shared_ptr<const TypeMap> type_map = identifier_types();
   const TypeMap &types = *type_map;
   std::vector<BuiltRequest> built(calls.size());
-  std::vector<std::vector<Candidate>> candidates(calls.size());
+  std::vector<Normalized> normalized(calls.size());
   const std::string region = default_region();
-  identity::parallel_for(calls.size(), identity::threads_for(calls.size()), [&](size_t i) {
-    try {
-      candidates[i] = candidates_of(*calls[i], types, region);
-    } catch (const IdentityError &e) {
-      built[i].error = e;
+  // Take what was normalized ahead (with the same types and region), then
+  // normalize the rest here.
+  std::vector<const CallKeys *> rest;
+  std::vector<size_t> rest_at;
+  std::unordered_map<const CallKeys *, size_t> done_ahead;
+  if (ahead) {
+    ahead->wait();
+    NormalizedAhead::State &s = *ahead->state_;
+    if (!s.failure && s.results.size() == s.calls.size() && s.region == region && s.types == type_map)
+      for (size_t i = 0; i < s.calls.size(); i++) done_ahead.emplace(s.calls[i], i);
+  }
+  for (size_t i = 0; i < calls.size(); i++) {
+    auto it = done_ahead.find(calls[i]);
+    if (it != done_ahead.end()) {
+      normalized[i] = std::move(ahead->state_->results[it->second]);
+    } else {
+      rest.push_back(calls[i]);
+      rest_at.push_back(i);
     }
-  });
+  }
+  if (ahead) {  // used once: later calls may live where these did
+    ahead->state_->calls.clear();
+    ahead->state_->results.clear();
+  }
+  std::vector<Normalized> rest_done;
+  normalize_all(rest, types, region, identity::threads_for(rest.size()), rest_done);
+  for (size_t k = 0; k < rest.size(); k++) normalized[rest_at[k]] = std::move(rest_done[k]);
+
+  std::vector<std::vector<Candidate>> candidates(calls.size());
+  for (size_t i = 0; i < calls.size(); i++) {
+    if (normalized[i].error)
+      built[i].error = std::move(normalized[i].error);
+    else
+      candidates[i] = std::move(normalized[i].candidates);
+  }
   drop_blocked(candidates);
   for (size_t i = 0; i < calls.size(); i++) {
     if (built[i].error) continue;

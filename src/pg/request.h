@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -61,7 +62,33 @@ struct BuiltRequest {
   std::optional<identity::Request> request;
   std::optional<identity::IdentityError> error;
 };
-std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls);
+
+// The normalization of several calls' identifiers (libphonenumber, libidn2:
+// pure C++), started on another thread while the backend does other work:
+// an import normalizes its next batch while it writes this one. The calls
+// must stay where they are until take() or the destructor has joined the
+// thread. Only core code runs there, never a PostgreSQL function.
+class NormalizedAhead {
+ public:
+  NormalizedAhead();
+  ~NormalizedAhead();  // waits for the thread
+  NormalizedAhead(const NormalizedAhead &) = delete;
+  NormalizedAhead &operator=(const NormalizedAhead &) = delete;
+  // Starts normalizing these calls; on the backend's thread (it reads the
+  // identifier types and the default region here).
+  void start(std::vector<const CallKeys *> calls);
+  // Waits for the thread; the work is then there for build_requests.
+  void wait();
+  // Trades work with another, both waited for.
+  void swap(NormalizedAhead &other) { state_.swap(other.state_); }
+
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// With `ahead`, the calls it normalized are taken from there.
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls,
+                                         NormalizedAhead *ahead = nullptr);
 
 // Value of the request's key of this type, if it has one.
 std::optional<std::string> key_value(const identity::Request &request, const std::string &type);
