@@ -189,22 +189,68 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
   return requests;
 }
 
-// The holders of the batch's keys and the contacts they lead to.
+// The request's external ID key, if it has one.
+const identity::Key *external_id_key(const Request &request) {
+  for (const identity::Key &key : request.keys)
+    if (key.key_class == identity::KeyClass::kExternalId) return &key;
+  return nullptr;
+}
+
+// Reads the holders of `keys` into `holders` and the contacts they lead to
+// (with `ids`, not read yet) into `rows` and `profiles`.
+void read_holders_and_contacts(int64_t account_id, const std::set<KeyId> &keys, std::set<int64_t> ids,
+                               std::map<KeyId, OptId> &holders, std::map<int64_t, ContactRow> &rows,
+                               std::map<int64_t, ContactProfile> &profiles) {
+  for (auto &[key, holder] : read_key_holders(account_id, std::vector<KeyId>(keys.begin(), keys.end()))) {
+    if (holder && !rows.count(*holder)) ids.insert(*holder);
+    holders.emplace(key, holder);
+  }
+  for (auto &[id, row] : read_contact_rows(account_id, ids, &profiles)) rows.emplace(id, std::move(row));
+}
+
+// The holders of the batch's keys and the contacts they lead to. A row
+// with an external ID reads its holder first; the row's email and phone
+// are then not looked up when that contact has them as its primary email
+// and phone, which a contact always holds (verify(), "email_not_held"):
+// a batch of known people reads one key per row.
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
                                       std::map<int64_t, ContactRow> &rows,
                                       std::map<int64_t, ContactProfile> &profiles) {
-  std::set<KeyId> key_set;
+  std::set<KeyId> first_keys;
   std::set<int64_t> ids;
   for (const auto &request : requests) {
     if (!request) continue;
-    for (const identity::Key &key : request->keys) key_set.emplace(key.type, key.value);
+    if (const identity::Key *ext = external_id_key(*request))
+      first_keys.emplace(ext->type, ext->value);
+    else
+      for (const identity::Key &key : request->keys) first_keys.emplace(key.type, key.value);
     if (request->contact_id) ids.insert(*request->contact_id);
   }
   identity::BatchSnapshot snapshot;
-  snapshot.keys = read_key_holders(account_id, std::vector<KeyId>(key_set.begin(), key_set.end()));
-  for (const auto &[key, holder] : snapshot.keys)
-    if (holder) ids.insert(*holder);
-  rows = read_contact_rows(account_id, ids, &profiles);
+  read_holders_and_contacts(account_id, first_keys, ids, snapshot.keys, rows, profiles);
+
+  std::set<KeyId> more_keys;
+  for (const auto &request : requests) {
+    const identity::Key *ext = request ? external_id_key(*request) : nullptr;
+    if (!ext) continue;
+    auto held = snapshot.keys.find({ext->type, ext->value});
+    const ContactRow *holder = nullptr;
+    if (held != snapshot.keys.end() && held->second) {
+      auto row = rows.find(*held->second);
+      if (row != rows.end()) holder = &row->second;
+    }
+    for (const identity::Key &key : request->keys) {
+      KeyId id{key.type, key.value};
+      if (first_keys.count(id) || snapshot.keys.count(id)) continue;  // read already
+      const std::optional<std::string> *primary =
+          !holder ? nullptr : key.type == "email" ? &holder->email : key.type == "phone" ? &holder->phone : nullptr;
+      if (primary && *primary == key.value)
+        snapshot.keys.emplace(id, holder->state.id);
+      else
+        more_keys.insert(std::move(id));
+    }
+  }
+  if (!more_keys.empty()) read_holders_and_contacts(account_id, more_keys, {}, snapshot.keys, rows, profiles);
   for (const auto &[id, row] : rows) {
     if (row.merged_into)
       snapshot.merged_into[id] = follow_contact(account_id, id, false);
