@@ -9,10 +9,13 @@
 #   cp contact_identity.so /tmp/before.so   # built before the change
 #   make && cp contact_identity.so /tmp/after.so
 #   bash bench/import_ab.sh DB 3 200000 /tmp/before.so /tmp/after.so
+# A side given as version=X keeps the installed library and creates the
+# extension at that version instead (a change of the SQL scripts only):
+#   bash bench/import_ab.sh DB 3 200000 version=0.5.0 version=0.5.1
 set -euo pipefail
-[[ $# -eq 5 ]] || { echo "usage: $0 DB ROUNDS ROWS A.so B.so" >&2; exit 2; }
+[[ $# -eq 5 ]] || { echo "usage: $0 DB ROUNDS ROWS A.so|version=X B.so|version=X" >&2; exit 2; }
 db=$1 rounds=$2 rows=$3
-declare -A library=([A]=$4 [B]=$5)
+declare -A side_of=([A]=$4 [B]=$5)
 installed=$(pg_config --pkglibdir)/contact_identity.so
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
@@ -30,9 +33,13 @@ SQL
 echo "round side created_s unchanged_s"
 for round in $(seq "$rounds"); do
   for side in A B; do
-    cp "${library[$side]}" "$installed.ab" && mv "$installed.ab" "$installed"
+    version=
+    case ${side_of[$side]} in
+      version=*) version=" VERSION '${side_of[$side]#version=}'" ;;
+      *) cp "${side_of[$side]}" "$installed.ab" && mv "$installed.ab" "$installed" ;;
+    esac
     q -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS contact_identity CASCADE" \
-      -c "CREATE EXTENSION contact_identity" -c "DROP TABLE IF EXISTS bench_ab_source" \
+      -c "CREATE EXTENSION contact_identity$version" -c "DROP TABLE IF EXISTS bench_ab_source" \
       -c "CREATE TABLE bench_ab_source AS
             SELECT 'u-' || g AS external_id, 'user' || g || '@example.com' AS email,
                    '+38050' || lpad(g::text, 7, '0') AS phone, 'name-' || g AS first_name,

@@ -73,6 +73,13 @@ RESET client_min_messages;
 ALTER EXTENSION contact_identity UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
 SELECT obj_description('contact_identity.unmerge_contact(bigint, bigint)'::regprocedure) IS NOT NULL AS documented;
+-- 0.5.1: the "one digit repeated" pattern without a back-reference, and
+-- still blocking what it blocked.
+SELECT value FROM contact_identity.blocked_values WHERE builtin AND reason = 'one digit repeated';
+SELECT phone, phone OPERATOR(pg_catalog.~*) b.value AS blocked
+FROM (VALUES ('+15555555555'), ('+380777777777'), ('+38077777777'), ('+380501234567')) AS p(phone),
+     contact_identity.blocked_values b
+WHERE b.builtin AND b.reason = 'one digit repeated' ORDER BY 1;
 -- 0.4.0: the triggers that tell every backend to read the configuration
 -- tables again (always enabled: a replication subscriber fires them too).
 SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
