@@ -63,11 +63,18 @@ struct BuiltRequest {
   std::optional<identity::IdentityError> error;
 };
 
+class NormalizedAhead;
+
+// With `ahead`, the calls it normalized are taken from there.
+std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls,
+                                         NormalizedAhead *ahead = nullptr);
+
 // The normalization of several calls' identifiers (libphonenumber, libidn2:
 // pure C++), started on another thread while the backend does other work:
 // an import normalizes its next batch while it writes this one. The calls
-// must stay where they are until take() or the destructor has joined the
-// thread. Only core code runs there, never a PostgreSQL function.
+// must stay where they are until build_requests has taken the work or the
+// destructor has joined the thread. Only core code runs there, never a
+// PostgreSQL function.
 class NormalizedAhead {
  public:
   NormalizedAhead();
@@ -82,13 +89,12 @@ class NormalizedAhead {
   // Trades work with another, both waited for.
   void swap(NormalizedAhead &other) { state_.swap(other.state_); }
 
+ private:
+  friend std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls,
+                                                  NormalizedAhead *ahead);
   struct State;
   std::unique_ptr<State> state_;
 };
-
-// With `ahead`, the calls it normalized are taken from there.
-std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls,
-                                         NormalizedAhead *ahead = nullptr);
 
 // Value of the request's key of this type, if it has one.
 std::optional<std::string> key_value(const identity::Request &request, const std::string &type);
