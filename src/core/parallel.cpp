@@ -25,6 +25,21 @@ unsigned threads_for(size_t n) {
   return static_cast<unsigned>(std::min<size_t>({cores, 4, n / kItemsPerThread}));
 }
 
+std::thread quiet_thread(std::function<void()> work) {
+  // A new thread inherits the signal mask: block everything while making it.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    std::thread thread(std::move(work));
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return thread;
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+}
+
 void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)> &work) {
   threads = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(threads, n)));
   std::exception_ptr failure;
@@ -39,19 +54,11 @@ void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)> 
     }
   };
   std::vector<std::thread> workers;
-  if (threads > 1) {
-    // New threads inherit the signal mask: block everything while making them.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    try {
-      for (unsigned t = 1; t < threads; t++) workers.emplace_back(share, t);
-    } catch (...) {
-      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-      for (std::thread &w : workers) w.join();
-      throw;
-    }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  try {
+    for (unsigned t = 1; t < threads; t++) workers.push_back(quiet_thread([&share, t] { share(t); }));
+  } catch (...) {
+    for (std::thread &w : workers) w.join();
+    throw;
   }
   share(0);
   for (std::thread &w : workers) w.join();

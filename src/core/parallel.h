@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <thread>
 
 namespace identity {
 
@@ -19,5 +20,10 @@ void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)> 
 // How many threads parallel_for should use for n items: 1 for small
 // batches, else the machine's cores, at most 4.
 unsigned threads_for(size_t n);
+
+// A new thread running work, with every signal blocked in it, so that the
+// process's signal handlers run on the calling thread only. Throws
+// std::system_error when no thread can be made.
+std::thread quiet_thread(std::function<void()> work);
 
 }  // namespace identity

@@ -185,12 +185,11 @@ Statement over_limit_statement{
 
 using OptText = LogBatch::OptText;
 
-// merge_attributes(current, changes), the C function of the SQL one.
+}  // namespace
+
 Datum merged_attributes(Datum current, Datum changes) {
   return pg_call([&]() noexcept { return DirectFunctionCall2(ci_merge_attributes, current, changes); });
 }
-
-}  // namespace
 
 int64_t next_contact_id() {
   return pg_call([]() noexcept {

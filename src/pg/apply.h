@@ -58,6 +58,10 @@ bool may_pass_limits(const identity::Request &request, const identity::Decision 
 // statement: new keys go in with their holder before the contact.
 int64_t next_contact_id();
 
+// merge_attributes(current, changes) on two jsonb datums, the C function
+// of the SQL one.
+Datum merged_attributes(Datum current, Datum changes);
+
 // A new contact: its ID, primary values and fields.
 struct NewContact {
   int64_t id = 0;

@@ -127,9 +127,10 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
       if (next.empty()) reader.close_cursor();
       spi_finish();
       put_results(results, batch, scratch, progress);
-      ahead.wait();
-      next_ahead.wait();
-      rows = std::move(next);  // the elements stay where next_ahead saw them
+      ahead.wait();  // done with these rows before they go
+      // next_ahead may still be at work: moving the vector keeps the rows
+      // where it sees them, and the next batch's build_requests waits.
+      rows = std::move(next);
       next.clear();
       ahead.swap(next_ahead);
     }

@@ -317,12 +317,13 @@ std::vector<ContactWrite> that_may_change(const std::vector<ContactWrite> &updat
                                           const std::map<int64_t, ContactRow> &contacts,
                                           const std::map<int64_t, ContactProfile> &profiles) {
   std::vector<ContactWrite> may_change;
+  ScratchContext scratch;  // the batch's: freed with it
   for (const ContactWrite &w : updates) {
     const ContactRow &c = contacts.at(w.id);
     auto profile = profiles.find(w.id);
     bool unchanged = !w.gets_keys && w.external_id == c.state.external_id && w.email == c.email &&
                      w.phone == c.phone && profile != profiles.end() &&
-                     profile_unchanged(profile->second, rows[w.row].fields, rows.front().fields.clear_nulls);
+                     profile_unchanged(profile->second, rows[w.row].fields, rows.front().fields.clear_nulls, scratch);
     if (!unchanged) may_change.push_back(w);
   }
   return may_change;

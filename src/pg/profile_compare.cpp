@@ -4,12 +4,12 @@
 // merge_attributes calls per row.
 #include "pg/profile_compare.h"
 
-#include "pg/bulk_insert.h"
+#include "pg/apply.h"
 #include "pg/pg_boundary.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "utils/jsonb.h"
-Datum ci_merge_attributes(PG_FUNCTION_ARGS);
 }
 
 namespace pgshell {
@@ -24,26 +24,26 @@ const OptText &name_after(const OptText &sent, const OptText &stored, bool clear
 }
 
 // merge_attributes(stored, sent) = stored, compared as jsonb.
-bool attributes_unchanged(const std::string &stored, const std::string &sent) {
-  static ScratchContext scratch(TopMemoryContext);
+bool attributes_unchanged(const std::string &stored, const std::string &sent, ScratchContext &scratch) {
   InMemoryContext in_scratch(scratch.get(1000));
-  return pg_call([&]() noexcept {
-    Jsonb *current = static_cast<Jsonb *>(palloc(stored.size()));
-    memcpy(current, stored.data(), stored.size());
-    Datum changes = DirectFunctionCall1(jsonb_in, CStringGetDatum(sent.c_str()));
-    Datum merged = DirectFunctionCall2(ci_merge_attributes, JsonbPGetDatum(current), changes);
-    return DatumGetBool(DirectFunctionCall2(jsonb_eq, merged, JsonbPGetDatum(current)));
+  Datum current = pg_call([&]() noexcept {
+    void *copy = palloc(stored.size());
+    memcpy(copy, stored.data(), stored.size());
+    return PointerGetDatum(copy);
   });
+  Datum merged = merged_attributes(current, jsonb_datum(sent));
+  return pg_call([&]() noexcept { return DatumGetBool(DirectFunctionCall2(jsonb_eq, merged, current)); });
 }
 
 }  // namespace
 
-bool profile_unchanged(const ContactProfile &stored, const ProfileFields &fields, bool clear_nulls) {
+bool profile_unchanged(const ContactProfile &stored, const ProfileFields &fields, bool clear_nulls,
+                       ScratchContext &scratch) {
   if (name_after(fields.first_name, stored.first_name, clear_nulls) != stored.first_name) return false;
   if (name_after(fields.last_name, stored.last_name, clear_nulls) != stored.last_name) return false;
   if (!fields.attributes_json) return true;  // merge_attributes(a, NULL) = a
   if (!stored.attributes) return false;      // merging into NULL gives at least '{}'
-  return attributes_unchanged(*stored.attributes, *fields.attributes_json);
+  return attributes_unchanged(*stored.attributes, *fields.attributes_json, scratch);
 }
 
 }  // namespace pgshell

@@ -1,9 +1,6 @@
 // request.cpp: turning call arguments into the core's Request.
 #include "pg/request.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <exception>
 #include <map>
 #include <set>
@@ -268,13 +265,8 @@ void NormalizedAhead::start(std::vector<const CallKeys *> calls) {
   s.calls = std::move(calls);
   // The backend keeps a thread for itself: one fewer than normalizing alone would use.
   unsigned threads = std::max(1u, identity::threads_for(s.calls.size()) - 1);
-  // New threads inherit the signal mask: block everything while making one,
-  // so that the backend's signal handlers run on its own thread only.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
   try {
-    s.worker = std::thread([&s, threads] {
+    s.worker = identity::quiet_thread([&s, threads] {
       try {
         normalize_all(s.calls, *s.types, s.region, threads, s.results);
       } catch (...) {
@@ -284,7 +276,6 @@ void NormalizedAhead::start(std::vector<const CallKeys *> calls) {
   } catch (...) {  // no thread: build_requests normalizes them itself
     s.calls.clear();
   }
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void NormalizedAhead::wait() {
