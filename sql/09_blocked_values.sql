@@ -45,6 +45,45 @@ DROP TABLE junk_src;
 -- An invalid pattern is refused when added.
 INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern) VALUES ('email', '([', true);
 
+-- Most keys are checked without the database, on the import's threads: an
+-- ASCII value against patterns of core/ascii_regex.h's subset. Its answers
+-- must be those of ~*. For each pattern (the last three are outside the
+-- subset, and so is every value with a non-ASCII letter), an import of
+-- every subject stores exactly the telegram values the pattern does not
+-- match: "wrong" counts the values where it does otherwise.
+CREATE TABLE regex_pattern (n serial, pattern text);
+INSERT INTO regex_pattern (pattern) VALUES ('^noreply$'), ('noreply'), ('^[a-c]+$'), ('^a.b$'), (E'^a\\.b$'),
+    (E'^\\d+$'), (E'^\\+[0-9]{1,3}(0{7,}|5{7,})$'), ('^[^@]+@'), ('^simulator-'), ('a+?b'), ('^(?:x|a)+b$'),
+    ('[]]'), ('^jos'), (E'([a-z])\\1'), ('[[:upper:]]'), ('é');
+CREATE TABLE regex_src AS
+SELECT 'r-' || n AS external_id, subject AS telegram
+FROM unnest(ARRAY['noreply', 'NoReply', 'xnoreplyx', 'abc', 'ABC', 'a.b', 'axb', 'a-b', '12345', '+3800000000',
+                  '+385555555', '+38555555', 'user@x', '@x', 'simulator-1', 'SIMULATOR-2', 'josé', 'JOSÉ', 'a]b',
+                  'aab', 'zzz', 'aa']) WITH ORDINALITY AS s(subject, n);
+CREATE TABLE regex_result (pattern text, subjects int, blocked int, wrong int);
+SET client_min_messages = warning;  -- one NOTICE per blocked value
+DO $$
+DECLARE
+  p record;
+BEGIN
+  FOR p IN SELECT n, pattern FROM regex_pattern ORDER BY n LOOP
+    DELETE FROM contact_identity.blocked_values WHERE NOT builtin;
+    INSERT INTO contact_identity.blocked_values (identifier_type, value, is_pattern, reason)
+    VALUES ('telegram', p.pattern, true, 'case');
+    PERFORM count(*) FROM contact_identity.import_contacts('regex_src', account_id => 100 + p.n);
+    INSERT INTO regex_result
+    SELECT p.pattern, count(*), count(*) FILTER (WHERE s.telegram ~* p.pattern),
+           count(*) FILTER (WHERE (s.telegram ~* p.pattern) = (i.value IS NOT NULL))
+    FROM regex_src s
+    LEFT JOIN contact_identity.identifiers i
+      ON i.account_id = 100 + p.n AND i.type = 'telegram' AND i.value = s.telegram;
+  END LOOP;
+END $$;
+RESET client_min_messages;
+SELECT * FROM regex_result;
+DELETE FROM contact_identity.blocked_values WHERE NOT builtin;
+DROP TABLE regex_pattern, regex_src, regex_result;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

@@ -1,24 +1,32 @@
 // batch_plan.cpp: splitting an import batch into set-based and row-by-row rows.
 #include "core/batch_plan.h"
 
+#include <algorithm>
+#include <unordered_set>
+
 namespace identity {
 namespace {
 
-using KeyId = std::pair<std::string, std::string>;
+// The contacts one row involves, each once (a row names a few).
+using Involved = std::vector<int64_t>;
+
+void involve(Involved &involved, int64_t id) {
+  if (std::find(involved.begin(), involved.end(), id) == involved.end()) involved.push_back(id);
+}
 
 // What the rows planned so far may have changed.
 struct Touched {
-  std::set<KeyId> keys;
-  std::set<int64_t> contacts;
+  std::unordered_set<KeyId, KeyIdHash> keys;
+  std::unordered_set<int64_t> contacts;
 
-  bool any(const Request &request, const std::set<int64_t> &contacts_involved) const {
+  bool any(const Request &request, const Involved &contacts_involved) const {
     for (const Key &key : request.keys)
       if (keys.count({key.type, key.value})) return true;
     for (int64_t id : contacts_involved)
       if (contacts.count(id)) return true;
     return false;
   }
-  void add(const Request &request, const std::set<int64_t> &contacts_involved) {
+  void add(const Request &request, const Involved &contacts_involved) {
     for (const Key &key : request.keys) keys.insert({key.type, key.value});
     contacts.insert(contacts_involved.begin(), contacts_involved.end());
   }
@@ -27,20 +35,20 @@ struct Touched {
 // The row's view of the snapshot, as decide() takes it; `known` is false
 // when the row needs something the snapshot does not have (a contact_id
 // that is missing or merged: the row-by-row path follows or reports it).
-Matches matches_of(const Request &request, const BatchSnapshot &snapshot, std::set<int64_t> &involved, bool &known) {
+Matches matches_of(const Request &request, const BatchSnapshot &snapshot, Involved &involved, bool &known) {
   Matches m;
   known = true;
   for (const Key &key : request.keys) {
     auto it = snapshot.keys.find({key.type, key.value});
     std::optional<int64_t> holder = it == snapshot.keys.end() ? std::nullopt : it->second;
     m.holder.push_back(holder);
-    if (holder) involved.insert(*holder);
+    if (holder) involve(involved, *holder);
   }
   if (request.contact_id) {
-    involved.insert(*request.contact_id);
+    involve(involved, *request.contact_id);
     auto merged = snapshot.merged_into.find(*request.contact_id);
     if (merged != snapshot.merged_into.end()) {  // the row updates the contact the merge left
-      involved.insert(merged->second);
+      involve(involved, merged->second);
       known = false;
     }
   }
@@ -68,11 +76,13 @@ bool is_plain(const Decision &d, const Request &request, const BatchSnapshot &sn
 std::vector<PlannedRow> plan_batch(const std::vector<const Request *> &requests, const BatchSnapshot &snapshot) {
   std::vector<PlannedRow> plans(requests.size());
   Touched touched;
+  touched.keys.reserve(requests.size() * 3);
+  touched.contacts.reserve(requests.size());
   for (size_t r = 0; r < requests.size(); r++) {
     if (!requests[r]) continue;
     const Request &request = *requests[r];
     PlannedRow &plan = plans[r];
-    std::set<int64_t> involved;
+    Involved involved;
     bool known = false;
     Matches matches = matches_of(request, snapshot, involved, known);
     if (!known || touched.any(request, involved)) {
@@ -94,7 +104,7 @@ std::vector<PlannedRow> plan_batch(const std::vector<const Request *> &requests,
     plan.plan = !is_plain(plan.decision, request, snapshot) ? RowPlan::kRowByRow
                 : plan.decision.create                      ? RowPlan::kCreate
                                                             : RowPlan::kUpdate;
-    if (plan.decision.winner) involved.insert(*plan.decision.winner);
+    if (plan.decision.winner) involve(involved, *plan.decision.winner);
     touched.add(request, involved);
   }
   return plans;

@@ -12,10 +12,10 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <optional>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -24,15 +24,25 @@
 
 namespace identity {
 
+// A key as (type, value), and its hash: a batch looks up each of its keys
+// several times, in hash tables rather than ordered maps.
+using KeyId = std::pair<std::string, std::string>;
+struct KeyIdHash {
+  size_t operator()(const KeyId &key) const {
+    std::hash<std::string> h;
+    return h(key.first) * 31 + h(key.second);
+  }
+};
+
 // What the database holds for the batch's keys and contacts.
 struct BatchSnapshot {
   // Every key that has a row: its holder (nullopt: a row without a holder).
-  std::map<std::pair<std::string, std::string>, std::optional<int64_t>> keys;
+  std::unordered_map<KeyId, std::optional<int64_t>, KeyIdHash> keys;
   // Every contact a key leads to, and every contact_id target that exists
   // and is not merged.
-  std::map<int64_t, ContactState> contacts;
+  std::unordered_map<int64_t, ContactState> contacts;
   // contact_id targets that were merged: the contact the chain ends at.
-  std::map<int64_t, int64_t> merged_into;
+  std::unordered_map<int64_t, int64_t> merged_into;
 };
 
 enum class RowPlan {

@@ -74,11 +74,64 @@ bool applies_to(const BlockedValue &b, const std::string &type) {
   return !b.identifier_type || *b.identifier_type == type;
 }
 
+// s lowered by ASCII's rules, when that is what the database's lower()
+// gives for it.
+std::optional<std::string> lowered_here(const BlockedValues &blocked, const std::string &s) {
+  if (!identity::is_ascii(s)) return std::nullopt;
+  std::string lower = s;
+  for (char &c : lower)
+    if (c >= 'A' && c <= 'Z') {
+      if (!blocked.ascii_lower) return std::nullopt;
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  return lower;
+}
+
+// The earliest row of `rows` (indexes into blocked.rows) that applies to the type.
+size_t first_applying(const BlockedValues &blocked, const std::vector<size_t> &rows, const std::string &type,
+                      size_t first) {
+  for (size_t row : rows)
+    if (row < first && applies_to(blocked.rows[row], type)) first = row;
+  return first;
+}
+
 }  // namespace
 
+BlockedCheck blocked_check_here(const BlockedValues &blocked, const std::string &type, const std::string &raw,
+                                const std::string &normalized) {
+  BlockedCheck check;
+  if (blocked.rows.empty()) {
+    check.decided = true;
+    return check;
+  }
+  const std::string sent = trimmed(raw);
+  std::optional<std::string> forms[2] = {lowered_here(blocked, sent), std::nullopt};
+  if (!forms[0]) return check;
+  if (normalized != sent && !(forms[1] = lowered_here(blocked, normalized))) return check;
+  size_t first = blocked.rows.size();
+  for (const auto &form : forms) {
+    if (!form) continue;
+    auto it = blocked.exact.find(*form);
+    if (it != blocked.exact.end()) first = first_applying(blocked, it->second, type, first);
+  }
+  for (size_t row : blocked.patterns) {
+    if (row >= first) break;
+    const BlockedValue &b = blocked.rows[row];
+    if (!applies_to(b, type)) continue;
+    if (!b.ascii_pattern) return check;  // only the database can say
+    if (b.ascii_pattern->search(sent) || (normalized != sent && b.ascii_pattern->search(normalized))) first = row;
+  }
+  check.decided = true;
+  if (first < blocked.rows.size()) check.row = first;
+  return check;
+}
+
 std::optional<std::string> blocked_reason(const BlockedValues &blocked, const std::string &type,
-                                          const std::string &raw, const std::string &normalized) {
+                                          const std::string &raw, const std::string &normalized,
+                                          const BlockedCheck &checked) {
   if (blocked.rows.empty()) return std::nullopt;
+  BlockedCheck here = checked.decided ? checked : blocked_check_here(blocked, type, raw, normalized);
+  if (here.decided) return here.row ? std::optional<std::string>(blocked.rows[*here.row].reason) : std::nullopt;
   const std::string sent = trimmed(raw);
   size_t first = blocked.rows.size();  // the earliest row matched so far
   std::vector<std::string> forms{lowered(sent)};

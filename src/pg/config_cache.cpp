@@ -28,6 +28,11 @@ Statement blocked_statement{
     " COALESCE(b.reason, 'blocked') FROM contact_identity.blocked_values b ORDER BY b.blocked_id",
     {}};
 
+// A-Z through the database's lower(): the exact blocked values are compared
+// after it, and an ASCII key is lowered without the database only when
+// this gives a-z.
+Statement ascii_lower_statement{"SELECT pg_catalog.lower('ABCDEFGHIJKLMNOPQRSTUVWXYZ'::pg_catalog.text)", {}};
+
 // Whether the table's config_changed trigger is there and always fires
 // (0.4.0 on): with an older SQL script under this library, or the trigger
 // disabled, a copy is used for one call only.
@@ -102,6 +107,7 @@ std::shared_ptr<const BlockedValues> load_blocked() {
     b.lowered = result_text(r, 4).value_or("");
     b.is_pattern = result_bool(r, 5);
     b.reason = result_text(r, 6).value_or("blocked");
+    if (b.is_pattern) b.ascii_pattern = identity::AsciiRegex::compile(b.value);
     size_t at = blocked->rows.size();
     if (b.is_pattern)
       blocked->patterns.push_back(at);
@@ -109,6 +115,8 @@ std::shared_ptr<const BlockedValues> load_blocked() {
       blocked->exact[b.lowered].push_back(at);
     blocked->rows.push_back(std::move(b));
   }
+  execute_latest(ascii_lower_statement);
+  blocked->ascii_lower = result_text(0, 1) == std::optional<std::string>("abcdefghijklmnopqrstuvwxyz");
   return blocked;
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/ascii_regex.h"
 #include "core/decision.h"
 
 namespace pgshell {
@@ -38,12 +39,17 @@ struct BlockedValue {
   std::string lowered;                         // lower(value), by the database's rules
   bool is_pattern = false;
   std::string reason;
+  // A pattern of the subset matched without the database (core/ascii_regex.h).
+  std::optional<identity::AsciiRegex> ascii_pattern;
 };
 // Every blocked value, indexed for the check of a key.
 struct BlockedValues {
   std::vector<BlockedValue> rows;                               // by blocked_id
   std::unordered_map<std::string, std::vector<size_t>> exact;  // lowered value -> its rows, in order
   std::vector<size_t> patterns;                                 // the rows that are patterns, in order
+  // Whether the database's lower() turns A-Z into a-z (not so in a Turkish
+  // locale, where I becomes a dotless i).
+  bool ascii_lower = false;
 };
 
 // Every identifier type, external_id included, by name. Needs SPI. The

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "core/batch_plan.h"
 #include "core/identity_error.h"
@@ -26,7 +27,7 @@ using identity::Request;
 using identity::RowPlan;
 using OptText = std::optional<std::string>;
 using OptId = std::optional<int64_t>;
-using KeyId = std::pair<std::string, std::string>;
+using identity::KeyId;
 
 #define UNNEST(n, type) "pg_catalog.unnest($" #n "::pg_catalog." type "[])"
 
@@ -196,14 +197,17 @@ const identity::Key *external_id_key(const Request &request) {
   return nullptr;
 }
 
-// Reads the holders of `keys` into `holders` and the contacts they lead to
-// (with `ids`, not read yet) into `rows` and `profiles`.
-void read_holders_and_contacts(int64_t account_id, const std::set<KeyId> &keys, std::set<int64_t> ids,
-                               std::map<KeyId, OptId> &holders, std::map<int64_t, ContactRow> &rows,
+// Reads the holders of `keys` (probed in order, for the index's sake) into
+// `holders` and the contacts they lead to (with `ids`, not read yet) into
+// `rows` and `profiles`.
+void read_holders_and_contacts(int64_t account_id, std::vector<KeyId> keys, std::set<int64_t> ids,
+                               identity::BatchSnapshot &snapshot, std::map<int64_t, ContactRow> &rows,
                                std::map<int64_t, ContactProfile> &profiles) {
-  for (auto &[key, holder] : read_key_holders(account_id, std::vector<KeyId>(keys.begin(), keys.end()))) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  for (auto &[key, holder] : read_key_holders(account_id, keys)) {
     if (holder && !rows.count(*holder)) ids.insert(*holder);
-    holders.emplace(key, holder);
+    snapshot.keys.emplace(key, holder);
   }
   for (auto &[id, row] : read_contact_rows(account_id, ids, &profiles)) rows.emplace(id, std::move(row));
 }
@@ -216,8 +220,9 @@ void read_holders_and_contacts(int64_t account_id, const std::set<KeyId> &keys, 
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
                                       std::map<int64_t, ContactRow> &rows,
                                       std::map<int64_t, ContactProfile> &profiles) {
-  std::set<KeyId> first_keys;
+  std::unordered_set<KeyId, identity::KeyIdHash> first_keys;
   std::set<int64_t> ids;
+  first_keys.reserve(requests.size());
   for (const auto &request : requests) {
     if (!request) continue;
     if (const identity::Key *ext = external_id_key(*request))
@@ -227,9 +232,11 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
     if (request->contact_id) ids.insert(*request->contact_id);
   }
   identity::BatchSnapshot snapshot;
-  read_holders_and_contacts(account_id, first_keys, ids, snapshot.keys, rows, profiles);
+  snapshot.keys.reserve(requests.size() * 3);
+  read_holders_and_contacts(account_id, std::vector<KeyId>(first_keys.begin(), first_keys.end()), ids, snapshot,
+                            rows, profiles);
 
-  std::set<KeyId> more_keys;
+  std::vector<KeyId> more_keys;
   for (const auto &request : requests) {
     const identity::Key *ext = request ? external_id_key(*request) : nullptr;
     if (!ext) continue;
@@ -240,17 +247,18 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
       if (row != rows.end()) holder = &row->second;
     }
     for (const identity::Key &key : request->keys) {
+      if (key.key_class == identity::KeyClass::kExternalId) continue;  // read already
       KeyId id{key.type, key.value};
       if (first_keys.count(id) || snapshot.keys.count(id)) continue;  // read already
       const std::optional<std::string> *primary =
           !holder ? nullptr : key.type == "email" ? &holder->email : key.type == "phone" ? &holder->phone : nullptr;
       if (primary && *primary == key.value)
-        snapshot.keys.emplace(id, holder->state.id);
+        snapshot.keys.emplace(std::move(id), holder->state.id);
       else
-        more_keys.insert(std::move(id));
+        more_keys.push_back(std::move(id));
     }
   }
-  if (!more_keys.empty()) read_holders_and_contacts(account_id, more_keys, {}, snapshot.keys, rows, profiles);
+  if (!more_keys.empty()) read_holders_and_contacts(account_id, std::move(more_keys), {}, snapshot, rows, profiles);
   for (const auto &[id, row] : rows) {
     if (row.merged_into)
       snapshot.merged_into[id] = follow_contact(account_id, id, false);
@@ -469,6 +477,9 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
 
   // Results and the log, in source order, as apply_decision writes them.
   LogBatch log;
+  size_t steps = 0;
+  for (const auto &[row, id] : contact_of_row) steps += 3 + plans[row].decision.attached.size();
+  log.reserve(steps);
   for (size_t i = 0; i < rows.size(); i++) {
     const PlannedRow &p = plans[i];
     if (done[i] || p.plan == RowPlan::kRowByRow || p.plan == RowPlan::kNone) continue;

@@ -24,11 +24,13 @@ using identity::Key;
 using identity::KeyClass;
 namespace sqlstate = identity::sqlstate;
 
-// A key before normalization, with what normalizing it said.
+// A key before normalization, with what normalizing it said and, when
+// that could be found on the normalizing thread, what blocked_values says.
 struct Candidate {
   Key key;
   std::string raw;
   std::optional<IdentityError> error;
+  BlockedCheck blocked;
 };
 
 std::string type_names(const TypeMap &types) {
@@ -61,14 +63,13 @@ Candidate make_candidate(const std::string &type, const std::string &raw, const 
 }
 
 // Drops blocked candidates of every call, saying so in a NOTICE.
-void drop_blocked(std::vector<std::vector<Candidate>> &calls) {
-  std::shared_ptr<const BlockedValues> blocked_list = blocked_values();
+void drop_blocked(std::vector<std::vector<Candidate>> &calls, const std::shared_ptr<const BlockedValues> &blocked_list) {
   std::set<std::pair<size_t, size_t>> blocked;
   for (size_t call = 0; call < calls.size(); call++)
     for (size_t i = 0; i < calls[call].size(); i++) {
       const Candidate &c = calls[call][i];
       std::optional<std::string> reason =
-          blocked_reason(*blocked_list, c.key.type, c.raw, c.error ? c.raw : c.key.value);
+          blocked_reason(*blocked_list, c.key.type, c.raw, c.error ? c.raw : c.key.value, c.blocked);
       if (!reason) continue;
       blocked.emplace(call, i);
       std::string what = (c.key.key_class == KeyClass::kExternalId ? std::string("external ID") : c.key.type);
@@ -123,22 +124,27 @@ struct Normalized {
   std::optional<IdentityError> error;
 };
 
-Normalized normalize_call(const CallKeys &keys, const TypeMap &types, const std::string &region) {
+// The call's candidates, each checked against `blocked` as far as that
+// can be done here (blocked_check_here): pure, on any thread.
+Normalized normalize_call(const CallKeys &keys, const TypeMap &types, const std::string &region,
+                          const BlockedValues &blocked) {
   Normalized n;
   try {
     n.candidates = candidates_of(keys, types, region);
   } catch (const IdentityError &e) {
     n.error = e;
   }
+  for (Candidate &c : n.candidates)
+    c.blocked = blocked_check_here(blocked, c.key.type, c.raw, c.error ? c.raw : c.key.value);
   return n;
 }
 
 // Normalizes calls[i] into out[i] for every i, on `threads` threads.
 void normalize_all(const std::vector<const CallKeys *> &calls, const TypeMap &types, const std::string &region,
-                   unsigned threads, std::vector<Normalized> &out) {
+                   const BlockedValues &blocked, unsigned threads, std::vector<Normalized> &out) {
   out.resize(calls.size());
   identity::parallel_for(calls.size(), threads,
-                         [&](size_t i) { out[i] = normalize_call(*calls[i], types, region); });
+                         [&](size_t i) { out[i] = normalize_call(*calls[i], types, region, blocked); });
 }
 
 // The request of one call from its candidates left after blocking.
@@ -242,6 +248,7 @@ int64_t account_arg(FunctionCallInfo fcinfo, int n) {
 
 struct NormalizedAhead::State {
   std::shared_ptr<const TypeMap> types;
+  std::shared_ptr<const BlockedValues> blocked;
   std::string region;
   std::vector<const CallKeys *> calls;
   std::vector<Normalized> results;
@@ -261,6 +268,7 @@ void NormalizedAhead::start(std::vector<const CallKeys *> calls) {
   s.failure = nullptr;
   if (calls.empty()) return;
   s.types = identifier_types();
+  s.blocked = blocked_values();
   s.region = default_region();
   s.calls = std::move(calls);
   // The backend keeps a thread for itself: one fewer than normalizing alone would use.
@@ -268,7 +276,7 @@ void NormalizedAhead::start(std::vector<const CallKeys *> calls) {
   try {
     s.worker = identity::quiet_thread([&s, threads] {
       try {
-        normalize_all(s.calls, *s.types, s.region, threads, s.results);
+        normalize_all(s.calls, *s.types, s.region, *s.blocked, threads, s.results);
       } catch (...) {
         s.failure = std::current_exception();
       }
@@ -285,6 +293,7 @@ void NormalizedAhead::wait() {
 std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &calls, NormalizedAhead *ahead) {
   std::shared_ptr<const TypeMap> type_map = identifier_types();
   const TypeMap &types = *type_map;
+  std::shared_ptr<const BlockedValues> blocked = blocked_values();
   std::vector<BuiltRequest> built(calls.size());
   std::vector<Normalized> normalized(calls.size());
   const std::string region = default_region();
@@ -296,7 +305,8 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
   if (ahead) {
     ahead->wait();
     NormalizedAhead::State &s = *ahead->state_;
-    if (!s.failure && s.results.size() == s.calls.size() && s.region == region && s.types == type_map)
+    if (!s.failure && s.results.size() == s.calls.size() && s.region == region && s.types == type_map &&
+        s.blocked == blocked)
       for (size_t i = 0; i < s.calls.size(); i++) done_ahead.emplace(s.calls[i], i);
   }
   for (size_t i = 0; i < calls.size(); i++) {
@@ -313,7 +323,7 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
     ahead->state_->results.clear();
   }
   std::vector<Normalized> rest_done;
-  normalize_all(rest, types, region, identity::threads_for(rest.size()), rest_done);
+  normalize_all(rest, types, region, *blocked, identity::threads_for(rest.size()), rest_done);
   for (size_t k = 0; k < rest.size(); k++) normalized[rest_at[k]] = std::move(rest_done[k]);
 
   std::vector<std::vector<Candidate>> candidates(calls.size());
@@ -323,7 +333,7 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
     else
       candidates[i] = std::move(normalized[i].candidates);
   }
-  drop_blocked(candidates);
+  drop_blocked(candidates, blocked);
   for (size_t i = 0; i < calls.size(); i++) {
     if (built[i].error) continue;
     try {
