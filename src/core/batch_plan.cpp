@@ -2,10 +2,25 @@
 #include "core/batch_plan.h"
 
 #include <algorithm>
+#include <string_view>
 #include <unordered_set>
 
 namespace identity {
 namespace {
+
+// A key by reference to strings that outlive the planning (the requests'
+// and the snapshot's): looked up and remembered without copying them.
+using KeyView = std::pair<std::string_view, std::string_view>;
+struct KeyViewHash {
+  size_t operator()(const KeyView &key) const {
+    std::hash<std::string_view> h;
+    return h(key.first) * 31 + h(key.second);
+  }
+};
+KeyView view_of(const Key &key) { return {key.type, key.value}; }
+
+// snapshot.keys by KeyView.
+using Holders = std::unordered_map<KeyView, std::optional<int64_t>, KeyViewHash>;
 
 // The contacts one row involves, each once (a row names a few).
 using Involved = std::vector<int64_t>;
@@ -16,18 +31,18 @@ void involve(Involved &involved, int64_t id) {
 
 // What the rows planned so far may have changed.
 struct Touched {
-  std::unordered_set<KeyId, KeyIdHash> keys;
+  std::unordered_set<KeyView, KeyViewHash> keys;
   std::unordered_set<int64_t> contacts;
 
   bool any(const Request &request, const Involved &contacts_involved) const {
     for (const Key &key : request.keys)
-      if (keys.count({key.type, key.value})) return true;
+      if (keys.count(view_of(key))) return true;
     for (int64_t id : contacts_involved)
       if (contacts.count(id)) return true;
     return false;
   }
   void add(const Request &request, const Involved &contacts_involved) {
-    for (const Key &key : request.keys) keys.insert({key.type, key.value});
+    for (const Key &key : request.keys) keys.insert(view_of(key));
     contacts.insert(contacts_involved.begin(), contacts_involved.end());
   }
 };
@@ -35,12 +50,13 @@ struct Touched {
 // The row's view of the snapshot, as decide() takes it; `known` is false
 // when the row needs something the snapshot does not have (a contact_id
 // that is missing or merged: the row-by-row path follows or reports it).
-Matches matches_of(const Request &request, const BatchSnapshot &snapshot, Involved &involved, bool &known) {
+Matches matches_of(const Request &request, const BatchSnapshot &snapshot, const Holders &holders, Involved &involved,
+                   bool &known) {
   Matches m;
   known = true;
   for (const Key &key : request.keys) {
-    auto it = snapshot.keys.find({key.type, key.value});
-    std::optional<int64_t> holder = it == snapshot.keys.end() ? std::nullopt : it->second;
+    auto it = holders.find(view_of(key));
+    std::optional<int64_t> holder = it == holders.end() ? std::nullopt : it->second;
     m.holder.push_back(holder);
     if (holder) involve(involved, *holder);
   }
@@ -64,10 +80,10 @@ Matches matches_of(const Request &request, const BatchSnapshot &snapshot, Involv
 }
 
 // A create or an update that writes only the winner and keys nobody has.
-bool is_plain(const Decision &d, const Request &request, const BatchSnapshot &snapshot) {
+bool is_plain(const Decision &d, const Request &request, const Holders &holders) {
   if (d.remember_only || d.restore || !d.merged.empty() || !d.moved.empty() || !d.detached.empty()) return false;
   for (size_t i : d.attached)  // a row without a holder is updated, not inserted
-    if (snapshot.keys.count({request.keys[i].type, request.keys[i].value})) return false;
+    if (holders.count(view_of(request.keys[i]))) return false;
   return true;
 }
 
@@ -75,6 +91,9 @@ bool is_plain(const Decision &d, const Request &request, const BatchSnapshot &sn
 
 std::vector<PlannedRow> plan_batch(const std::vector<const Request *> &requests, const BatchSnapshot &snapshot) {
   std::vector<PlannedRow> plans(requests.size());
+  Holders holders;
+  holders.reserve(snapshot.keys.size());
+  for (const auto &[key, holder] : snapshot.keys) holders.emplace(KeyView(key.first, key.second), holder);
   Touched touched;
   touched.keys.reserve(requests.size() * 3);
   touched.contacts.reserve(requests.size());
@@ -84,7 +103,7 @@ std::vector<PlannedRow> plan_batch(const std::vector<const Request *> &requests,
     PlannedRow &plan = plans[r];
     Involved involved;
     bool known = false;
-    Matches matches = matches_of(request, snapshot, involved, known);
+    Matches matches = matches_of(request, snapshot, holders, involved, known);
     if (!known || touched.any(request, involved)) {
       plan.plan = RowPlan::kRowByRow;
       touched.add(request, involved);
@@ -101,7 +120,7 @@ std::vector<PlannedRow> plan_batch(const std::vector<const Request *> &requests,
       plan.plan = RowPlan::kSkipped;
       continue;
     }
-    plan.plan = !is_plain(plan.decision, request, snapshot) ? RowPlan::kRowByRow
+    plan.plan = !is_plain(plan.decision, request, holders) ? RowPlan::kRowByRow
                 : plan.decision.create                      ? RowPlan::kCreate
                                                             : RowPlan::kUpdate;
     if (plan.decision.winner) involve(involved, *plan.decision.winner);

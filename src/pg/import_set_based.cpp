@@ -213,28 +213,40 @@ void read_holders_and_contacts(int64_t account_id, std::vector<KeyId> keys, std:
 }
 
 // The holders of the batch's keys and the contacts they lead to. A row
-// with an external ID reads its holder first; the row's email and phone
-// are then not looked up when that contact has them as its primary email
-// and phone, which a contact always holds (verify(), "email_not_held"):
-// a batch of known people reads one key per row.
+// with an external ID reads the contact that has it first, by
+// contacts_external_id_key: the contact with that external ID is the one
+// holding the key and the other way round (verify(), "external_id_not_held"
+// and "external_id_not_set"), and one probe gives both. The row's email and
+// phone are then not looked up when that contact has them as its primary
+// email and phone, which a contact always holds ("email_not_held"): a batch
+// of known people reads one key per row. (A holder-less external ID row,
+// which no write leaves behind, would be missed here; inserting the key
+// again then fails, and the batch runs row by row.)
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
                                       std::map<int64_t, ContactRow> &rows,
                                       std::map<int64_t, ContactProfile> &profiles) {
   std::unordered_set<KeyId, identity::KeyIdHash> first_keys;
+  std::vector<std::string> external_ids;
   std::set<int64_t> ids;
   first_keys.reserve(requests.size());
   for (const auto &request : requests) {
     if (!request) continue;
-    if (const identity::Key *ext = external_id_key(*request))
-      first_keys.emplace(ext->type, ext->value);
-    else
+    if (const identity::Key *ext = external_id_key(*request)) {
+      if (first_keys.emplace(ext->type, ext->value).second) external_ids.push_back(ext->value);
+    } else {
       for (const identity::Key &key : request->keys) first_keys.emplace(key.type, key.value);
+    }
     if (request->contact_id) ids.insert(*request->contact_id);
   }
   identity::BatchSnapshot snapshot;
   snapshot.keys.reserve(requests.size() * 3);
-  read_holders_and_contacts(account_id, std::vector<KeyId>(first_keys.begin(), first_keys.end()), ids, snapshot,
-                            rows, profiles);
+  std::sort(external_ids.begin(), external_ids.end());  // in index order
+  for (const auto &[external_id, id] : read_contacts_by_external_id(account_id, external_ids, rows, &profiles))
+    snapshot.keys.emplace(KeyId(identity::kExternalIdType, external_id), id);
+  std::vector<KeyId> other_keys;
+  for (const KeyId &key : first_keys)
+    if (key.first != identity::kExternalIdType) other_keys.push_back(key);
+  read_holders_and_contacts(account_id, std::move(other_keys), ids, snapshot, rows, profiles);
 
   std::vector<KeyId> more_keys;
   for (const auto &request : requests) {

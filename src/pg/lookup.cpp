@@ -569,39 +569,98 @@ ContactProfile read_profile_columns(IndexProbe &contacts, const int at[3]) {
 
 }  // namespace
 
+namespace {
+
+// Contacts and their permanent identifiers under one new snapshot, found
+// by an equality probe of `index` on (account_id, one more column).
+class ContactReader {
+ public:
+  explicit ContactReader(const char *index)
+      : snapshot_(true),
+        contacts_("contacts", index, 2, snapshot_),
+        held_("identifiers", "identifiers_contact_idx", 2, snapshot_),
+        type_(held_.attnum("type")),
+        value_(held_.attnum("value")),
+        contact_id_(contacts_.attnum("contact_id")),
+        profile_at_{contacts_.attnum("first_name"), contacts_.attnum("last_name"), contacts_.attnum("attributes")} {
+    std::vector<std::string> types = permanent_type_names(*identifier_types());
+    permanent_.insert(types.begin(), types.end());
+  }
+
+  // The contact whose index columns are (account_id, key), into `rows`
+  // (and its fields into `profiles`); its ID, or nullopt when there is none.
+  std::optional<int64_t> read(int64_t account_id, int64_t key, std::map<int64_t, ContactRow> &rows,
+                              std::map<int64_t, ContactProfile> *profiles) {
+    InMemoryContext in_scratch(scratch_.get(1000));
+    return read_key(account_id, Int64GetDatum(key), rows, profiles);
+  }
+  std::optional<int64_t> read(int64_t account_id, const std::string &key, std::map<int64_t, ContactRow> &rows,
+                              std::map<int64_t, ContactProfile> *profiles) {
+    InMemoryContext in_scratch(scratch_.get(1000));
+    return read_key(account_id, text_param(key).value, rows, profiles);
+  }
+
+  void finish() {
+    held_.finish();
+    contacts_.finish();
+    snapshot_.release();
+  }
+
+ private:
+  std::optional<int64_t> read_key(int64_t account_id, Datum key, std::map<int64_t, ContactRow> &rows,
+                                  std::map<int64_t, ContactProfile> *profiles) {
+    const Datum values[2] = {Int64GetDatum(account_id), key};
+    contacts_.probe(values);
+    if (!contacts_.next()) return std::nullopt;
+    bool is_null = true;
+    const int64_t id = DatumGetInt64(contacts_.column(contact_id_, &is_null));
+    ContactRow row;
+    row.state.id = id;
+    read_contact_columns(contacts_, row);
+    if (profiles) (*profiles)[id] = read_profile_columns(contacts_, profile_at_);
+    const Datum by_id[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
+    held_.probe(by_id);
+    while (held_.next()) {
+      std::optional<std::string> t = text_column(held_, type_);
+      if (t && permanent_.count(*t)) row.state.permanent[*t].insert(text_column(held_, value_).value_or(""));
+    }
+    rows.emplace(id, std::move(row));
+    return id;
+  }
+
+  ReadSnapshot snapshot_;
+  IndexProbe contacts_, held_;
+  const int type_, value_, contact_id_;
+  const int profile_at_[3];
+  std::set<std::string> permanent_;
+  ScratchContext scratch_;
+};
+
+}  // namespace
+
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids,
                                                 std::map<int64_t, ContactProfile> *profiles) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
-  std::vector<std::string> permanent_types = permanent_type_names(*identifier_types());
-  std::set<std::string> permanent(permanent_types.begin(), permanent_types.end());
-  ReadSnapshot snapshot(true);
-  IndexProbe contacts("contacts", "contacts_pkey", 2, snapshot);
-  IndexProbe held("identifiers", "identifiers_contact_idx", 2, snapshot);
-  const int type = held.attnum("type"), value = held.attnum("value");
-  const int profile_at[3] = {contacts.attnum("first_name"), contacts.attnum("last_name"),
-                             contacts.attnum("attributes")};
-  ScratchContext scratch;
-  for (int64_t id : ids) {
-    InMemoryContext in_scratch(scratch.get(1000));
-    const Datum key[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
-    contacts.probe(key);
-    if (!contacts.next()) continue;
-    ContactRow row;
-    row.state.id = id;
-    read_contact_columns(contacts, row);
-    if (profiles) (*profiles)[id] = read_profile_columns(contacts, profile_at);
-    held.probe(key);
-    while (held.next()) {
-      std::optional<std::string> t = text_column(held, type);
-      if (t && permanent.count(*t)) row.state.permanent[*t].insert(text_column(held, value).value_or(""));
-    }
-    rows.emplace(id, std::move(row));
-  }
-  held.finish();
-  contacts.finish();
-  snapshot.release();
+  ContactReader reader("contacts_pkey");
+  for (int64_t id : ids) reader.read(account_id, id, rows, profiles);
+  reader.finish();
   return rows;
+}
+
+std::map<std::string, int64_t> read_contacts_by_external_id(int64_t account_id,
+                                                           const std::vector<std::string> &external_ids,
+                                                           std::map<int64_t, ContactRow> &rows,
+                                                           std::map<int64_t, ContactProfile> *profiles) {
+  std::map<std::string, int64_t> found;
+  if (external_ids.empty()) return found;
+  ContactReader reader("contacts_external_id_key");
+  for (const std::string &external_id : external_ids) {
+    std::optional<int64_t> id = reader.read(account_id, external_id, rows, profiles);
+    if (id) found.emplace(external_id, *id);
+  }
+  reader.finish();
+  return found;
 }
 
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {

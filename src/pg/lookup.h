@@ -92,6 +92,15 @@ struct ContactProfile {
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids,
                                                 std::map<int64_t, ContactProfile> *profiles = nullptr);
 
+// The same by external ID (contacts_external_id_key), into `rows` (and
+// `profiles`); returns the ID of each contact found, by external ID. A
+// contact holds its external ID as an identifier too (verify() checks it),
+// so this is the holder of each of these external ID keys.
+std::map<std::string, int64_t> read_contacts_by_external_id(int64_t account_id,
+                                                           const std::vector<std::string> &external_ids,
+                                                           std::map<int64_t, ContactRow> &rows,
+                                                           std::map<int64_t, ContactProfile> *profiles);
+
 // The same, locked FOR NO KEY UPDATE in contact ID order.
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids);
 

@@ -117,36 +117,6 @@ std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types,
   return candidates;
 }
 
-// What normalizing one call gave: its candidates, or the error that
-// refuses the whole call.
-struct Normalized {
-  std::vector<Candidate> candidates;
-  std::optional<IdentityError> error;
-};
-
-// The call's candidates, each checked against `blocked` as far as that
-// can be done here (blocked_check_here): pure, on any thread.
-Normalized normalize_call(const CallKeys &keys, const TypeMap &types, const std::string &region,
-                          const BlockedValues &blocked) {
-  Normalized n;
-  try {
-    n.candidates = candidates_of(keys, types, region);
-  } catch (const IdentityError &e) {
-    n.error = e;
-  }
-  for (Candidate &c : n.candidates)
-    c.blocked = blocked_check_here(blocked, c.key.type, c.raw, c.error ? c.raw : c.key.value);
-  return n;
-}
-
-// Normalizes calls[i] into out[i] for every i, on `threads` threads.
-void normalize_all(const std::vector<const CallKeys *> &calls, const TypeMap &types, const std::string &region,
-                   const BlockedValues &blocked, unsigned threads, std::vector<Normalized> &out) {
-  out.resize(calls.size());
-  identity::parallel_for(calls.size(), threads,
-                         [&](size_t i) { out[i] = normalize_call(*calls[i], types, region, blocked); });
-}
-
 // The request of one call from its candidates left after blocking.
 identity::Request request_of(const CallKeys &keys, std::vector<Candidate> &candidates,
                              const TypeMap &types) {
@@ -185,6 +155,50 @@ identity::Request request_of(const CallKeys &keys, std::vector<Candidate> &candi
   }
   identity::sort_keys(request.keys);
   return request;
+}
+
+// What normalizing one call gave: its candidates, or the error that
+// refuses the whole call. When no candidate needs the backend's thread
+// for the blocked check and none is blocked (most calls), the request is
+// built too, and the candidates are gone into it.
+struct Normalized {
+  std::vector<Candidate> candidates;
+  std::optional<IdentityError> error;
+  std::optional<identity::Request> request;
+};
+
+// The call's candidates, each checked against `blocked` as far as that
+// can be done here (blocked_check_here): pure, on any thread.
+Normalized normalize_call(const CallKeys &keys, const TypeMap &types, const std::string &region,
+                          const BlockedValues &blocked) {
+  Normalized n;
+  try {
+    n.candidates = candidates_of(keys, types, region);
+  } catch (const IdentityError &e) {
+    n.error = e;
+  }
+  bool clear = true;
+  for (Candidate &c : n.candidates) {
+    c.blocked = blocked_check_here(blocked, c.key.type, c.raw, c.error ? c.raw : c.key.value);
+    clear = clear && c.blocked.decided && !c.blocked.row;
+  }
+  if (clear && !n.error) {
+    try {
+      n.request = request_of(keys, n.candidates, types);
+    } catch (const IdentityError &e) {
+      n.error = e;
+    }
+    n.candidates.clear();
+  }
+  return n;
+}
+
+// Normalizes calls[i] into out[i] for every i, on `threads` threads.
+void normalize_all(const std::vector<const CallKeys *> &calls, const TypeMap &types, const std::string &region,
+                   const BlockedValues &blocked, unsigned threads, std::vector<Normalized> &out) {
+  out.resize(calls.size());
+  identity::parallel_for(calls.size(), threads,
+                         [&](size_t i) { out[i] = normalize_call(*calls[i], types, region, blocked); });
 }
 
 }  // namespace
@@ -330,12 +344,14 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
   for (size_t i = 0; i < calls.size(); i++) {
     if (normalized[i].error)
       built[i].error = std::move(normalized[i].error);
+    else if (normalized[i].request)
+      built[i].request = std::move(normalized[i].request);
     else
       candidates[i] = std::move(normalized[i].candidates);
   }
   drop_blocked(candidates, blocked);
   for (size_t i = 0; i < calls.size(); i++) {
-    if (built[i].error) continue;
+    if (built[i].error || built[i].request) continue;
     try {
       built[i].request = request_of(*calls[i], candidates[i], types);
     } catch (const IdentityError &e) {
