@@ -2,6 +2,7 @@
 #include "core/log_rows.h"
 
 #include <map>
+#include <unordered_map>
 
 #include "core/json_text.h"
 #include "core/json_value.h"
@@ -93,16 +94,27 @@ std::vector<LogRow> fold_steps(const std::vector<LogStep> &steps) {
   std::vector<LogRow> first;              // merged_into rows, in step order
   std::vector<Builder> givers, builders;  // in order of first mention
   std::vector<LogRow> others;             // steps this fold does not know
-  // Where each contact's builder is (an import batch names thousands).
-  std::map<std::optional<int64_t>, size_t> giver_at, builder_at;
-  auto builder_in = [](std::vector<Builder> &list, std::map<std::optional<int64_t>, size_t> &at,
-                       std::optional<int64_t> contact) -> Builder & {
-    auto [it, fresh] = at.emplace(contact, list.size());
-    if (fresh) {
+  // Where each contact's builder is (an import batch names thousands), and
+  // the one of steps without a contact.
+  struct Index {
+    std::unordered_map<int64_t, size_t> by_contact;
+    std::optional<size_t> without_contact;
+  } giver_at, builder_at;
+  builders.reserve(steps.size());
+  auto builder_in = [](std::vector<Builder> &list, Index &at, std::optional<int64_t> contact) -> Builder & {
+    size_t next = list.size();
+    size_t where = next;
+    if (contact)
+      where = at.by_contact.emplace(*contact, next).first->second;
+    else if (at.without_contact)
+      where = *at.without_contact;
+    else
+      at.without_contact = next;
+    if (where == next) {
       list.emplace_back();
       list.back().contact_id = contact;
     }
-    return list[it->second];
+    return list[where];
   };
   for (const LogStep &s : steps) {
     if (s.action == "merged") {

@@ -468,18 +468,19 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
                    contact_rows);
 
   std::vector<OptId> new_ids = allocate_ids(creates.size());
-  std::map<size_t, int64_t> contact_of_row;
+  std::vector<OptId> contact_of_row(rows.size());  // by row: the contact a planned row writes
   for (size_t k = 0; k < creates.size(); k++) creates[k].id = new_ids.at(k).value_or(0);
   for (const ContactWrite &w : creates) contact_of_row[w.row] = w.id;
   for (const ContactWrite &w : updates) contact_of_row[w.row] = w.id;
   insert_contacts(account_id, creates, rows);
 
   std::vector<std::pair<KeyId, int64_t>> new_keys;
-  for (const auto &[row, id] : contact_of_row)
-    for (size_t k : plans[row].decision.attached) {
-      const identity::Key &key = requests[row]->keys[k];
-      new_keys.push_back({{key.type, key.value}, id});
-    }
+  for (size_t row = 0; row < rows.size(); row++)
+    if (contact_of_row[row])
+      for (size_t k : plans[row].decision.attached) {
+        const identity::Key &key = requests[row]->keys[k];
+        new_keys.push_back({{key.type, key.value}, *contact_of_row[row]});
+      }
   insert_identifiers(account_id, std::move(new_keys));
   std::set<int64_t> changed = update_contacts(account_id, updates, locked, rows);
   std::vector<int64_t> touched;  // new keys, profile unchanged
@@ -490,7 +491,8 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
   // Results and the log, in source order, as apply_decision writes them.
   LogBatch log;
   size_t steps = 0;
-  for (const auto &[row, id] : contact_of_row) steps += 3 + plans[row].decision.attached.size();
+  for (size_t row = 0; row < rows.size(); row++)
+    if (contact_of_row[row]) steps += 3 + plans[row].decision.attached.size();
   log.reserve(steps);
   for (size_t i = 0; i < rows.size(); i++) {
     const PlannedRow &p = plans[i];
@@ -510,7 +512,7 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
       r.contact_id = d.winner;
       continue;
     }
-    int64_t id = contact_of_row.at(i);
+    int64_t id = contact_of_row[i].value();
     r.contact_id = id;
     if (p.plan == RowPlan::kCreate) log.add(id, "created", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
     for (size_t k : d.attached) {
@@ -528,9 +530,10 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
   // by row, each detach is logged with the key that matched the row, in the
   // row of its contact.
   std::map<OptText, std::vector<int64_t>> gained;
-  for (const auto &[row, id] : contact_of_row) {
+  for (size_t row = 0; row < rows.size(); row++) {
     const Decision &d = plans[row].decision;
-    if (may_pass_limits(*requests[row], d)) gained[d.matched_by.empty() ? OptText() : OptText(d.matched_by)].push_back(id);
+    if (contact_of_row[row] && may_pass_limits(*requests[row], d))
+      gained[d.matched_by.empty() ? OptText() : OptText(d.matched_by)].push_back(*contact_of_row[row]);
   }
   for (const auto &[matched_by, ids] : gained) enforce_limits(account_id, ids, matched_by, log);
   log.flush(account_id);
