@@ -3,6 +3,7 @@
 #include "core/ascii_regex.h"
 
 #include <cctype>
+#include <cstdint>
 #include <memory>
 
 namespace identity {
@@ -347,10 +348,28 @@ std::optional<AsciiRegex> AsciiRegex::compile(const std::string &pattern) {
   return re;
 }
 
+namespace {
+
+// A thread's working memory for search(), kept between calls: an import
+// checks millions of keys. seen[x] is the stamp of the position state x
+// was last added at; every position of every search gets a new stamp.
+struct SearchScratch {
+  std::vector<int> current, next, stack;
+  std::vector<uint64_t> seen;
+  uint64_t stamp = 0;
+};
+
+}  // namespace
+
 bool AsciiRegex::search(const std::string &subject) const {
   const size_t n = subject.size();
-  std::vector<int> current, next, stack;
-  std::vector<size_t> seen(states_.size(), SIZE_MAX);  // the step a state was last added in
+  thread_local SearchScratch scratch;
+  std::vector<int> &current = scratch.current, &next = scratch.next, &stack = scratch.stack;
+  std::vector<uint64_t> &seen = scratch.seen;
+  if (seen.size() < states_.size()) seen.resize(states_.size(), 0);
+  current.clear();
+  const uint64_t base = scratch.stamp + 1;  // position `at` has stamp base + at
+  scratch.stamp += n + 1;
   // Adds s and every state reachable from it without taking a character
   // at position `at`; true when the match state is among them.
   auto add = [&](std::vector<int> &list, int s, size_t at) {
@@ -358,8 +377,8 @@ bool AsciiRegex::search(const std::string &subject) const {
     while (!stack.empty()) {
       int x = stack.back();
       stack.pop_back();
-      if (x < 0 || seen[x] == at) continue;
-      seen[x] = at;
+      if (x < 0 || seen[x] == base + at) continue;
+      seen[x] = base + at;
       const State &st = states_[x];
       switch (st.kind) {
         case State::kMatch:
