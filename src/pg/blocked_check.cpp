@@ -95,22 +95,22 @@ size_t first_applying(const BlockedValues &blocked, const std::vector<size_t> &r
   return first;
 }
 
-}  // namespace
-
-BlockedCheck blocked_check_here(const BlockedValues &blocked, const std::string &type, const std::string &raw,
-                                const std::string &normalized) {
+// The earliest blocked row of the type that the value as sent or as
+// normalized equals after `lower` or matches as a pattern by `match`.
+// Either may answer nullopt, "cannot say": the check is then undecided.
+template <typename Lower, typename Match>
+BlockedCheck first_blocked_row(const BlockedValues &blocked, const std::string &type, const std::string &sent,
+                               const std::string &normalized, Lower lower, Match match) {
   BlockedCheck check;
-  if (blocked.rows.empty()) {
+  size_t first = blocked.rows.size();
+  if (blocked.rows.empty()) {  // nothing to lower or match
     check.decided = true;
     return check;
   }
-  const std::string sent = trimmed(raw);
-  std::optional<std::string> forms[2] = {lowered_here(blocked, sent), std::nullopt};
-  if (!forms[0]) return check;
-  if (normalized != sent && !(forms[1] = lowered_here(blocked, normalized))) return check;
-  size_t first = blocked.rows.size();
-  for (const auto &form : forms) {
-    if (!form) continue;
+  for (const std::string *value : {&sent, &normalized}) {
+    if (value == &normalized && normalized == sent) break;
+    std::optional<std::string> form = lower(*value);
+    if (!form) return check;
     auto it = blocked.exact.find(*form);
     if (it != blocked.exact.end()) first = first_applying(blocked, it->second, type, first);
   }
@@ -118,48 +118,52 @@ BlockedCheck blocked_check_here(const BlockedValues &blocked, const std::string 
     if (row >= first) break;
     const BlockedValue &b = blocked.rows[row];
     if (!applies_to(b, type)) continue;
-    if (!b.ascii_pattern) return check;  // only the database can say
-    if (b.ascii_pattern->search(sent) || (normalized != sent && b.ascii_pattern->search(normalized))) first = row;
+    std::optional<bool> hit = match(b);
+    if (!hit) return check;
+    if (*hit) first = row;
   }
   check.decided = true;
   if (first < blocked.rows.size()) check.row = first;
   return check;
 }
 
+}  // namespace
+
+BlockedCheck blocked_check_here(const BlockedValues &blocked, const std::string &type, const std::string &raw,
+                                const std::string &normalized) {
+  const std::string sent = trimmed(raw);
+  return first_blocked_row(
+      blocked, type, sent, normalized, [&](const std::string &s) { return lowered_here(blocked, s); },
+      [&](const BlockedValue &b) -> std::optional<bool> {
+        if (!b.ascii_pattern) return std::nullopt;  // only the database can say
+        return b.ascii_pattern->search(sent) || (normalized != sent && b.ascii_pattern->search(normalized));
+      });
+}
+
 std::optional<std::string> blocked_reason(const BlockedValues &blocked, const std::string &type,
                                           const std::string &raw, const std::string &normalized,
                                           const BlockedCheck &checked) {
-  if (blocked.rows.empty()) return std::nullopt;
-  BlockedCheck here = checked.decided ? checked : blocked_check_here(blocked, type, raw, normalized);
-  if (here.decided) return here.row ? std::optional<std::string>(blocked.rows[*here.row].reason) : std::nullopt;
-  const std::string sent = trimmed(raw);
-  size_t first = blocked.rows.size();  // the earliest row matched so far
-  std::vector<std::string> forms{lowered(sent)};
-  if (normalized != sent) forms.push_back(lowered(normalized));
-  for (const std::string &form : forms) {
-    auto it = blocked.exact.find(form);
-    if (it == blocked.exact.end()) continue;
-    for (size_t row : it->second)
-      if (row < first && applies_to(blocked.rows[row], type)) first = row;
+  BlockedCheck found = checked;
+  if (!found.decided) {  // with the database's lower() and ~*
+    const std::string sent = trimmed(raw);
+    std::optional<WideText> sent_wide, normalized_wide;  // made when a pattern first applies
+    found = first_blocked_row(
+        blocked, type, sent, normalized, [](const std::string &s) { return std::optional<std::string>(lowered(s)); },
+        [&](const BlockedValue &b) -> std::optional<bool> {
+          if (!sent_wide) {
+            sent_wide = widened(sent);
+            if (normalized != sent) normalized_wide = widened(normalized);
+          }
+          return matches_pattern(*sent_wide, b.value) ||
+                 (normalized_wide && matches_pattern(*normalized_wide, b.value));
+        });
+    if (sent_wide) pg_call([&]() noexcept {
+        pfree(sent_wide->chars);
+        if (normalized_wide) pfree(normalized_wide->chars);
+      });
   }
-  std::optional<WideText> sent_wide, normalized_wide;  // made when a pattern first applies
-  for (size_t row : blocked.patterns) {
-    if (row >= first) break;
-    const BlockedValue &b = blocked.rows[row];
-    if (!applies_to(b, type)) continue;
-    if (!sent_wide) {
-      sent_wide = widened(sent);
-      if (normalized != sent) normalized_wide = widened(normalized);
-    }
-    if (matches_pattern(*sent_wide, b.value) || (normalized_wide && matches_pattern(*normalized_wide, b.value)))
-      first = row;
-  }
-  if (sent_wide) pg_call([&]() noexcept {
-      pfree(sent_wide->chars);
-      if (normalized_wide) pfree(normalized_wide->chars);
-    });
-  if (first == blocked.rows.size()) return std::nullopt;
-  return blocked.rows[first].reason;
+  if (!found.row) return std::nullopt;
+  return blocked.rows[*found.row].reason;
 }
 
 }  // namespace pgshell

@@ -27,10 +27,11 @@ BlockedCheck blocked_check_here(const BlockedValues &blocked, const std::string 
 // or of every type, that the key matches: its value as sent (spaces trimmed)
 // or as normalized equals it ignoring case (the database's lower()), or
 // matches it as a case-insensitive pattern (~*). nullopt: not blocked.
-// `checked` is blocked_check_here's answer for the key, when it was found
-// on another thread. Needs the backend's thread.
+// `checked` is blocked_check_here's answer for the key (found on whichever
+// thread normalized it); when it is undecided, the database's lower() and
+// ~* decide. Needs the backend's thread.
 std::optional<std::string> blocked_reason(const BlockedValues &blocked, const std::string &type,
                                           const std::string &raw, const std::string &normalized,
-                                          const BlockedCheck &checked = {});
+                                          const BlockedCheck &checked);
 
 }  // namespace pgshell

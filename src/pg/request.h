@@ -86,7 +86,8 @@ class NormalizedAhead {
   void start(std::vector<const CallKeys *> calls);
   // Waits for the thread; the work is then there for build_requests.
   void wait();
-  // Trades work with another, both waited for.
+  // Trades work with another. A thread still at work goes on with the
+  // state it was started with, which moves along with it.
   void swap(NormalizedAhead &other) { state_.swap(other.state_); }
 
  private:
