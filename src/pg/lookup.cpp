@@ -103,11 +103,19 @@ std::optional<std::string> text_column(IndexProbe &probe, int attnum) {
   return copy;
 }
 
-// A contact's row as the probe of contacts_pkey found it.
-void read_contact_columns(IndexProbe &contacts, ContactRow &row) {
-  static const char *const names[] = {"external_id", "deleted_at", "merged_into", "email", "phone"};
+// Where read_contact_columns finds its columns in a probe of contacts:
+// looked up once per probe, not per row.
+struct ContactColumns {
   int at[5];
-  for (int c = 0; c < 5; c++) at[c] = contacts.attnum(names[c]);
+  explicit ContactColumns(const IndexProbe &contacts) {
+    static const char *const names[] = {"external_id", "deleted_at", "merged_into", "email", "phone"};
+    for (int c = 0; c < 5; c++) at[c] = contacts.attnum(names[c]);
+  }
+};
+
+// A contact's row as a probe of contacts found it.
+void read_contact_columns(IndexProbe &contacts, const ContactColumns &columns, ContactRow &row) {
+  const int *at = columns.at;
   row.state.external_id = text_column(contacts, at[0]);
   bool is_null = true;
   contacts.column(at[1], &is_null);
@@ -150,10 +158,11 @@ void read_state_by_probes(int64_t account_id, const identity::Request &request, 
   keys.finish();
   if (!holders.empty()) {
     IndexProbe contacts("contacts", "contacts_pkey", 2, snapshot);
+    const ContactColumns columns(contacts);
     for (int64_t holder : holders) {
       const Datum key[2] = {Int64GetDatum(account_id), Int64GetDatum(holder)};
       contacts.probe(key);
-      if (contacts.next()) read_contact_columns(contacts, result.rows.at(holder));
+      if (contacts.next()) read_contact_columns(contacts, columns, result.rows.at(holder));
     }
     contacts.finish();
   }
@@ -582,6 +591,7 @@ class ContactReader {
         type_(held_.attnum("type")),
         value_(held_.attnum("value")),
         contact_id_(contacts_.attnum("contact_id")),
+        columns_(contacts_),
         profile_at_{contacts_.attnum("first_name"), contacts_.attnum("last_name"), contacts_.attnum("attributes")} {
     std::vector<std::string> types = permanent_type_names(*identifier_types());
     permanent_.insert(types.begin(), types.end());
@@ -616,7 +626,7 @@ class ContactReader {
     const int64_t id = DatumGetInt64(contacts_.column(contact_id_, &is_null));
     ContactRow row;
     row.state.id = id;
-    read_contact_columns(contacts_, row);
+    read_contact_columns(contacts_, columns_, row);
     if (profiles) (*profiles)[id] = read_profile_columns(contacts_, profile_at_);
     const Datum by_id[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
     held_.probe(by_id);
@@ -631,6 +641,7 @@ class ContactReader {
   ReadSnapshot snapshot_;
   IndexProbe contacts_, held_;
   const int type_, value_, contact_id_;
+  const ContactColumns columns_;
   const int profile_at_[3];
   std::set<std::string> permanent_;
   ScratchContext scratch_;
