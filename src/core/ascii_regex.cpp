@@ -233,6 +233,7 @@ class RegexCompiler {
     int match = add(AsciiRegex::State::kMatch);
     patch(f.exits, match);
     re_.start_ = f.start;
+    re_.anchored_ = anchored();
     return !failed_;
   }
 
@@ -258,6 +259,25 @@ class RegexCompiler {
     s.kind = kind;
     re_.states_.push_back(s);
     return static_cast<int>(re_.states_.size()) - 1;
+  }
+
+  // Whether every way from the start, without taking a character, meets ^
+  // before a character, $ or the match (blocked patterns mostly start ^).
+  bool anchored() const {
+    std::vector<bool> seen(re_.states_.size(), false);
+    std::vector<int> stack{re_.start_};
+    while (!stack.empty()) {
+      int x = stack.back();
+      stack.pop_back();
+      if (x < 0 || seen[x]) continue;
+      seen[x] = true;
+      const AsciiRegex::State &st = re_.states_[x];
+      if (st.kind == AsciiRegex::State::kBegin) continue;
+      if (st.kind != AsciiRegex::State::kSplit) return false;
+      stack.push_back(st.next);
+      stack.push_back(st.alt);
+    }
+    return true;
   }
 
   void patch(const std::vector<Exit> &exits, int to) {
@@ -401,8 +421,9 @@ bool AsciiRegex::search(const std::string &subject) const {
     return false;
   };
   for (size_t at = 0;; at++) {
-    if (add(current, start_, at)) return true;  // a match may start anywhere
-    if (at == n) return false;
+    // A match may start anywhere, or at 0 only.
+    if ((!anchored_ || at == 0) && add(current, start_, at)) return true;
+    if (at == n || (anchored_ && current.empty())) return false;
     const unsigned char c = static_cast<unsigned char>(subject[at]);
     next.clear();
     for (int s : current)

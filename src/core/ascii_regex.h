@@ -47,6 +47,9 @@ class AsciiRegex {
  private:
   std::vector<State> states_;
   int start_ = 0;
+  // Every way from start_ passes ^ before taking a character: a match can
+  // only start at 0, and the search ends when no state is left.
+  bool anchored_ = false;
   friend class RegexCompiler;
 };
 

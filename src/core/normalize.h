@@ -43,6 +43,13 @@ std::string normalize_token(std::string_view raw, std::string_view field, bool l
 std::string normalize_identifier(std::string_view normalizer, std::string_view raw,
                                  std::string_view field, std::string_view default_region);
 
+// False when `domain` is labels of lower-case ASCII letters, digits and
+// single inner hyphens (no "--": no A-label, nothing IDNA refuses there),
+// with a top-level domain that is not all digits: libidn2 (IDNA2008, UTS
+// #46 non-transitional) returns such a domain unchanged, and the email
+// rules accept it.
+bool domain_needs_idna(const std::string &domain);
+
 // Lower-cases ASCII letters only; other bytes are left as they are.
 std::string ascii_lower(std::string_view s);
 

@@ -224,6 +224,24 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
   return std::nullopt;
 }
 
+// A new contact's attributes, as merge_attributes('{}', given) makes them:
+// `given` itself when it is an object without a key set to JSON null (the
+// usual import row), otherwise what the merge makes of it, errors included.
+Datum new_contact_attributes(const std::string &given_json) {
+  Datum given = jsonb_datum(given_json);
+  bool as_given = pg_call([&]() noexcept {
+    Jsonb *jb = DatumGetJsonbP(given);
+    if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb)) return false;
+    JsonbIterator *it = JsonbIteratorInit(&jb->root);
+    JsonbValue value;
+    JsonbIteratorToken token;
+    while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
+      if (token == WJB_VALUE && value.type == jbvNull) return false;
+    return true;
+  });
+  return as_given ? given : merged_attributes(jsonb_datum("{}"), given);
+}
+
 }  // namespace
 
 bool insert_new_contacts(int64_t account_id, const std::vector<NewContact> &rows) {
@@ -236,11 +254,9 @@ bool insert_new_contacts(int64_t account_id, const std::vector<NewContact> &rows
   const Param account = int8_param(account_id), now{BulkInsert::now(), false};
   for (const NewContact &r : rows) {
     InMemoryContext in_rows(contacts.rows_context());
-    // attributes as merge_attributes('{}', given) makes them: without the
-    // keys set to JSON null.
-    Param attributes = jsonb_param(std::string("{}"));
-    if (r.fields->attributes_json)
-      attributes.value = merged_attributes(attributes.value, jsonb_param(r.fields->attributes_json).value);
+    Param attributes{r.fields->attributes_json ? new_contact_attributes(*r.fields->attributes_json)
+                                               : jsonb_datum("{}"),
+                     false};
     const Param columns[] = {account, int8_param(r.id), text_param(r.external_id), text_param(r.email),
                              text_param(r.phone), text_param(r.fields->first_name), text_param(r.fields->last_name),
                              attributes, now, now, null_param(), null_param()};

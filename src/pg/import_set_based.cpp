@@ -199,7 +199,7 @@ const identity::Key *external_id_key(const Request &request) {
 
 // Reads the holders of `keys` (probed in order, for the index's sake) into
 // `holders` and the contacts they lead to (with `ids`, not read yet) into
-// `rows` and `profiles`.
+// `rows` and `profiles`, without their permanent identifiers.
 void read_holders_and_contacts(int64_t account_id, std::vector<KeyId> keys, std::set<int64_t> ids,
                                identity::BatchSnapshot &snapshot, std::map<int64_t, ContactRow> &rows,
                                std::map<int64_t, ContactProfile> &profiles) {
@@ -209,7 +209,39 @@ void read_holders_and_contacts(int64_t account_id, std::vector<KeyId> keys, std:
     if (holder && !rows.count(*holder)) ids.insert(*holder);
     snapshot.keys.emplace(key, holder);
   }
-  for (auto &[id, row] : read_contact_rows(account_id, ids, &profiles)) rows.emplace(id, std::move(row));
+  for (auto &[id, row] : read_contact_rows(account_id, ids, &profiles, false)) rows.emplace(id, std::move(row));
+}
+
+// The contacts whose permanent identifiers a row's decision can depend on.
+// A row whose keys one contact holds all of, that clears nothing, decides
+// alike whatever else that contact holds (decide(): no other holder to
+// merge or refuse, no permanent value it sends that the winner lacks, so
+// nothing is detached): the import of known people reads no identifiers.
+// Any other row needs those of every contact it involves.
+std::set<int64_t> needing_permanent(const std::vector<std::optional<Request>> &requests,
+                                    const identity::BatchSnapshot &snapshot) {
+  std::set<int64_t> ids;
+  std::vector<int64_t> involved;
+  for (const auto &request : requests) {
+    if (!request) continue;
+    involved.clear();
+    bool one_holder = request->clear_types.empty();
+    for (const identity::Key &key : request->keys) {
+      auto held = snapshot.keys.find({key.type, key.value});
+      if (held == snapshot.keys.end() || !held->second) {
+        one_holder = false;
+        continue;
+      }
+      if (!involved.empty() && involved.front() != *held->second) one_holder = false;
+      involved.push_back(*held->second);
+    }
+    if (request->contact_id) {
+      if (!involved.empty() && involved.front() != *request->contact_id) one_holder = false;
+      involved.push_back(*request->contact_id);
+    }
+    if (!one_holder) ids.insert(involved.begin(), involved.end());
+  }
+  return ids;
 }
 
 // The holders of the batch's keys and the contacts they lead to. A row
@@ -221,7 +253,8 @@ void read_holders_and_contacts(int64_t account_id, std::vector<KeyId> keys, std:
 // email and phone, which a contact always holds ("email_not_held"): a batch
 // of known people reads one key per row. (A holder-less external ID row,
 // which no write leaves behind, would be missed here; inserting the key
-// again then fails, and the batch runs row by row.)
+// again then fails, and the batch runs row by row.) Permanent identifiers
+// are read last, for the contacts that need them (needing_permanent).
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
                                       std::map<int64_t, ContactRow> &rows,
                                       std::map<int64_t, ContactProfile> &profiles) {
@@ -241,7 +274,7 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
   identity::BatchSnapshot snapshot;
   snapshot.keys.reserve(requests.size() * 3);
   std::sort(external_ids.begin(), external_ids.end());  // in index order
-  for (const auto &[external_id, id] : read_contacts_by_external_id(account_id, external_ids, rows, &profiles))
+  for (const auto &[external_id, id] : read_contacts_by_external_id(account_id, external_ids, rows, &profiles, false))
     snapshot.keys.emplace(KeyId(identity::kExternalIdType, external_id), id);
   std::vector<KeyId> other_keys;
   for (const KeyId &key : first_keys)
@@ -271,6 +304,7 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
     }
   }
   if (!more_keys.empty()) read_holders_and_contacts(account_id, std::move(more_keys), {}, snapshot, rows, profiles);
+  read_permanent_identifiers(account_id, needing_permanent(requests, snapshot), rows);
   for (const auto &[id, row] : rows) {
     if (row.merged_into)
       snapshot.merged_into[id] = follow_contact(account_id, id, false);
@@ -280,10 +314,12 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
   return snapshot;
 }
 
+// Whether a contact is still what the plan saw; its permanent identifiers
+// count when the plan read them (`b` was read the same way).
 bool same_identity(const ContactRow &a, const ContactRow &b) {
   return a.state.external_id == b.state.external_id && a.state.deleted == b.state.deleted &&
-         a.state.permanent == b.state.permanent && a.merged_into == b.merged_into && a.email == b.email &&
-         a.phone == b.phone;
+         (!a.permanent_read || a.state.permanent == b.state.permanent) && a.merged_into == b.merged_into &&
+         a.email == b.email && a.phone == b.phone;
 }
 
 // Locks the contacts the planned updates write and checks that what the
@@ -308,7 +344,13 @@ std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrit
 
   // Under the locks, the contacts and the holders of their rows' keys must
   // be what the plan saw; otherwise a concurrent writer got in between.
-  std::map<int64_t, ContactRow> now = read_contact_rows(account_id, locked);
+  std::set<int64_t> with_permanent, without;
+  for (int64_t id : locked) {
+    auto was = before.find(id);
+    (was == before.end() || was->second.permanent_read ? with_permanent : without).insert(id);
+  }
+  std::map<int64_t, ContactRow> now = read_contact_rows(account_id, with_permanent);
+  now.merge(read_contact_rows(account_id, without, nullptr, false));
   std::set<KeyId> keys;
   for (const ContactWrite &w : updates) {
     if (!locked.count(w.id)) continue;

@@ -580,11 +580,12 @@ ContactProfile read_profile_columns(IndexProbe &contacts, const int at[3]) {
 
 namespace {
 
-// Contacts and their permanent identifiers under one new snapshot, found
-// by an equality probe of `index` on (account_id, one more column).
+// Contacts (and, with `permanent`, their permanent identifiers) under one
+// new snapshot, found by an equality probe of `index` on (account_id, one
+// more column).
 class ContactReader {
  public:
-  explicit ContactReader(const char *index)
+  ContactReader(const char *index, bool permanent)
       : snapshot_(true),
         contacts_("contacts", index, 2, snapshot_),
         held_("identifiers", "identifiers_contact_idx", 2, snapshot_),
@@ -592,7 +593,8 @@ class ContactReader {
         value_(held_.attnum("value")),
         contact_id_(contacts_.attnum("contact_id")),
         columns_(contacts_),
-        profile_at_{contacts_.attnum("first_name"), contacts_.attnum("last_name"), contacts_.attnum("attributes")} {
+        profile_at_{contacts_.attnum("first_name"), contacts_.attnum("last_name"), contacts_.attnum("attributes")},
+        with_permanent_(permanent) {
     std::vector<std::string> types = permanent_type_names(*identifier_types());
     permanent_.insert(types.begin(), types.end());
   }
@@ -608,6 +610,19 @@ class ContactReader {
                               std::map<int64_t, ContactProfile> *profiles) {
     InMemoryContext in_scratch(scratch_.get(1000));
     return read_key(account_id, text_param(key).value, rows, profiles);
+  }
+
+  // The permanent identifiers of contact `id` into `row`.
+  void read_permanent(int64_t account_id, int64_t id, ContactRow &row) {
+    InMemoryContext in_scratch(scratch_.get(1000));
+    const Datum by_id[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
+    row.state.permanent.clear();
+    held_.probe(by_id);
+    while (held_.next()) {
+      std::optional<std::string> t = text_column(held_, type_);
+      if (t && permanent_.count(*t)) row.state.permanent[*t].insert(text_column(held_, value_).value_or(""));
+    }
+    row.permanent_read = true;
   }
 
   void finish() {
@@ -628,12 +643,10 @@ class ContactReader {
     row.state.id = id;
     read_contact_columns(contacts_, columns_, row);
     if (profiles) (*profiles)[id] = read_profile_columns(contacts_, profile_at_);
-    const Datum by_id[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
-    held_.probe(by_id);
-    while (held_.next()) {
-      std::optional<std::string> t = text_column(held_, type_);
-      if (t && permanent_.count(*t)) row.state.permanent[*t].insert(text_column(held_, value_).value_or(""));
-    }
+    if (with_permanent_)
+      read_permanent(account_id, id, row);
+    else
+      row.permanent_read = false;
     rows.emplace(id, std::move(row));
     return id;
   }
@@ -643,6 +656,7 @@ class ContactReader {
   const int type_, value_, contact_id_;
   const ContactColumns columns_;
   const int profile_at_[3];
+  const bool with_permanent_;
   std::set<std::string> permanent_;
   ScratchContext scratch_;
 };
@@ -650,10 +664,10 @@ class ContactReader {
 }  // namespace
 
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids,
-                                                std::map<int64_t, ContactProfile> *profiles) {
+                                                std::map<int64_t, ContactProfile> *profiles, bool permanent) {
   std::map<int64_t, ContactRow> rows;
   if (ids.empty()) return rows;
-  ContactReader reader("contacts_pkey");
+  ContactReader reader("contacts_pkey", permanent);
   for (int64_t id : ids) reader.read(account_id, id, rows, profiles);
   reader.finish();
   return rows;
@@ -662,16 +676,30 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
 std::map<std::string, int64_t> read_contacts_by_external_id(int64_t account_id,
                                                            const std::vector<std::string> &external_ids,
                                                            std::map<int64_t, ContactRow> &rows,
-                                                           std::map<int64_t, ContactProfile> *profiles) {
+                                                           std::map<int64_t, ContactProfile> *profiles,
+                                                           bool permanent) {
   std::map<std::string, int64_t> found;
   if (external_ids.empty()) return found;
-  ContactReader reader("contacts_external_id_key");
+  ContactReader reader("contacts_external_id_key", permanent);
   for (const std::string &external_id : external_ids) {
     std::optional<int64_t> id = reader.read(account_id, external_id, rows, profiles);
     if (id) found.emplace(external_id, *id);
   }
   reader.finish();
   return found;
+}
+
+void read_permanent_identifiers(int64_t account_id, const std::set<int64_t> &ids,
+                                std::map<int64_t, ContactRow> &rows) {
+  std::vector<std::pair<int64_t, ContactRow *>> missing;
+  for (int64_t id : ids) {
+    auto it = rows.find(id);
+    if (it != rows.end() && !it->second.permanent_read) missing.emplace_back(id, &it->second);
+  }
+  if (missing.empty()) return;
+  ContactReader reader("contacts_pkey", true);
+  for (auto &[id, row] : missing) reader.read_permanent(account_id, id, *row);
+  reader.finish();
 }
 
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids) {

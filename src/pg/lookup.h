@@ -33,6 +33,9 @@ struct ContactRow {
   // The request's ProfileFields would change the contact (read_state with
   // fields only).
   bool fields_change = false;
+  // state.permanent was read. An import batch reads it only for contacts
+  // whose rows' decisions can depend on it (read_snapshot).
+  bool permanent_read = true;
 };
 
 // Everything decide() and apply need about the current state.
@@ -87,10 +90,12 @@ struct ContactProfile {
   std::optional<std::string> attributes;  // the jsonb value's bytes, with its 4-byte header
 };
 
-// Contacts by ID with their permanent identifiers, without locks, with a
-// new snapshot; with `profiles`, each contact's fields there too.
+// Contacts by ID, without locks, with a new snapshot; with `profiles`,
+// each contact's fields there too; with `permanent`, their permanent
+// identifiers (otherwise permanent_read is false).
 std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::set<int64_t> &ids,
-                                                std::map<int64_t, ContactProfile> *profiles = nullptr);
+                                                std::map<int64_t, ContactProfile> *profiles = nullptr,
+                                                bool permanent = true);
 
 // The same by external ID (contacts_external_id_key), into `rows` (and
 // `profiles`); returns the ID of each contact found, by external ID. A
@@ -99,7 +104,13 @@ std::map<int64_t, ContactRow> read_contact_rows(int64_t account_id, const std::s
 std::map<std::string, int64_t> read_contacts_by_external_id(int64_t account_id,
                                                            const std::vector<std::string> &external_ids,
                                                            std::map<int64_t, ContactRow> &rows,
-                                                           std::map<int64_t, ContactProfile> *profiles);
+                                                           std::map<int64_t, ContactProfile> *profiles,
+                                                           bool permanent = true);
+
+// Reads the permanent identifiers of the contacts `ids` of `rows` that do
+// not have them yet, with a new snapshot.
+void read_permanent_identifiers(int64_t account_id, const std::set<int64_t> &ids,
+                                std::map<int64_t, ContactRow> &rows);
 
 // The same, locked FOR NO KEY UPDATE in contact ID order.
 std::map<int64_t, ContactRow> lock_contact_rows(int64_t account_id, const std::set<int64_t> &ids);

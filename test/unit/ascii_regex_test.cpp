@@ -79,6 +79,14 @@ const MatchCase kMatches[] = {
     {"^a.b$", "a\nb", true},  // . takes a newline: no REG_NEWLINE
     {"x|^y", "ay", false},
     {"x|^y", "yes", true},
+    // anchored at 0 on every way, or not: a search may stop early only then
+    {"(^a|^b)c", "xbc", false},
+    {"(^a|^b)c", "bc", true},
+    {"^a|b", "xb", true},
+    {"^ab", "xab", false},
+    {"^(a|b)+x$", "abx", true},
+    {"(^|y)x", "yx", true},
+    {"(^|y)x", "zx", false},
 };
 
 TEST(AsciiRegex, MatchesAsPostgresDoes) {
