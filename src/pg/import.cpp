@@ -6,6 +6,7 @@
 // Rows run in batches (import_batch.h).
 #include "core/identity_error.h"
 #include "pg/access.h"
+#include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
 #include "pg/import_source.h"
 #include "pg/module.h"
@@ -109,6 +110,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     MemoryContext scratch = pg_call([]() noexcept {
       return AllocSetContextCreate(CurrentMemoryContext, "import_contacts results", ALLOCSET_DEFAULT_SIZES);
     });
+    KeepFreedMemory keep;  // goes last: after the rows and the threads
     // Each batch's rows are read before the previous batch is written, and
     // their identifiers normalized on another thread meanwhile. The rows
     // are declared before what normalizes them, so that an error's unwinding

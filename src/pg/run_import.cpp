@@ -6,6 +6,7 @@
 #include "core/identity_error.h"
 #include "core/json_text.h"
 #include "pg/access.h"
+#include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
 #include "pg/import_source.h"
 #include "pg/pg_boundary.h"
@@ -246,6 +247,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     pgshell::Param lock_class{Int32GetDatum(kImportLockClass), false};
     pgshell::Param lock_key{Int32GetDatum(static_cast<int32_t>(run.import_id)), false};
     ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
+    KeepFreedMemory keep;
     while (!run.done) {
       {
         RunAs as_owner(owner);
