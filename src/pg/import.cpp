@@ -117,6 +117,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     // joins the thread before the rows go.
     std::vector<SourceRow> rows, next;
     NormalizedAhead ahead, next_ahead;
+    bool assume_new_keys = true;  // until a batch finds otherwise (run_batch)
     spi_connect();
     rows = reader.next(kBatchRows);
     if (rows.empty()) reader.close_cursor();
@@ -125,7 +126,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
       spi_connect();
       next = reader.next(kBatchRows);
       next_ahead.start(keys_of(next));
-      std::vector<RowResult> batch = run_batch(rows, &ahead);
+      std::vector<RowResult> batch = run_batch(rows, &ahead, &assume_new_keys);
       if (next.empty()) reader.close_cursor();
       spi_finish();
       put_results(results, batch, scratch, progress);

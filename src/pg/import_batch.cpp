@@ -83,21 +83,30 @@ RowResult row_failed(const SourceRow &row, const IdentityError &e) {
   return row_failed(row, e.sqlstate(), e.detail().empty() ? std::string(e.what()) : std::string(e.what()) + ": " + e.detail());
 }
 
-// Runs a batch in one subtransaction, set-based first. On an unexpected
-// error (or a concurrent writer in the way of the set-based plan) the batch
-// runs again row by row, and again without each row that failed, every
-// attempt in its own subtransaction.
-std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead) {
-  try {
-    std::vector<RowResult> results;
-    in_subtransaction([&] {
-      results = apply_set_based(rows, [&](size_t i, const identity::Request &request) {
-        return apply_row(rows[i], &request);
-      }, ahead);
-    });
-    return results;
-  } catch (...) {
-    if (!is_row_error()) throw;
+// Runs a batch in one subtransaction, set-based first. With
+// *assume_new_keys, the first try takes the keys of new external IDs to be
+// new (import_set_based.h); when one is not, the assumption is dropped for
+// this batch and the ones after it (*assume_new_keys becomes false) and the
+// batch is tried set-based again. On an unexpected error (or a concurrent
+// writer in the way of the set-based plan) the batch runs again row by row,
+// and again without each row that failed, every attempt in its own
+// subtransaction.
+std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead, bool *assume_new_keys) {
+  for (bool assume = assume_new_keys && *assume_new_keys;; assume = false) {
+    try {
+      std::vector<RowResult> results;
+      in_subtransaction([&] {
+        results = apply_set_based(rows, [&](size_t i, const identity::Request &request) {
+          return apply_row(rows[i], &request);
+        }, ahead, assume);
+      });
+      return results;
+    } catch (...) {
+      if (!is_row_error()) throw;
+    }
+    if (!assume) break;
+    *assume_new_keys = false;
+    ahead = nullptr;  // the first try took its work
   }
   std::map<size_t, RowResult> set_aside;
   for (;;) {

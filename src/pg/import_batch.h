@@ -31,8 +31,11 @@ RowResult row_failed(const SourceRow &row, const identity::IdentityError &error)
 
 // Applies the rows in order, each as upsert_contact with the import's
 // dedupe_on would; one result per row. Needs SPI. `ahead`, when given, has
-// been started on these rows' keys.
-std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead = nullptr);
+// been started on these rows' keys. `assume_new_keys`, when given, is the
+// import's: true until a batch finds a key of a new external ID taken
+// (import_set_based.h), then false for the rest of the import.
+std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead = nullptr,
+                                 bool *assume_new_keys = nullptr);
 
 // Counts results and says so in a NOTICE every
 // contact_identity.import_progress_rows rows: rows done, failed, and how

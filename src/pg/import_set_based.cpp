@@ -253,11 +253,13 @@ std::set<int64_t> needing_permanent(const std::vector<std::optional<Request>> &r
 // email and phone, which a contact always holds ("email_not_held"): a batch
 // of known people reads one key per row. (A holder-less external ID row,
 // which no write leaves behind, would be missed here; inserting the key
-// again then fails, and the batch runs row by row.) Permanent identifiers
-// are read last, for the contacts that need them (needing_permanent).
+// again then fails, and the batch runs row by row.) With
+// `assume_new_keys`, the other keys of a row whose external ID nobody has
+// are not read at all (import_set_based.h). Permanent identifiers are read
+// last, for the contacts that need them (needing_permanent).
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
                                       std::map<int64_t, ContactRow> &rows,
-                                      std::map<int64_t, ContactProfile> &profiles) {
+                                      std::map<int64_t, ContactProfile> &profiles, bool assume_new_keys) {
   std::unordered_set<KeyId, identity::KeyIdHash> first_keys;
   std::vector<std::string> external_ids;
   std::set<int64_t> ids;
@@ -286,6 +288,7 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
     const identity::Key *ext = request ? external_id_key(*request) : nullptr;
     if (!ext) continue;
     auto held = snapshot.keys.find({ext->type, ext->value});
+    if (held == snapshot.keys.end() && assume_new_keys) continue;
     const ContactRow *holder = nullptr;
     if (held != snapshot.keys.end() && held->second) {
       auto row = rows.find(*held->second);
@@ -473,7 +476,7 @@ std::set<int64_t> update_contacts(int64_t account_id, const std::vector<ContactW
 }  // namespace
 
 std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const RowByRow &row_by_row,
-                                       NormalizedAhead *ahead) {
+                                       NormalizedAhead *ahead, bool assume_new_keys) {
   std::vector<RowResult> results(rows.size());
   if (rows.empty()) return results;
   const int64_t account_id = rows.front().keys.account_id;
@@ -482,7 +485,7 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
 
   std::map<int64_t, ContactRow> contact_rows;
   std::map<int64_t, ContactProfile> profiles;
-  identity::BatchSnapshot snapshot = read_snapshot(account_id, requests, contact_rows, profiles);
+  identity::BatchSnapshot snapshot = read_snapshot(account_id, requests, contact_rows, profiles, assume_new_keys);
   std::vector<const Request *> pointers;
   for (const auto &request : requests) pointers.push_back(request ? &*request : nullptr);
   std::vector<PlannedRow> plans = identity::plan_batch(pointers, snapshot);

@@ -15,6 +15,12 @@
 // concurrent writer inserted meanwhile is a unique violation. Either way
 // the caller runs the batch again row by row, where every row claims and
 // locks its keys.
+//
+// With `assume_new_keys`, the other keys of a row whose external ID no
+// contact has are taken to be new without reading them (an import of new
+// people reads one key per row instead of three). A key that is not new
+// then makes the index insertion fail like a concurrent writer's, and the
+// caller runs the batch again without the assumption (run_batch).
 #pragma once
 
 #include <functional>
@@ -34,6 +40,6 @@ struct SetBasedConflict : std::runtime_error {
 // with its request already built. One result per row, in order. Needs SPI.
 using RowByRow = std::function<RowResult(size_t, const identity::Request &)>;
 std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const RowByRow &row_by_row,
-                                       NormalizedAhead *ahead = nullptr);
+                                       NormalizedAhead *ahead = nullptr, bool assume_new_keys = false);
 
 }  // namespace pgshell

@@ -248,6 +248,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     pgshell::Param lock_key{Int32GetDatum(static_cast<int32_t>(run.import_id)), false};
     ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
     KeepFreedMemory keep;
+    bool assume_new_keys = true;  // until a batch finds otherwise (run_batch)
     while (!run.done) {
       {
         RunAs as_owner(owner);
@@ -262,7 +263,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
         run = load_import(run.import_id, account_id);
         if (!run.done) {
           std::vector<SourceRow> rows = reader->page(run.position, run.batch_size);
-          std::vector<RowResult> results = run_batch(rows);
+          std::vector<RowResult> results = run_batch(rows, nullptr, &assume_new_keys);
           record_batch(run, rows, results, rows.empty());
           for (const RowResult &r : results) progress.count(r);
         }
