@@ -121,7 +121,19 @@ SELECT c.external_id, c.first_name, c.attributes, c.ctid = b.version AS same_row
         WHERE l.account_id = 7 AND l.contact_id = c.contact_id AND l.action = 'updated') AS updated_logged
 FROM contact_identity.contacts c JOIN fields_before b USING (external_id) WHERE c.account_id = 7 ORDER BY 1;
 
+-- A merged contact holds two emails; a row sending the one that is not its
+-- primary email leaves the primary as it is, as upsert_contact does (the
+-- batch reads the contact's identifiers for such a row: its email is not
+-- the primary one).
+SELECT contact_id AS winner FROM contact_identity.upsert_contact(external_id => 'm-1', email => 'first@x.io', account_id => 8) \gset
+SELECT contact_id AS loser FROM contact_identity.upsert_contact(email => 'second@x.io', account_id => 8) \gset
+SELECT contact_identity.merge_contacts(:winner, :loser, account_id => 8) = :winner AS merged;
+CREATE TABLE src_primary AS SELECT 'm-1' AS external_id, 'second@x.io' AS email, 'Kept' AS first_name;
+SELECT action, matched_by FROM contact_identity.import_contacts('src_primary', account_id => 8);
+SELECT external_id, email, first_name FROM contact_identity.contacts WHERE account_id = 8 AND merged_into IS NULL;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
-DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json, src_fields, fields_before;
+DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json, src_fields, fields_before,
+    src_primary;

@@ -212,14 +212,16 @@ void read_holders_and_contacts(int64_t account_id, std::vector<KeyId> keys, std:
   for (auto &[id, row] : read_contact_rows(account_id, ids, &profiles, false)) rows.emplace(id, std::move(row));
 }
 
-// The contacts whose permanent identifiers a row's decision can depend on.
-// A row whose keys one contact holds all of, that clears nothing, decides
-// alike whatever else that contact holds (decide(): no other holder to
-// merge or refuse, no permanent value it sends that the winner lacks, so
-// nothing is detached): the import of known people reads no identifiers.
-// Any other row needs those of every contact it involves.
+// The contacts whose permanent identifiers a row's plan can depend on. A
+// row whose keys one contact holds all of, that clears nothing, and whose
+// email and phone are that contact's primary ones, is planned alike
+// whatever else the contact holds: decide() has no other holder to merge
+// or refuse and no value the contact lacks, so nothing is detached, and
+// primary_after() keeps the primaries. The import of known people reads no
+// identifiers. Any other row needs those of every contact it involves.
 std::set<int64_t> needing_permanent(const std::vector<std::optional<Request>> &requests,
-                                    const identity::BatchSnapshot &snapshot) {
+                                    const identity::BatchSnapshot &snapshot,
+                                    const std::map<int64_t, ContactRow> &rows) {
   std::set<int64_t> ids;
   std::vector<int64_t> involved;
   for (const auto &request : requests) {
@@ -238,6 +240,16 @@ std::set<int64_t> needing_permanent(const std::vector<std::optional<Request>> &r
     if (request->contact_id) {
       if (!involved.empty() && involved.front() != *request->contact_id) one_holder = false;
       involved.push_back(*request->contact_id);
+    }
+    if (one_holder && !involved.empty()) {
+      auto row = rows.find(involved.front());
+      for (const identity::Key &key : request->keys) {
+        if (row == rows.end()) break;
+        const std::optional<std::string> *primary =
+            key.type == "email" ? &row->second.email : key.type == "phone" ? &row->second.phone : nullptr;
+        if (primary && *primary != key.value) one_holder = false;
+      }
+      if (row == rows.end()) one_holder = false;
     }
     if (!one_holder) ids.insert(involved.begin(), involved.end());
   }
@@ -307,7 +319,7 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
     }
   }
   if (!more_keys.empty()) read_holders_and_contacts(account_id, std::move(more_keys), {}, snapshot, rows, profiles);
-  read_permanent_identifiers(account_id, needing_permanent(requests, snapshot), rows);
+  read_permanent_identifiers(account_id, needing_permanent(requests, snapshot, rows), rows);
   for (const auto &[id, row] : rows) {
     if (row.merged_into)
       snapshot.merged_into[id] = follow_contact(account_id, id, false);
