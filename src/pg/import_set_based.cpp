@@ -70,10 +70,14 @@ Statement insert_identifiers_statement{
 
 // Locks, in contact ID order, the contacts a planned update will write:
 // those that change, and ($10) those that get new keys. A contact the row
-// leaves as it is stays unlocked and unwritten.
+// leaves as it is stays unlocked and unwritten. Returns each locked
+// contact's identifying columns as they are now (a lock reads the latest
+// version of the row).
 Statement lock_updates_statement{
-    "SELECT c.contact_id FROM ROWS FROM (" UPDATE_ARRAYS ", " UNNEST(10, "bool") ") AS u(" UPDATE_COLUMNS ", gets_keys),"
-    " LATERAL (SELECT c.contact_id FROM contact_identity.contacts c"
+    "SELECT c.contact_id, c.external_id, c.deleted_at IS NOT NULL, c.merged_into, c.email, c.phone"
+    " FROM ROWS FROM (" UPDATE_ARRAYS ", " UNNEST(10, "bool") ") AS u(" UPDATE_COLUMNS ", gets_keys),"
+    " LATERAL (SELECT c.contact_id, c.external_id, c.deleted_at, c.merged_into, c.email, c.phone"
+    "  FROM contact_identity.contacts c"
     "  WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) u.id"
     "  AND (u.gets_keys OR " CHANGED ") FOR NO KEY UPDATE) c",
     {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
@@ -337,6 +341,18 @@ bool same_identity(const ContactRow &a, const ContactRow &b) {
          a.email == b.email && a.phone == b.phone;
 }
 
+// Whether `key` is the external ID, primary email or primary phone of
+// `contact` as read, and the plan saw `contact` hold it.
+bool is_own_column(const ContactRow &contact, const identity::Key &key, const identity::BatchSnapshot &snapshot) {
+  const std::optional<std::string> *column = key.key_class == identity::KeyClass::kExternalId ? &contact.state.external_id
+                                             : key.type == "email"                             ? &contact.email
+                                             : key.type == "phone"                             ? &contact.phone
+                                                                                               : nullptr;
+  if (!column || *column != key.value) return false;
+  auto held = snapshot.keys.find({key.type, key.value});
+  return held != snapshot.keys.end() && held->second == contact.state.id;
+}
+
 // Locks the contacts the planned updates write and checks that what the
 // plan was made on still holds; returns the locked ones.
 std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrite> &updates,
@@ -354,18 +370,33 @@ std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrit
   params.push_back(bool_param(rows.front().fields.clear_nulls));
   params.push_back(bool_array_param(gets_keys));
   uint64_t n = execute(lock_updates_statement, params, false);
-  for (uint64_t r = 0; r < n; r++) locked.insert(result_int8(r, 1).value_or(0));
+  std::map<int64_t, ContactRow> now;
+  for (uint64_t r = 0; r < n; r++) {
+    ContactRow row;
+    row.state.id = result_int8(r, 1).value_or(0);
+    row.state.external_id = result_text(r, 2);
+    row.state.deleted = result_bool(r, 3);
+    row.merged_into = result_int8(r, 4);
+    row.email = result_text(r, 5);
+    row.phone = result_text(r, 6);
+    row.permanent_read = false;
+    locked.insert(row.state.id);
+    now.emplace(row.state.id, std::move(row));
+  }
   if (locked.empty()) return locked;
 
   // Under the locks, the contacts and the holders of their rows' keys must
-  // be what the plan saw; otherwise a concurrent writer got in between.
-  std::set<int64_t> with_permanent, without;
+  // be what the plan saw; otherwise a concurrent writer got in between. A
+  // key that is the contact's external ID, primary email or primary phone,
+  // and was its key in the plan, needs no second look: a contact holds
+  // those (verify(): external_id_not_held, email_not_held, phone_not_held),
+  // and same_identity() finds them unchanged.
+  std::set<int64_t> with_permanent;
   for (int64_t id : locked) {
     auto was = before.find(id);
-    (was == before.end() || was->second.permanent_read ? with_permanent : without).insert(id);
+    if (was == before.end() || was->second.permanent_read) with_permanent.insert(id);
   }
-  std::map<int64_t, ContactRow> now = read_contact_rows(account_id, with_permanent);
-  now.merge(read_contact_rows(account_id, without, nullptr, false));
+  read_permanent_identifiers(account_id, with_permanent, now);
   std::set<KeyId> keys;
   for (const ContactWrite &w : updates) {
     if (!locked.count(w.id)) continue;
@@ -373,7 +404,8 @@ std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrit
     auto is = now.find(w.id);
     if (was == before.end() || is == now.end() || !same_identity(was->second, is->second))
       throw SetBasedConflict("contact " + std::to_string(w.id) + " changed while the batch was planned");
-    for (const identity::Key &key : requests[w.row]->keys) keys.emplace(key.type, key.value);
+    for (const identity::Key &key : requests[w.row]->keys)
+      if (!is_own_column(was->second, key, snapshot)) keys.emplace(key.type, key.value);
   }
   auto holders = read_key_holders(account_id, std::vector<KeyId>(keys.begin(), keys.end()));
   for (const KeyId &key : keys) {
