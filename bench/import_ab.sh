@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/import_ab.sh: two builds of the library, A and B, taking turns on the
-# same import: the seconds of import_contacts into an empty account and of
-# the same rows again, ROUNDS times each. For a change's before/after on a
+# same import: the seconds of import_contacts into an empty account, of
+# the same rows again, and of the rows with every first name changed,
+# ROUNDS times each. For a change's before/after on a
 # noisy machine. A figure, never a pass/fail. Installs each library in turn
 # over the installed one (copy, then rename: a running backend keeps the
 # file it mapped), so it needs write access to pg_config --pkglibdir, a
@@ -30,7 +31,7 @@ SELECT round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 2);
 SQL
 }
 
-echo "round side created_s unchanged_s"
+echo "round side created_s unchanged_s first_names_s"
 for round in $(seq "$rounds"); do
   for side in A B; do
     version=
@@ -48,6 +49,10 @@ for round in $(seq "$rounds"); do
     import="SELECT count(*) FROM contact_identity.import_contacts('bench_ab_source')"
     created=$(seconds "$import")
     unchanged=$(seconds "$import")
-    echo "$round $side $created $unchanged"
+    # Every first name changed: the pass that locks and updates.
+    q -c "UPDATE bench_ab_source SET first_name = first_name || ' Jr'" -c "VACUUM ANALYZE bench_ab_source" \
+      -c "CHECKPOINT"
+    first_names=$(seconds "$import")
+    echo "$round $side $created $unchanged $first_names"
   done
 done

@@ -132,8 +132,24 @@ CREATE TABLE src_primary AS SELECT 'm-1' AS external_id, 'second@x.io' AS email,
 SELECT action, matched_by FROM contact_identity.import_contacts('src_primary', account_id => 8);
 SELECT external_id, email, first_name FROM contact_identity.contacts WHERE account_id = 8 AND merged_into IS NULL;
 
+-- A new external ID's other keys are taken to be new without a read, and
+-- checked by their insertion. A row refused on another key inserts
+-- nothing: it must be decided on all of its keys, as upsert_contact
+-- decides it. Row 1's email (searched before its phone) belongs to c-1;
+-- its phone, read for row 2, to d-1. Both refuse the row; the email
+-- names it.
+SELECT action FROM contact_identity.upsert_contact(external_id => 'c-1', email => 'taken@x.io', account_id => 10);
+SELECT action FROM contact_identity.upsert_contact(external_id => 'd-1', phone => '+380501112233', account_id => 10);
+CREATE TABLE src_unread (row_number int, external_id text, email text, phone text);
+INSERT INTO src_unread VALUES (1, 'n-5', 'taken@x.io', '+380501112233'), (2, NULL, NULL, '+380501112233');
+SELECT row_number, action, error_code, error_message
+FROM contact_identity.import_contacts('src_unread', account_id => 10);
+SELECT contact_identity.upsert_contact(external_id => 'n-5', email => 'taken@x.io', phone => '+380501112233',
+                                       dedupe_on => 'external_id', account_id => 10);
+SELECT count(*) AS contacts FROM contact_identity.contacts WHERE account_id = 10;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json, src_fields, fields_before,
-    src_primary;
+    src_primary, src_unread;

@@ -271,11 +271,13 @@ std::set<int64_t> needing_permanent(const std::vector<std::optional<Request>> &r
 // which no write leaves behind, would be missed here; inserting the key
 // again then fails, and the batch runs row by row.) With
 // `assume_new_keys`, the other keys of a row whose external ID nobody has
-// are not read at all (import_set_based.h). Permanent identifiers are read
-// last, for the contacts that need them (needing_permanent).
+// are not read at all (import_set_based.h); `assumed` then says which rows
+// have a key neither read nor known. Permanent identifiers are read last,
+// for the contacts that need them (needing_permanent).
 identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std::optional<Request>> &requests,
                                       std::map<int64_t, ContactRow> &rows,
-                                      std::map<int64_t, ContactProfile> &profiles, bool assume_new_keys) {
+                                      std::map<int64_t, ContactProfile> &profiles, bool assume_new_keys,
+                                      std::vector<bool> &assumed) {
   std::unordered_set<KeyId, identity::KeyIdHash> first_keys;
   std::vector<std::string> external_ids;
   std::set<int64_t> ids;
@@ -300,11 +302,16 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
   read_holders_and_contacts(account_id, std::move(other_keys), ids, snapshot, rows, profiles);
 
   std::vector<KeyId> more_keys;
-  for (const auto &request : requests) {
+  std::vector<size_t> not_read;  // rows whose other keys are taken to be new
+  for (size_t r = 0; r < requests.size(); r++) {
+    const auto &request = requests[r];
     const identity::Key *ext = request ? external_id_key(*request) : nullptr;
     if (!ext) continue;
     auto held = snapshot.keys.find({ext->type, ext->value});
-    if (held == snapshot.keys.end() && assume_new_keys) continue;
+    if (held == snapshot.keys.end() && assume_new_keys) {
+      not_read.push_back(r);
+      continue;
+    }
     const ContactRow *holder = nullptr;
     if (held != snapshot.keys.end() && held->second) {
       auto row = rows.find(*held->second);
@@ -321,6 +328,16 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
       else
         more_keys.push_back(std::move(id));
     }
+  }
+  assumed.assign(requests.size(), false);
+  if (!not_read.empty()) {
+    std::unordered_set<KeyId, identity::KeyIdHash> read(more_keys.begin(), more_keys.end());
+    for (size_t r : not_read)
+      for (const identity::Key &key : requests[r]->keys) {
+        KeyId id{key.type, key.value};
+        if (key.key_class != identity::KeyClass::kExternalId && !first_keys.count(id) && !read.count(id))
+          assumed[r] = true;
+      }
   }
   if (!more_keys.empty()) read_holders_and_contacts(account_id, std::move(more_keys), {}, snapshot, rows, profiles);
   read_permanent_identifiers(account_id, needing_permanent(requests, snapshot, rows), rows);
@@ -529,10 +546,20 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
 
   std::map<int64_t, ContactRow> contact_rows;
   std::map<int64_t, ContactProfile> profiles;
-  identity::BatchSnapshot snapshot = read_snapshot(account_id, requests, contact_rows, profiles, assume_new_keys);
+  std::vector<bool> assumed;
+  identity::BatchSnapshot snapshot =
+      read_snapshot(account_id, requests, contact_rows, profiles, assume_new_keys, assumed);
   std::vector<const Request *> pointers;
   for (const auto &request : requests) pointers.push_back(request ? &*request : nullptr);
   std::vector<PlannedRow> plans = identity::plan_batch(pointers, snapshot);
+  // A key taken to be new is checked by its insertion. A row refused or
+  // skipped on its other keys inserts nothing, and might have been decided
+  // otherwise on a read of all of them: the batch is tried again reading
+  // them (run_batch).
+  for (size_t i = 0; i < plans.size(); i++)
+    if (assumed[i] && (plans[i].plan == RowPlan::kFailed || plans[i].plan == RowPlan::kSkipped))
+      throw SetBasedConflict("row " + std::to_string(rows[i].row_number) +
+                             " was decided without reading keys taken to be new");
 
   // What each planned create and update writes.
   std::vector<ContactWrite> creates, updates;
