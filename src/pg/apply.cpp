@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "core/json_text.h"
+#include "core/write_rules.h"
 #include "pg/config_cache.h"
 #include "pg/events.h"
 #include "pg/log_batch.h"
@@ -378,26 +379,9 @@ void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, co
   }
 }
 
-bool may_pass_limits(const Request &request, const Decision &d) {
-  if (!d.merged.empty() || !d.moved.empty()) return true;
-  std::map<std::string, int> gained;  // changeable type -> identifiers attached
-  for (size_t i : d.attached)
-    if (request.keys[i].key_class == identity::KeyClass::kChangeable) gained[request.keys[i].type]++;
-  if (gained.empty()) return false;
-  if (!d.create) return true;
-  // A new contact holds only the request's keys, and every limit is 1 or more.
-  return std::any_of(gained.begin(), gained.end(), [](const auto &g) { return g.second > 1; });
-}
-
 std::optional<std::string> primary_after(const std::string &type, const Request &request, const ContactRow *winner) {
-  OptText held = !winner ? std::nullopt : type == "email" ? winner->email : winner->phone;
-  OptText sent = key_value(request, type);
-  if (!sent) return request.clear_types.count(type) ? std::nullopt : held;
-  if (held) {  // one of several values the winner holds (after a merge): its own stays primary
-    auto values = winner->state.permanent.find(type);
-    if (values != winner->state.permanent.end() && values->second.count(*sent)) return held;
-  }
-  return sent;
+  if (!winner) return identity::primary_after(type, request, nullptr, std::nullopt);
+  return identity::primary_after(type, request, &winner->state, type == "email" ? winner->email : winner->phone);
 }
 
 void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,
@@ -517,7 +501,7 @@ Outcome apply_decision(int64_t account_id, const Request &request, const LookupR
   // Only a key seen before can carry anonymous history.
   attach_anonymous_events(account_id, id, remembered, log);
   // New changeable identifiers, or a merged whole, may pass a type's limit.
-  if (may_pass_limits(request, d)) enforce_limits(account_id, {id}, out.matched_by, log, d.merged);
+  if (identity::may_pass_limits(request, d)) enforce_limits(account_id, {id}, out.matched_by, log, d.merged);
 
   // A profile the call leaves as it is needs no UPDATE at all (a login).
   bool may_change = fields.first_name || fields.last_name || fields.attributes_json || fields.clear_nulls ||

@@ -22,10 +22,7 @@ struct Outcome {
 
 class LogBatch;
 
-// The primary email or phone ("email" or "phone") a write leaves on its
-// winner, merges aside: the value the request sends, unless the winner
-// already holds it besides its own primary one (after a merge); with none
-// sent, the winner's, unless the request clears it.
+// identity::primary_after (core/write_rules.h) for a contact as loaded.
 std::optional<std::string> primary_after(const std::string &type, const identity::Request &request,
                                          const ContactRow *winner);
 
@@ -50,9 +47,6 @@ void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts,
 // profile did not: export_changes finds them. The caller holds their locks.
 void touch_contacts(int64_t account_id, const std::vector<int64_t> &contacts);
 
-// Whether a write may leave its contact past a type's limit: it gains
-// changeable identifiers (a new contact, more than one of a type) or merges.
-bool may_pass_limits(const identity::Request &request, const identity::Decision &decision);
 
 // A new contact ID from the contacts' identity sequence, without a
 // statement: new keys go in with their holder before the contact.

@@ -9,7 +9,9 @@
 // While an import runs, the thresholds are raised; the memory held is
 // still one batch's, never the source's. When the last import of the
 // backend ends, glibc's starting thresholds are set again and the free
-// memory is given back (malloc_trim).
+// memory is given back (malloc_trim). glibc has no call that reads them:
+// a server started with other thresholds (GLIBC_TUNABLES) gets the
+// starting ones back in a backend that ran an import.
 #pragma once
 
 namespace pgshell {

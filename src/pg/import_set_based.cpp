@@ -8,6 +8,7 @@
 
 #include "core/batch_plan.h"
 #include "core/identity_error.h"
+#include "core/write_rules.h"
 #include "pg/apply.h"
 #include "pg/bulk_insert.h"
 #include "pg/log_batch.h"
@@ -648,7 +649,7 @@ std::vector<RowResult> apply_set_based(const std::vector<SourceRow> &rows, const
   std::map<OptText, std::vector<int64_t>> gained;
   for (size_t row = 0; row < rows.size(); row++) {
     const Decision &d = plans[row].decision;
-    if (contact_of_row[row] && may_pass_limits(*requests[row], d))
+    if (contact_of_row[row] && identity::may_pass_limits(*requests[row], d))
       gained[d.matched_by.empty() ? OptText() : OptText(d.matched_by)].push_back(*contact_of_row[row]);
   }
   for (const auto &[matched_by, ids] : gained) enforce_limits(account_id, ids, matched_by, log);

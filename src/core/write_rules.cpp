@@ -1,0 +1,37 @@
+// write_rules.cpp: a write's primary values and limit check (write_rules.h).
+#include "core/write_rules.h"
+
+#include <algorithm>
+#include <map>
+
+namespace identity {
+
+std::optional<std::string> primary_after(const std::string &type, const Request &request,
+                                         const ContactState *winner,
+                                         const std::optional<std::string> &winner_primary) {
+  const std::optional<std::string> held = winner ? winner_primary : std::nullopt;
+  std::optional<std::string> sent;
+  for (const Key &key : request.keys)
+    if (key.type == type) {
+      sent = key.value;
+      break;
+    }
+  if (!sent) return request.clear_types.count(type) ? std::nullopt : held;
+  if (held && *held != *sent) {  // one of several values the winner holds: its own stays primary
+    auto values = winner->permanent.find(type);
+    if (values != winner->permanent.end() && values->second.count(*sent)) return held;
+  }
+  return sent;
+}
+
+bool may_pass_limits(const Request &request, const Decision &d) {
+  if (!d.merged.empty() || !d.moved.empty()) return true;
+  std::map<std::string, int> gained;  // changeable type -> identifiers attached
+  for (size_t i : d.attached)
+    if (request.keys[i].key_class == KeyClass::kChangeable) gained[request.keys[i].type]++;
+  if (gained.empty()) return false;
+  if (!d.create) return true;
+  return std::any_of(gained.begin(), gained.end(), [](const auto &g) { return g.second > 1; });
+}
+
+}  // namespace identity
