@@ -85,9 +85,10 @@ RowResult row_failed(const SourceRow &row, const IdentityError &e) {
 
 // Runs a batch in one subtransaction, set-based first. With
 // *assume_new_keys, the first try takes the keys of new external IDs to be
-// new (import_set_based.h); when one is not, the assumption is dropped for
-// this batch and the ones after it (*assume_new_keys becomes false) and the
-// batch is tried set-based again. On an unexpected error (or a concurrent
+// new (import_set_based.h); when that try fails (a key was not new, or any
+// other row's error), the assumption is dropped for this batch and the ones
+// after it (*assume_new_keys becomes false) and the batch is tried
+// set-based again. On an unexpected error (or a concurrent
 // writer in the way of the set-based plan) the batch runs again row by row,
 // and again without each row that failed, every attempt in its own
 // subtransaction.
