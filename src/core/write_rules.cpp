@@ -6,16 +6,17 @@
 
 namespace identity {
 
+std::optional<std::string> key_value(const Request &request, const std::string &type) {
+  for (const Key &key : request.keys)
+    if (key.type == type) return key.value;
+  return std::nullopt;
+}
+
 std::optional<std::string> primary_after(const std::string &type, const Request &request,
                                          const ContactState *winner,
                                          const std::optional<std::string> &winner_primary) {
   const std::optional<std::string> held = winner ? winner_primary : std::nullopt;
-  std::optional<std::string> sent;
-  for (const Key &key : request.keys)
-    if (key.type == type) {
-      sent = key.value;
-      break;
-    }
+  const std::optional<std::string> sent = key_value(request, type);
   if (!sent) return request.clear_types.count(type) ? std::nullopt : held;
   if (held && *held != *sent) {  // one of several values the winner holds: its own stays primary
     auto values = winner->permanent.find(type);

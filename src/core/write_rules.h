@@ -11,6 +11,9 @@
 
 namespace identity {
 
+// Value of the request's first key of this type, if it has one.
+std::optional<std::string> key_value(const Request &request, const std::string &type);
+
 // The primary email or phone (`type` "email" or "phone") a write leaves on
 // its winner, merges aside: the value the request sends, unless the winner
 // already holds it besides its own primary (`winner_primary`; after a merge

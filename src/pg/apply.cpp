@@ -219,8 +219,8 @@ OptText primary(const std::string &type, const Request &request, const ContactRo
   if (value || request.clear_types.count(type)) return value;
   for (int64_t loser : d.merged) {
     const ContactRow &row = snap.rows.at(loser);
-    const OptText &held = type == "email" ? row.email : row.phone;
-    if (held) return held;
+    const OptText *held = primary_column(row, type);
+    if (held && *held) return *held;
   }
   return std::nullopt;
 }
@@ -381,7 +381,8 @@ void enforce_limits(int64_t account_id, const std::vector<int64_t> &contacts, co
 
 std::optional<std::string> primary_after(const std::string &type, const Request &request, const ContactRow *winner) {
   if (!winner) return identity::primary_after(type, request, nullptr, std::nullopt);
-  return identity::primary_after(type, request, &winner->state, type == "email" ? winner->email : winner->phone);
+  const OptText *column = primary_column(*winner, type);
+  return identity::primary_after(type, request, &winner->state, column ? *column : std::nullopt);
 }
 
 void merge_into(int64_t account_id, const ContactRow &loser, int64_t winner, const std::optional<std::string> &matched_by,

@@ -2,9 +2,11 @@
 // database's own lower() and ~* so that the answer is the one SQL would give.
 #include "pg/blocked_check.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
+#include "core/normalize.h"
 #include "pg/pg_boundary.h"
 #include "pg/postgres_headers.h"
 
@@ -78,13 +80,9 @@ bool applies_to(const BlockedValue &b, const std::string &type) {
 // gives for it.
 std::optional<std::string> lowered_here(const BlockedValues &blocked, const std::string &s) {
   if (!identity::is_ascii(s)) return std::nullopt;
-  std::string lower = s;
-  for (char &c : lower)
-    if (c >= 'A' && c <= 'Z') {
-      if (!blocked.ascii_lower) return std::nullopt;
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  return lower;
+  if (!blocked.ascii_lower && std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+    return std::nullopt;
+  return identity::ascii_lower(s);
 }
 
 // The earliest row of `rows` (indexes into blocked.rows) that applies to the type.

@@ -106,8 +106,7 @@ std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedA
       if (!is_row_error()) throw;
     }
     if (!assume) break;
-    *assume_new_keys = false;
-    ahead = nullptr;  // the first try took its work
+    *assume_new_keys = false;  // the next try normalizes again: build_requests took ahead's work
   }
   std::map<size_t, RowResult> set_aside;
   for (;;) {

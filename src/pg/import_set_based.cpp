@@ -250,8 +250,7 @@ std::set<int64_t> needing_permanent(const std::vector<std::optional<Request>> &r
       auto row = rows.find(involved.front());
       for (const identity::Key &key : request->keys) {
         if (row == rows.end()) break;
-        const std::optional<std::string> *primary =
-            key.type == "email" ? &row->second.email : key.type == "phone" ? &row->second.phone : nullptr;
+        const std::optional<std::string> *primary = primary_column(row->second, key.type);
         if (primary && *primary != key.value) one_holder = false;
       }
       if (row == rows.end()) one_holder = false;
@@ -322,8 +321,7 @@ identity::BatchSnapshot read_snapshot(int64_t account_id, const std::vector<std:
       if (key.key_class == identity::KeyClass::kExternalId) continue;  // read already
       KeyId id{key.type, key.value};
       if (first_keys.count(id) || snapshot.keys.count(id)) continue;  // read already
-      const std::optional<std::string> *primary =
-          !holder ? nullptr : key.type == "email" ? &holder->email : key.type == "phone" ? &holder->phone : nullptr;
+      const std::optional<std::string> *primary = holder ? primary_column(*holder, key.type) : nullptr;
       if (primary && *primary == key.value)
         snapshot.keys.emplace(std::move(id), holder->state.id);
       else
@@ -362,10 +360,8 @@ bool same_identity(const ContactRow &a, const ContactRow &b) {
 // Whether `key` is the external ID, primary email or primary phone of
 // `contact` as read, and the plan saw `contact` hold it.
 bool is_own_column(const ContactRow &contact, const identity::Key &key, const identity::BatchSnapshot &snapshot) {
-  const std::optional<std::string> *column = key.key_class == identity::KeyClass::kExternalId ? &contact.state.external_id
-                                             : key.type == "email"                             ? &contact.email
-                                             : key.type == "phone"                             ? &contact.phone
-                                                                                               : nullptr;
+  const std::optional<std::string> *column =
+      key.key_class == identity::KeyClass::kExternalId ? &contact.state.external_id : primary_column(contact, key.type);
   if (!column || *column != key.value) return false;
   auto held = snapshot.keys.find({key.type, key.value});
   return held != snapshot.keys.end() && held->second == contact.state.id;
@@ -409,10 +405,10 @@ std::set<int64_t> lock_updates(int64_t account_id, const std::vector<ContactWrit
   // and was its key in the plan, needs no second look: a contact holds
   // those (verify(): external_id_not_held, email_not_held, phone_not_held),
   // and same_identity() finds them unchanged.
-  std::set<int64_t> with_permanent;
+  std::set<int64_t> with_permanent;  // read the same way as the plan read them
   for (int64_t id : locked) {
     auto was = before.find(id);
-    if (was == before.end() || was->second.permanent_read) with_permanent.insert(id);
+    if (was != before.end() && was->second.permanent_read) with_permanent.insert(id);
   }
   read_permanent_identifiers(account_id, with_permanent, now);
   std::set<KeyId> keys;

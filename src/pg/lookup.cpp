@@ -615,6 +615,18 @@ class ContactReader {
   // The permanent identifiers of contact `id` into `row`.
   void read_permanent(int64_t account_id, int64_t id, ContactRow &row) {
     InMemoryContext in_scratch(scratch_.get(1000));
+    permanent_into(account_id, id, row);
+  }
+
+  void finish() {
+    held_.finish();
+    contacts_.finish();
+    snapshot_.release();
+  }
+
+ private:
+  // read_permanent's work, in the scratch context the caller switched to.
+  void permanent_into(int64_t account_id, int64_t id, ContactRow &row) {
     const Datum by_id[2] = {Int64GetDatum(account_id), Int64GetDatum(id)};
     row.state.permanent.clear();
     held_.probe(by_id);
@@ -625,13 +637,6 @@ class ContactReader {
     row.permanent_read = true;
   }
 
-  void finish() {
-    held_.finish();
-    contacts_.finish();
-    snapshot_.release();
-  }
-
- private:
   std::optional<int64_t> read_key(int64_t account_id, Datum key, std::map<int64_t, ContactRow> &rows,
                                   std::map<int64_t, ContactProfile> *profiles) {
     const Datum values[2] = {Int64GetDatum(account_id), key};
@@ -644,7 +649,7 @@ class ContactReader {
     read_contact_columns(contacts_, columns_, row);
     if (profiles) (*profiles)[id] = read_profile_columns(contacts_, profile_at_);
     if (with_permanent_)
-      read_permanent(account_id, id, row);
+      permanent_into(account_id, id, row);
     else
       row.permanent_read = false;
     rows.emplace(id, std::move(row));

@@ -38,6 +38,12 @@ struct ContactRow {
   bool permanent_read = true;
 };
 
+// The contact's primary column for an identifier type: &email for
+// "email", &phone for "phone", null for every other type.
+inline const std::optional<std::string> *primary_column(const ContactRow &row, const std::string &type) {
+  return type == "email" ? &row.email : type == "phone" ? &row.phone : nullptr;
+}
+
 // Everything decide() and apply need about the current state.
 struct LookupResult {
   identity::Matches matches;

@@ -367,10 +367,4 @@ identity::Request build_request(const CallKeys &keys) {
   return std::move(*built[0].request);
 }
 
-std::optional<std::string> key_value(const identity::Request &request, const std::string &type) {
-  for (const Key &k : request.keys)
-    if (k.type == type) return k.value;
-  return std::nullopt;
-}
-
 }  // namespace pgshell

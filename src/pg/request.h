@@ -97,7 +97,4 @@ class NormalizedAhead {
   std::unique_ptr<State> state_;
 };
 
-// Value of the request's key of this type, if it has one.
-std::optional<std::string> key_value(const identity::Request &request, const std::string &type);
-
 }  // namespace pgshell
