@@ -29,6 +29,10 @@ SELECT contact_id, action, other_contact_id, detail - 'identifiers' AS detail,
        (SELECT jsonb_agg(i - 'attached_at' - 'first_seen_at') FROM jsonb_array_elements(detail->'identifiers') i) AS identifiers
 FROM contact_identity.identity_log_steps
 WHERE action = 'merged' ORDER BY log_id;
+-- The writer of automatic merges writes this one too: the winner's row says
+-- it was updated, since it took the loser's phone.
+SELECT contact_id, action, detail->'merged' AS merged, detail->'updated' AS updated
+FROM contact_identity.identity_log WHERE action = 'merged' ORDER BY log_id LIMIT 1;
 
 -- A merged contact named as the winner stands for the contact it went into.
 SELECT contact_id FROM contact_identity.upsert_contact(email => 'bo@x.io', first_name => 'Bo');

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pg/postgres_headers.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "nodes/execnodes.h"
@@ -71,6 +72,20 @@ class BulkInsert {
   int buffered_ = 0;
   bool usable_ = false;
   bool checks_ = false;  // the table has constraints to check
+};
+
+// A row's columns as the datums and null flags BulkInsert takes, from
+// statement parameters.
+template <size_t N>
+struct RowOf {
+  Datum values[N];
+  bool nulls[N];
+  explicit RowOf(const Param (&columns)[N]) {
+    for (size_t c = 0; c < N; c++) {
+      values[c] = columns[c].value;
+      nulls[c] = columns[c].is_null;
+    }
+  }
 };
 
 // Registers the invalidation of the cached CHECK constraints; from _PG_init.

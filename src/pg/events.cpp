@@ -14,7 +14,7 @@
 #include "core/identity_error.h"
 #include "core/json_text.h"
 #include "pg/access.h"
-#include "pg/apply.h"
+#include "pg/writer.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
@@ -115,9 +115,9 @@ int64_t track(const CallKeys &keys, const EventArgs &event) {
 
 }  // namespace
 
-void attach_anonymous_events(int64_t account_id, int64_t contact,
-                             const std::vector<std::pair<std::string, std::string>> &keys, LogBatch &log) {
-  if (keys.empty()) return;
+std::optional<identity::LogStep> attach_anonymous_events(
+    int64_t account_id, int64_t contact, const std::vector<std::pair<std::string, std::string>> &keys) {
+  if (keys.empty()) return std::nullopt;
   std::vector<std::string> types, values;
   for (const auto &[type, value] : keys) {
     types.push_back(type);
@@ -125,17 +125,17 @@ void attach_anonymous_events(int64_t account_id, int64_t contact,
   }
   uint64_t n = execute(anonymous_events_statement,
                        {int8_param(account_id), text_array_param(types), text_array_param(values)}, false);
-  if (n == 0) return;
+  if (n == 0) return std::nullopt;
   std::vector<std::optional<int64_t>> events;
   for (uint64_t r = 0; r < n; r++) events.push_back(result_int8(r, 1));
   Param ids = int8_array_param(events);
   int64_t attached = static_cast<int64_t>(
       execute(attach_events_statement, {int8_param(account_id), int8_param(contact), ids}, false));
   execute(forget_event_keys_statement, {int8_param(account_id), ids}, false);
-  if (attached > 0)
-    log.add(contact, "events_attached", std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-            "{\"events\": " + std::to_string(attached) + ", \"identifiers\": " + identity::json_identifier_list(keys) +
-                "}");
+  if (attached == 0) return std::nullopt;
+  return identity::LogStep{contact, "events_attached", std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                           "{\"events\": " + std::to_string(attached) +
+                               ", \"identifiers\": " + identity::json_identifier_list(keys) + "}"};
 }
 
 }  // namespace pgshell

@@ -4,7 +4,7 @@
 #include "core/identity_error.h"
 #include "core/normalize.h"
 #include "pg/access.h"
-#include "pg/apply.h"
+#include "pg/writer.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
 #include "pg/module.h"

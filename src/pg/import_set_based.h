@@ -24,17 +24,13 @@
 #pragma once
 
 #include <functional>
-#include <stdexcept>
 #include <vector>
 
 #include "pg/import_batch.h"
+#include "pg/writer.h"
 #include "pg/import_source.h"
 
 namespace pgshell {
-
-struct SetBasedConflict : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // Applies the batch; row_by_row(i, request) applies row i the slow way,
 // with its request already built. One result per row, in order. Needs SPI.

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pg/apply.h"
+#include "pg/writer.h"
 #include "pg/postgres_headers.h"
 #include "pg/request.h"
 

@@ -60,13 +60,8 @@ bool insert_rows(int64_t account_id, const std::vector<identity::LogRow> &rows) 
     const Param columns[] = {account, Param{next_log_id(), false}, now, int8_param(r.contact_id),
                              text_param(r.action), text_param(r.matched_by), null_param(), null_param(),
                              int8_param(r.other_contact_id), jsonb_param(r.detail)};
-    Datum values[10];
-    bool nulls[10];
-    for (int c = 0; c < 10; c++) {
-      values[c] = columns[c].value;
-      nulls[c] = columns[c].is_null;
-    }
-    log.add(values, nulls);
+    const RowOf<10> row(columns);
+    log.add(row.values, row.nulls);
   }
   log.finish();
   return true;
@@ -113,6 +108,14 @@ void LogBatch::add(OptId contact_id, const std::string &what, OptText by, OptTex
                    OptId other_id, OptText detail_json) {
   steps_.push_back({contact_id, what, std::move(by), std::move(id_type), std::move(id_value), other_id,
                     std::move(detail_json)});
+}
+
+void LogBatch::add(std::vector<identity::LogStep> steps) {
+  if (steps_.empty()) {
+    steps_ = std::move(steps);
+    return;
+  }
+  steps_.insert(steps_.end(), std::make_move_iterator(steps.begin()), std::make_move_iterator(steps.end()));
 }
 
 void LogBatch::flush(int64_t account_id) {

@@ -21,6 +21,8 @@ class LogBatch {
 
   void add(OptId contact_id, const std::string &what, OptText by, OptText id_type, OptText id_value, OptId other_id,
            OptText detail_json);
+  // Steps made elsewhere (core/write_plan.h), in their order.
+  void add(std::vector<identity::LogStep> steps);
   // Room for this many steps, so that a batch's steps are not moved as they grow.
   void reserve(size_t steps) { steps_.reserve(steps); }
   // Writes what was added and starts over. Needs SPI.

@@ -1,13 +1,12 @@
 // merge.cpp: merge_contacts, the merge an admin asks for when two profiles
-// are known to be one person. Automatic merges (apply.cpp) and this one
-// move identifiers and fill gaps the same way, and log the same "merged"
-// row, so that one unmerge can reverse either.
-#include <set>
-
+// are known to be one person. Its plan (identity::plan_merge) goes through
+// the writer that carries out automatic merges, so both move identifiers,
+// fill gaps and log the "merged" row the same way, and one unmerge
+// reverses either.
 #include "core/identity_error.h"
+#include "core/write_plan.h"
 #include "pg/access.h"
-#include "pg/apply.h"
-#include "pg/log_batch.h"
+#include "pg/writer.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -24,26 +23,6 @@ using identity::IdentityError;
 using identity::contact_name;
 namespace sqlstate = identity::sqlstate;
 
-// The winner's empty external ID, email and phone taken from the loser,
-// after the loser gave them up (the external ID is unique per account).
-Statement fill_primary_statement{
-    "UPDATE contact_identity.contacts c SET external_id = COALESCE(c.external_id, $3),"
-    " email = COALESCE(c.email, $4), phone = COALESCE(c.phone, $5), updated_at = pg_catalog.now()"
-    " WHERE c.account_id OPERATOR(pg_catalog.=) $1 AND c.contact_id OPERATOR(pg_catalog.=) $2",
-    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID}};
-
-// Refuses a contact that cannot take part in a merge.
-void require_live(const ContactRow &row) {
-  if (row.merged_into)
-    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
-                        contact_name(row.state.id) + " was already merged into " + contact_name(*row.merged_into),
-                        "A merged contact is a tombstone and holds nothing.",
-                        "Merge contact " + std::to_string(*row.merged_into) + " instead.");
-  if (row.state.deleted)
-    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, contact_name(row.state.id) + " is deleted", "",
-                        "Restore it first: upsert_contact with restore_deleted => true.");
-}
-
 // The winner argument's contact: itself, or the contact a merge of it went
 // into. Errors name the argument.
 int64_t follow_winner(int64_t account_id, int64_t winner_arg, int64_t loser) {
@@ -54,12 +33,7 @@ int64_t follow_winner(int64_t account_id, int64_t winner_arg, int64_t loser) {
     if (e.sqlstate() != sqlstate::kNoDataFound) throw;
     throw IdentityError(sqlstate::kNoDataFound, e.what(), e.detail(), "Check winner and account_id.");
   }
-  if (winner == loser)
-    throw IdentityError(sqlstate::kInvalidParameterValue, "cannot merge " + contact_name(loser) + " into itself",
-                        winner == winner_arg
-                            ? ""
-                            : "Contact " + std::to_string(winner_arg) + " was merged into " + contact_name(loser) + ".",
-                        "");
+  identity::check_not_self(winner_arg, winner, loser);
   return winner;
 }
 
@@ -82,31 +56,13 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
   if (w == rows.end())
     throw IdentityError("40001", "could not serialize access to " + contact_name(winner),
                         "It was removed while this call waited for it.", "Retry the transaction.");
-  require_live(w->second);
-  require_live(l->second);
   const ContactRow &win = w->second, &lose = l->second;
-  if (win.state.external_id && lose.state.external_id && !force)
-    throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
-                        contact_name(winner) + " and " + contact_name(loser) + " both have an external ID",
-                        "Contact " + std::to_string(winner) + " has external ID " +
-                            identity::quoted(*win.state.external_id) + " and " +
-                            contact_name(loser) + " has " + identity::quoted(*lose.state.external_id) +
-                            "; the application may know them as two people.",
-                        "If they are one person, merge with force => true: the winner keeps its external ID, and "
-                        "the loser's finds the winner.");
-
-  LogBatch log;
-  merge_into(account_id, lose, winner, std::nullopt, log,
-             std::string("{\"explicit\": true, \"forced\": ") + (force ? "true}" : "false}"));
-  execute(fill_primary_statement,
-          {int8_param(account_id), int8_param(winner), text_param(lose.state.external_id), text_param(lose.email),
-           text_param(lose.phone)},
-          false);
-  enforce_limits(account_id, {winner}, std::nullopt, log, {loser});
-  if (!win.state.external_id && lose.state.external_id)
-    log.add(winner, "external_id_assigned", std::nullopt, identity::kExternalIdType, *lose.state.external_id,
-            loser, std::nullopt);
-  log.flush(account_id);
+  identity::check_merge({winner, win.state.external_id, win.state.deleted, win.merged_into},
+                        {loser, lose.state.external_id, lose.state.deleted, lose.merged_into}, force);
+  write_plan(account_id,
+             identity::plan_merge(win.state, {win.state.external_id, win.email, win.phone}, lose.state,
+                                  {lose.state.external_id, lose.email, lose.phone}, force),
+             ProfileFields{});
   return winner;
 }
 

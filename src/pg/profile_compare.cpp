@@ -4,7 +4,7 @@
 // merge_attributes calls per row.
 #include "pg/profile_compare.h"
 
-#include "pg/apply.h"
+#include "pg/writer.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
 

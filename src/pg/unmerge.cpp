@@ -18,7 +18,7 @@
 #include "core/json_text.h"
 #include "core/json_value.h"
 #include "pg/access.h"
-#include "pg/apply.h"
+#include "pg/writer.h"
 #include "pg/events.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
@@ -268,7 +268,9 @@ class GiveBack {
       return false;
     log_.add(to, "identifier_attached", std::nullopt, t.type, t.value, std::nullopt,
              "{\"reason\": \"given back by unmerge_contact\"}");
-    if (remembered) attach_anonymous_events(account_id_, to, {{t.type, t.value}}, log_);
+    if (remembered)
+      if (std::optional<identity::LogStep> events = attach_anonymous_events(account_id_, to, {{t.type, t.value}}))
+        log_.add({std::move(*events)});
     to_.insert(to);
     json_ += std::string(json_.empty() ? "" : ", ") + entry(t.type, t.value, to);
     return true;
@@ -277,7 +279,7 @@ class GiveBack {
   // The contacts given something are checked against the limits; then
   // the log rows are written.
   void finish() {
-    if (!to_.empty()) enforce_limits(account_id_, std::vector<int64_t>(to_.begin(), to_.end()), std::nullopt, log_);
+    if (!to_.empty()) log_.add(enforce_limits(account_id_, std::vector<int64_t>(to_.begin(), to_.end()), std::nullopt));
     log_.flush(account_id_);
   }
 

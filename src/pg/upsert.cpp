@@ -3,6 +3,7 @@
 
 #include "core/decision.h"
 #include "core/identity_error.h"
+#include "core/write_plan.h"
 #include "pg/config_cache.h"
 #include "pg/lookup.h"
 
@@ -11,6 +12,23 @@ namespace {
 
 using identity::Decision;
 using identity::IdentityError;
+
+// The plan of a decision on the contacts as read or locked.
+identity::WritePlan plan_of(const identity::Request &request, const LookupResult &snapshot, const Decision &d) {
+  identity::WriteContext context;
+  if (d.winner) {
+    const ContactRow &winner = snapshot.rows.at(*d.winner);
+    context.winner = &winner.state;
+    context.winner_primaries = {winner.state.external_id, winner.email, winner.phone};
+  }
+  for (int64_t loser : d.merged) {
+    const ContactRow &row = snapshot.rows.at(loser);
+    context.merged_primaries.push_back({row.state.external_id, row.email, row.phone});
+  }
+  context.holder = &snapshot.matches.holder;
+  context.fresh = &snapshot.fresh;
+  return identity::plan_write(request, d, context);
+}
 
 void require_identifier(const identity::Request &request, const char *function) {
   if (!request.keys.empty() || request.contact_id) return;
@@ -66,9 +84,7 @@ std::optional<Outcome> unchanged(const identity::Request &request, StateRead &re
   if (winner.fields_change || d.create || d.restore || winner.merged_into || !d.merged.empty() || !d.moved.empty() ||
       !d.attached.empty() || !d.detached.empty() || d.assign_external_id)
     return std::nullopt;
-  if (primary_after("email", request, &winner) != winner.email ||
-      primary_after("phone", request, &winner) != winner.phone)
-    return std::nullopt;
+  if (plan_of(request, read.result, d).columns_change()) return std::nullopt;  // a new primary email or phone
   return out;
 }
 
@@ -98,8 +114,9 @@ Outcome upsert_request(int64_t account_id, identity::Request request, const Prof
     unseen.fresh.assign(request.keys.size(), true);
     Decision decision = identity::decide(request, unseen.matches);
     if (decision.create) {
-      if (std::optional<int64_t> id = create_with_keys(account_id, request, decision, fields))
-        return apply_decision(account_id, request, unseen, decision, fields, id);
+      identity::WritePlan plan = plan_of(request, unseen, decision);
+      if (std::optional<int64_t> id = create_with_keys(account_id, request, plan, fields))
+        return write_plan(account_id, plan, fields, id);
       read = read_state(account_id, request, true);  // lost a race: the long way, from a new read
     }
   } else if (!request.contact_id) {
@@ -115,7 +132,7 @@ Outcome upsert_request(int64_t account_id, identity::Request request, const Prof
   }
   // A deleted match left alone changes nothing: not even the keys claimed.
   if (decision.skipped_deleted) release_claims(account_id, request, locked);
-  return apply_decision(account_id, request, locked, decision, fields);
+  return write_plan(account_id, plan_of(request, locked, decision), fields);
 }
 
 }  // namespace pgshell

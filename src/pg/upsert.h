@@ -2,7 +2,7 @@
 // the imports: one person's request, decided and applied under SPI.
 #pragma once
 
-#include "pg/apply.h"
+#include "pg/writer.h"
 #include "pg/request.h"
 
 namespace pgshell {
