@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 namespace identity {
 
@@ -33,6 +34,25 @@ bool may_pass_limits(const Request &request, const Decision &d) {
   if (gained.empty()) return false;
   if (!d.create) return true;
   return std::any_of(gained.begin(), gained.end(), [](const auto &g) { return g.second > 1; });
+}
+
+std::vector<size_t> over_limit(const std::vector<HeldIdentifier> &held, const std::map<std::string, int32_t> &caps) {
+  std::map<std::pair<int64_t, std::string>, std::vector<size_t>> groups;  // (contact, type) -> identifiers
+  for (size_t i = 0; i < held.size(); i++)
+    if (caps.count(held[i].type)) groups[{held[i].contact, held[i].type}].push_back(i);
+  std::vector<size_t> over;
+  for (auto &[group, members] : groups) {
+    const size_t cap = static_cast<size_t>(std::max<int32_t>(caps.at(group.second), 0));
+    if (members.size() <= cap) continue;
+    std::sort(members.begin(), members.end(), [&](size_t a, size_t b) {  // the ones kept first
+      return std::tie(held[a].first_seen, held[a].value) > std::tie(held[b].first_seen, held[b].value);
+    });
+    over.insert(over.end(), members.begin() + static_cast<std::ptrdiff_t>(cap), members.end());
+  }
+  std::sort(over.begin(), over.end(), [&](size_t a, size_t b) {
+    return std::tie(held[a].contact, held[a].type, held[a].value) < std::tie(held[b].contact, held[b].type, held[b].value);
+  });
+  return over;
 }
 
 }  // namespace identity

@@ -1,11 +1,14 @@
 // write_rules.h: what a decided write leaves on its contact, beyond the
-// decision itself: its primary email and phone, and whether it may pass a
-// type's max_per_contact. Pure data; every writer (upsert_contact, the
-// set-based import) asks these.
+// decision itself: its primary email and phone, whether it may pass a
+// type's max_per_contact, and which identifiers then go. Pure data; the
+// write plan (write_plan.h) and the writer ask these.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/decision.h"
 
@@ -29,5 +32,19 @@ std::optional<std::string> primary_after(const std::string &type, const Request 
 // moves keys, or gains changeable identifiers (for a new contact, more
 // than one of a type, since every limit is 1 or more).
 bool may_pass_limits(const Request &request, const Decision &decision);
+
+// An identifier a contact holds, as a type's limit sees it.
+struct HeldIdentifier {
+  int64_t contact = 0;
+  std::string type, value;
+  int64_t first_seen = 0;  // when first seen, in microseconds
+};
+
+// Which of `held` their contacts give up to keep each type within its
+// max_per_contact (`caps`: type -> cap; other types have none): past the
+// cap, those first seen longest ago, and of two seen at once the smaller
+// value. A move or a merge does not make an old token new. Indexes into
+// `held`, by contact, type and value.
+std::vector<size_t> over_limit(const std::vector<HeldIdentifier> &held, const std::map<std::string, int32_t> &caps);
 
 }  // namespace identity

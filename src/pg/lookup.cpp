@@ -12,7 +12,7 @@
 //    happens under the old holder's row lock, so holders read again after
 //    locking are final;
 //  - a request none of whose keys has a row may insert them with their new
-//    holder at once (apply.h, create_with_keys): the same unique index makes
+//    holder at once (writer.h, create_with_keys): the same unique index makes
 //    a second writer wait.
 #include "pg/lookup.h"
 

@@ -15,8 +15,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
-#include "core/json_text.h"
-#include "core/json_value.h"
+#include "core/unmerge_rules.h"
 #include "pg/access.h"
 #include "pg/writer.h"
 #include "pg/events.h"
@@ -36,7 +35,6 @@ namespace {
 using identity::IdentityError;
 using identity::contact_name;
 namespace sqlstate = identity::sqlstate;
-using KeyList = std::vector<std::pair<std::string, std::string>>;
 
 #define ACCOUNT_IS(alias) alias ".account_id OPERATOR(pg_catalog.=) $1"
 
@@ -203,54 +201,23 @@ std::pair<int64_t, ContactRow> lock_pair(int64_t account_id, int64_t loser) {
                       "It was merged and unmerged again and again while this call waited.", "Retry the transaction.");
 }
 
-// The external ID, email and phone each contact has after an unmerge.
-struct PrimaryValues {
-  std::array<std::optional<std::string>, 3> winner, loser;  // external_id, email, phone
-};
-
-// The winner keeps its primary values it still holds (its email or phone
-// that went back is replaced by the one it has held longest; an external ID
-// it took from the loser goes); the loser gets back those of the merge's
-// detail it holds again, else its longest-held one of that type.
-PrimaryValues primaries_after(int64_t account_id, int64_t loser, int64_t winner, const ContactRow &w,
-                              const std::string &merge_detail) {
+// The primary values of both contacts after the unmerge
+// (identity::unmerge_primaries), from what they hold once the identifiers
+// went back.
+identity::UnmergePrimaries primaries_after(int64_t account_id, int64_t loser, int64_t winner, const ContactRow &w,
+                                           const std::string &merge_detail) {
   uint64_t n = execute(primaries_held_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)},
                        false);
-  std::map<std::pair<int64_t, std::string>, std::vector<std::string>> held;  // longest held first
+  identity::HeldValues winner_holds, loser_holds;  // longest held first
   for (uint64_t r = 0; r < n; r++)
-    held[{result_int8(r, 1).value_or(0), result_text(r, 2).value_or("")}].push_back(result_text(r, 3).value_or(""));
-  auto holds = [&](int64_t contact, const std::string &type, const std::optional<std::string> &value) {
-    auto it = held.find({contact, type});
-    return value && it != held.end() && std::find(it->second.begin(), it->second.end(), *value) != it->second.end();
-  };
-  auto oldest = [&](int64_t contact, const std::string &type) -> std::optional<std::string> {
-    auto it = held.find({contact, type});
-    if (it == held.end() || it->second.empty()) return std::nullopt;
-    return it->second.front();
-  };
-  const identity::JsonValue detail = identity::parse_json(merge_detail, "identity_log detail is not valid JSON");
-  auto recorded = [&](const char *key) -> std::optional<std::string> {
-    const identity::JsonValue *v = detail.find(key);
-    if (!v || v->type != identity::JsonValue::Type::kString) return std::nullopt;
-    return v->text;
-  };
-  static const char *const types[] = {"external_id", "email", "phone"};
-  const std::optional<std::string> own[] = {w.state.external_id, w.email, w.phone};
-  PrimaryValues p;
-  p.winner[0] = holds(winner, types[0], own[0]) ? own[0] : std::nullopt;
-  p.loser[0] = holds(loser, types[0], recorded(types[0])) ? recorded(types[0]) : std::nullopt;
-  for (int k = 1; k < 3; k++) {
-    p.winner[k] = !own[k] || holds(winner, types[k], own[k]) ? own[k] : oldest(winner, types[k]);
-    p.loser[k] = holds(loser, types[k], recorded(types[k])) ? recorded(types[k]) : oldest(loser, types[k]);
-  }
-  return p;
+    (result_int8(r, 1) == winner ? winner_holds : loser_holds)[result_text(r, 2).value_or("")].push_back(
+        result_text(r, 3).value_or(""));
+  return identity::unmerge_primaries({w.state.external_id, w.email, w.phone},
+                                     identity::recorded_primaries(merge_detail), winner_holds, loser_holds);
 }
 
 // An identifier to give back where it is free, with its recorded times.
-struct Token {
-  std::string type, value;
-  std::optional<std::string> first_seen_at, attached_at;  // ISO 8601
-};
+using Token = identity::BroughtKeyNow;
 
 // What an unmerge gives back, and the log rows and JSON that say so.
 class GiveBack {
@@ -272,7 +239,7 @@ class GiveBack {
       if (std::optional<identity::LogStep> events = attach_anonymous_events(account_id_, to, {{t.type, t.value}}))
         log_.add({std::move(*events)});
     to_.insert(to);
-    json_ += std::string(json_.empty() ? "" : ", ") + entry(t.type, t.value, to);
+    given_.push_back({t.type, t.value, to});
     return true;
   }
 
@@ -283,18 +250,13 @@ class GiveBack {
     log_.flush(account_id_);
   }
 
-  const std::string &json() const { return json_; }
-
-  static std::string entry(const std::string &type, const std::string &value, std::optional<int64_t> contact) {
-    return "{\"type\": " + identity::json_quote(type) + ", \"value\": " + identity::json_quote(value) +
-           ", \"contact_id\": " + (contact ? std::to_string(*contact) : "null") + "}";
-  }
+  const std::vector<identity::UnmergedKey> &given() const { return given_; }
 
  private:
   int64_t account_id_;
   LogBatch log_;
   std::set<int64_t> to_;
-  std::string json_;
+  std::vector<identity::UnmergedKey> given_;
 };
 
 // The winner's own tokens that the merge's limit pushed out go back to it
@@ -310,7 +272,7 @@ void give_back_pushed_out(int64_t account_id, int64_t loser, int64_t winner, int
   for (uint64_t r = 0; r < n; r++)
     if (result_bool(r, 5) && !brought.count({result_text(r, 1).value_or(""), result_text(r, 2).value_or("")}))
       tokens.push_back({result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3),
-                        result_text(r, 4)});
+                        result_text(r, 4), false, false, std::nullopt});
   for (const Token &t : tokens) give_back.give(t, winner);
 }
 
@@ -334,46 +296,38 @@ std::string unmerge(int64_t account_id, int64_t loser) {
   std::set<std::pair<std::string, std::string>> returned_keys;
   for (uint64_t r = 0; r < n; r++) returned_keys.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
   n = execute(brought_statement, args, false);
-  KeyList returned;
-  std::vector<Token> free;
-  std::vector<std::pair<Token, std::optional<int64_t>>> held;  // by another contact
+  std::vector<identity::BroughtKeyNow> now(n);
   std::set<std::pair<std::string, std::string>> brought;
   for (uint64_t r = 0; r < n; r++) {
-    Token t{result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3), result_text(r, 4)};
-    brought.emplace(t.type, t.value);
-    if (returned_keys.count({t.type, t.value}))
-      returned.emplace_back(t.type, t.value);
-    else if (!result_bool(r, 6))
-      free.push_back(t);
-    else
-      held.emplace_back(t, result_int8(r, 5));
+    now[r] = {result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3), result_text(r, 4),
+              false, result_bool(r, 6), result_int8(r, 5)};
+    now[r].returned = returned_keys.count({now[r].type, now[r].value}) > 0;
+    brought.emplace(now[r].type, now[r].value);
   }
+  identity::BroughtSplit split = identity::split_brought(now);
+  std::vector<identity::UnmergedKey> stayed;  // with their holder
+  for (const Token &t : split.held) stayed.push_back({t.type, t.value, t.holder});
   uint64_t events = execute(return_events_statement, args, false);
 
   // Detached from the winner since (replaced, or past a limit) and free:
   // the loser would still hold it had the merge never happened.
   GiveBack give_back(account_id);
-  for (const Token &t : free)
-    if (!give_back.give(t, loser)) held.emplace_back(t, std::nullopt);  // a concurrent call is claiming it
+  for (const Token &t : split.free)
+    if (!give_back.give(t, loser)) stayed.push_back({t.type, t.value, std::nullopt});  // a concurrent call claims it
   give_back_pushed_out(account_id, loser, winner, merge_log_id, brought, give_back);
 
   // The winner first: it may give up the external ID the loser takes back.
-  PrimaryValues values = primaries_after(account_id, loser, winner, winner_row, merge_detail);
+  identity::UnmergePrimaries values = primaries_after(account_id, loser, winner, winner_row, merge_detail);
   execute(winner_statement,
-          {args[0], args[1], args[2], args[3], text_param(values.winner[0]), text_param(values.winner[1]),
-           text_param(values.winner[2])},
+          {args[0], args[1], args[2], args[3], text_param(values.winner.external_id), text_param(values.winner.email),
+           text_param(values.winner.phone)},
           false);
   execute(loser_statement,
-          {args[0], args[1], text_param(values.loser[0]), text_param(values.loser[1]), text_param(values.loser[2])},
+          {args[0], args[1], text_param(values.loser.external_id), text_param(values.loser.email),
+           text_param(values.loser.phone)},
           false);
 
-  std::string stayed;
-  for (const auto &[t, holder] : held)
-    stayed += std::string(stayed.empty() ? "" : ", ") + GiveBack::entry(t.type, t.value, holder);
-  std::string detail = "{\"merge_log_id\": " + std::to_string(merge_log_id) +
-                       ", \"identifiers\": " + identity::json_identifier_list(returned) +
-                       ", \"given_back\": [" + give_back.json() + "], \"stayed\": [" + stayed +
-                       "], \"events\": " + std::to_string(events) + "}";
+  std::string detail = identity::unmerge_detail(merge_log_id, split.returned, give_back.given(), stayed, events);
   LogBatch log;  // the unmerge first, then what it gave back
   log.add(loser, "unmerged", std::nullopt, std::nullopt, std::nullopt, winner, detail);
   log.flush(account_id);

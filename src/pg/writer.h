@@ -67,7 +67,8 @@ std::map<int64_t, ContactRow> lock_batch_updates(int64_t account_id, const std::
 // Carries out a batch's writes (in source order) and logs them in that
 // order: new contacts and new keys through the table access method, the
 // locked updates by one UPDATE. A new key that a concurrent writer
-// inserted meanwhile throws SetBasedConflict (import_set_based.h).
+// inserted meanwhile is a unique violation (SetBasedConflict when the
+// table is written by statements): the caller runs the batch row by row.
 void write_batch(int64_t account_id, const std::vector<BatchWrite> &writes, bool clear_nulls);
 
 // A new contact ID from the contacts' identity sequence, without a

@@ -77,5 +77,36 @@ TEST(MayPassLimits, OnlyWhenChangeableIdentifiersAreGained) {
   }
 }
 
+struct OverLimitCase {
+  const char *rule;
+  std::vector<HeldIdentifier> held;
+  std::map<std::string, int32_t> caps;
+  std::vector<std::string> gone;  // "contact type value", in the order returned
+};
+
+TEST(OverLimit, TheIdentifiersFirstSeenLongestAgoGo) {
+  const OverLimitCase cases[] = {
+      {"within the cap nothing goes", {{1, "mobile_push", "a", 10}, {1, "mobile_push", "b", 20}},
+       {{"mobile_push", 2}}, {}},
+      {"past the cap the oldest goes", {{1, "mobile_push", "new", 30}, {1, "mobile_push", "old", 10},
+                                        {1, "mobile_push", "mid", 20}},
+       {{"mobile_push", 2}}, {"1 mobile_push old"}},
+      {"of two seen at once the smaller value goes", {{1, "mobile_push", "b", 10}, {1, "mobile_push", "a", 10}},
+       {{"mobile_push", 1}}, {"1 mobile_push a"}},
+      {"each contact and type on its own, in contact, type and value order",
+       {{2, "mobile_push", "x", 1}, {2, "mobile_push", "y", 2}, {1, "web_push", "w1", 5}, {1, "web_push", "w2", 6},
+        {1, "mobile_push", "m", 1}},
+       {{"mobile_push", 1}, {"web_push", 1}}, {"1 web_push w1", "2 mobile_push x"}},
+      {"a type without a cap keeps everything", {{1, "cookie", "c1", 1}, {1, "cookie", "c2", 2}},
+       {{"mobile_push", 1}}, {}},
+  };
+  for (const OverLimitCase &c : cases) {
+    std::vector<std::string> gone;
+    for (size_t i : over_limit(c.held, c.caps))
+      gone.push_back(std::to_string(c.held[i].contact) + " " + c.held[i].type + " " + c.held[i].value);
+    EXPECT_EQ(gone, c.gone) << c.rule;
+  }
+}
+
 }  // namespace
 }  // namespace identity

@@ -1,0 +1,87 @@
+// unmerge_rules.cpp: what unmerge_contact gives back (unmerge_rules.h).
+#include "core/unmerge_rules.h"
+
+#include <algorithm>
+
+#include "core/json_text.h"
+#include "core/json_value.h"
+
+namespace identity {
+namespace {
+
+using OptText = std::optional<std::string>;
+
+bool holds(const HeldValues &held, const std::string &type, const OptText &value) {
+  auto it = held.find(type);
+  return value && it != held.end() && std::find(it->second.begin(), it->second.end(), *value) != it->second.end();
+}
+
+OptText oldest(const HeldValues &held, const std::string &type) {
+  auto it = held.find(type);
+  if (it == held.end() || it->second.empty()) return std::nullopt;
+  return it->second.front();
+}
+
+// {"type": t, "value": v, "contact_id": c}, entries of a JSON array.
+std::string entries(const std::vector<UnmergedKey> &keys) {
+  std::string out;
+  for (const UnmergedKey &k : keys)
+    out += std::string(out.empty() ? "" : ", ") + "{\"type\": " + json_quote(k.type) +
+           ", \"value\": " + json_quote(k.value) +
+           ", \"contact_id\": " + (k.contact ? std::to_string(*k.contact) : "null") + "}";
+  return out;
+}
+
+}  // namespace
+
+BroughtSplit split_brought(const std::vector<BroughtKeyNow> &brought) {
+  BroughtSplit split;
+  for (const BroughtKeyNow &b : brought) {
+    if (b.returned)
+      split.returned.emplace_back(b.type, b.value);
+    else if (!b.held)
+      split.free.push_back(b);
+    else
+      split.held.push_back(b);
+  }
+  return split;
+}
+
+UnmergePrimaries unmerge_primaries(const Primaries &own, const Primaries &recorded, const HeldValues &winner_holds,
+                                   const HeldValues &loser_holds) {
+  UnmergePrimaries p;
+  p.winner.external_id = holds(winner_holds, kExternalIdType, own.external_id) ? own.external_id : std::nullopt;
+  p.loser.external_id =
+      holds(loser_holds, kExternalIdType, recorded.external_id) ? recorded.external_id : std::nullopt;
+  auto winner_keeps = [&](const char *type, const OptText &value) {
+    return !value || holds(winner_holds, type, value) ? value : oldest(winner_holds, type);
+  };
+  auto loser_gets = [&](const char *type, const OptText &value) {
+    return holds(loser_holds, type, value) ? value : oldest(loser_holds, type);
+  };
+  p.winner.email = winner_keeps("email", own.email);
+  p.winner.phone = winner_keeps("phone", own.phone);
+  p.loser.email = loser_gets("email", recorded.email);
+  p.loser.phone = loser_gets("phone", recorded.phone);
+  return p;
+}
+
+Primaries recorded_primaries(const std::string &merge_detail) {
+  const JsonValue detail = parse_json(merge_detail, "identity_log detail is not valid JSON");
+  auto recorded = [&](const char *key) -> OptText {
+    const JsonValue *v = detail.find(key);
+    if (!v || v->type != JsonValue::Type::kString) return std::nullopt;
+    return v->text;
+  };
+  return {recorded(kExternalIdType), recorded("email"), recorded("phone")};
+}
+
+std::string unmerge_detail(int64_t merge_log_id, const std::vector<std::pair<std::string, std::string>> &returned,
+                           const std::vector<UnmergedKey> &given_back, const std::vector<UnmergedKey> &stayed,
+                           uint64_t events) {
+  return "{\"merge_log_id\": " + std::to_string(merge_log_id) +
+         ", \"identifiers\": " + json_identifier_list(returned) + ", \"given_back\": [" + entries(given_back) +
+         "], \"stayed\": [" + entries(stayed) + "], \"events\": " + std::to_string(events) + "}";
+}
+
+}  // namespace identity
