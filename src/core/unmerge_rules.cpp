@@ -2,6 +2,7 @@
 #include "core/unmerge_rules.h"
 
 #include <algorithm>
+#include <set>
 
 #include "core/json_text.h"
 #include "core/json_value.h"
@@ -34,17 +35,44 @@ std::string entries(const std::vector<UnmergedKey> &keys) {
 
 }  // namespace
 
-BroughtSplit split_brought(const std::vector<BroughtKeyNow> &brought) {
+BroughtSplit split_brought(const std::vector<BroughtKeyNow> &brought, int64_t winner) {
   BroughtSplit split;
   for (const BroughtKeyNow &b : brought) {
-    if (b.returned)
+    if (b.holder == winner)
       split.returned.emplace_back(b.type, b.value);
-    else if (!b.held)
+    else if (!b.holder)
       split.free.push_back(b);
     else
       split.held.push_back(b);
   }
   return split;
+}
+
+UnmergePlan plan_unmerge(int64_t loser, int64_t winner, int64_t merge_log_id, const std::string &merge_detail,
+                         const std::vector<BroughtKeyNow> &brought, const std::vector<PushedOut> &pushed_out,
+                         const Primaries &winner_own) {
+  UnmergePlan plan;
+  plan.loser = loser;
+  plan.winner = winner;
+  plan.merge_log_id = merge_log_id;
+  plan.merge_detail = merge_detail;
+  plan.winner_own = winner_own;
+  plan.recorded = recorded_primaries(merge_detail);
+  BroughtSplit split = split_brought(brought, winner);
+  plan.returned = std::move(split.returned);
+  plan.to_loser = std::move(split.free);
+  for (const BroughtKeyNow &b : split.held) plan.stayed.push_back({b.type, b.value, b.holder});
+  std::set<std::pair<std::string, std::string>> theirs;  // the loser's own are among what it brought
+  for (const BroughtKeyNow &b : brought) theirs.emplace(b.type, b.value);
+  for (const PushedOut &p : pushed_out)
+    if (p.only_this_loser && !theirs.count({p.type, p.value}))
+      plan.to_winner.push_back({p.type, p.value, p.first_seen_at, p.attached_at, std::nullopt});
+  return plan;
+}
+
+LogStep given_back_step(int64_t contact, const std::string &type, const std::string &value) {
+  return {contact, "identifier_attached", std::nullopt, type, value, std::nullopt,
+          "{\"reason\": \"given back by unmerge_contact\"}"};
 }
 
 UnmergePrimaries unmerge_primaries(const Primaries &own, const Primaries &recorded, const HeldValues &winner_holds,

@@ -5,11 +5,9 @@
 // winner gives up the gaps the loser filled, unless it changed them since,
 // and gets back its own tokens the merge's limit pushed out. Whatever the
 // winner gained after the merge stays with it. The rules are in
-// docs/identity-rules.md ("Unmerge").
-#include <algorithm>
-#include <array>
+// docs/identity-rules.md ("Unmerge"): this file reads under the locks of
+// both contacts, core/unmerge_rules.cpp plans, writer_unmerge.cpp writes.
 #include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,13 +15,11 @@
 #include "core/identity_error.h"
 #include "core/unmerge_rules.h"
 #include "pg/access.h"
-#include "pg/writer.h"
-#include "pg/events.h"
-#include "pg/log_batch.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
+#include "pg/writer.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_unmerge_contact);
@@ -57,18 +53,9 @@ Statement merge_log_statement{
   " pg_catalog.jsonb_to_recordset($4 OPERATOR(pg_catalog.->) 'identifiers')"                         \
   " AS b(type pg_catalog.text, value pg_catalog.text, first_seen_at pg_catalog.text, attached_at pg_catalog.text)"
 
-// The identifiers the loser ($2) brought ($4, the merge's detail) that the
-// winner ($3) still holds go back, with the time the loser attached them.
-Statement return_identifiers_statement{
-    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = b.attached_at::pg_catalog.timestamptz"
-    " FROM" BROUGHT
-    " WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) b.type AND i.value OPERATOR(pg_catalog.=) b.value"
-    "  AND i.contact_id OPERATOR(pg_catalog.=) $3"
-    " RETURNING i.type, i.value",
-    {INT8OID, INT8OID, INT8OID, JSONBOID}};
-
 // Every identifier the loser brought, its recorded times (JSON text), and
 // who holds it now (NULL: detached since, or remembered without a holder).
+// The winner's, locked, cannot change holder until the unmerge is written.
 Statement brought_statement{
     "SELECT b.type, b.value, b.first_seen_at, b.attached_at, h.contact_id, h.contact_id IS NOT NULL FROM" BROUGHT
     " LEFT JOIN LATERAL (SELECT i.contact_id FROM contact_identity.identifiers i WHERE " ACCOUNT_IS("i")
@@ -76,48 +63,6 @@ Statement brought_statement{
     " ORDER BY b.type, b.value",
     {INT8OID, INT8OID, INT8OID, JSONBOID}};
 #undef BROUGHT
-
-// The loser's events, by ID, from the winner back to the loser.
-Statement return_events_statement{
-    "UPDATE contact_identity.events e SET contact_id = $2"
-    " WHERE " ACCOUNT_IS("e") " AND e.contact_id OPERATOR(pg_catalog.=) $3"
-    "  AND e.event_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT x.id::pg_catalog.int8"
-    "   FROM pg_catalog.jsonb_array_elements_text($4 OPERATOR(pg_catalog.->) 'event_ids') AS x(id)))",
-    {INT8OID, INT8OID, INT8OID, JSONBOID}};
-
-// The external IDs, emails and phones the two contacts ($2, $3) hold after
-// the return, the longest held first: where their primary values come from.
-Statement primaries_held_statement{
-    "SELECT i.contact_id, i.type, i.value FROM contact_identity.identifiers i"
-    " WHERE " ACCOUNT_IS("i") " AND i.contact_id OPERATOR(pg_catalog.=) ANY (ARRAY[$2, $3])"
-    "  AND i.type OPERATOR(pg_catalog.=) ANY (ARRAY['external_id', 'email', 'phone'])"
-    " ORDER BY i.attached_at, i.value",
-    {INT8OID, INT8OID, INT8OID}};
-
-// The winner ($3) gives up the gaps the loser filled ($4->'filled') that it
-// has not changed since, and takes the primary values $5, $6, $7.
-#define UNFILLED_NAME(column)                                                                               \
-  "CASE WHEN $4 OPERATOR(pg_catalog.->) 'filled' OPERATOR(pg_catalog.?) '" column "' AND w." column      \
-  " OPERATOR(pg_catalog.=) ($4 OPERATOR(pg_catalog.->) 'filled' OPERATOR(pg_catalog.->>) '" column "')" \
-  " THEN NULL ELSE w." column " END"
-Statement winner_statement{
-    "UPDATE contact_identity.contacts w SET"
-    " first_name = " UNFILLED_NAME("first_name") ", last_name = " UNFILLED_NAME("last_name") ","
-    " attributes = w.attributes OPERATOR(pg_catalog.-) ARRAY(SELECT a.key FROM pg_catalog.jsonb_each("
-    "   $4 OPERATOR(pg_catalog.->) 'filled' OPERATOR(pg_catalog.->) 'attributes') AS a"
-    "   WHERE w.attributes OPERATOR(pg_catalog.->) a.key OPERATOR(pg_catalog.=) a.value),"
-    " external_id = $5, email = $6, phone = $7, updated_at = pg_catalog.now()"
-    " WHERE " ACCOUNT_IS("w") " AND w.contact_id OPERATOR(pg_catalog.=) $3",
-    {INT8OID, INT8OID, INT8OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID}};
-#undef UNFILLED_NAME
-
-// The loser ($2) lives again with the primary values $3, $4, $5; its names
-// and attributes stayed on the tombstone.
-Statement loser_statement{
-    "UPDATE contact_identity.contacts l SET merged_into = NULL, external_id = $3, email = $4, phone = $5,"
-    " updated_at = pg_catalog.now()"
-    " WHERE " ACCOUNT_IS("l") " AND l.contact_id OPERATOR(pg_catalog.=) $2",
-    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID}};
 
 // The tokens the merge's limit detached from the winner ($3): logged after
 // the merge ($4) and naming the loser ($2) among the merges that pushed them
@@ -144,28 +89,6 @@ Statement pushed_out_statement{
     " ORDER BY d.log_id, d.ord",
     {INT8OID, INT8OID, INT8OID, INT8OID}};
 
-// Giving an identifier ($3, $4) back to contact $2 if it is free. A row
-// without a holder that no concurrent call is claiming is locked ...
-Statement lock_free_statement{
-    "SELECT 1 FROM contact_identity.identifiers i"
-    " WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) $2 AND i.value OPERATOR(pg_catalog.=) $3"
-    " AND i.contact_id IS NULL FOR NO KEY UPDATE SKIP LOCKED",
-    {INT8OID, TEXTOID, TEXTOID}};
-
-// ... and taken, keeping the older first_seen_at ($5) and the time the
-// contact had attached it ($6, ISO 8601 text) ...
-Statement take_free_statement{
-    "UPDATE contact_identity.identifiers i SET contact_id = $2, attached_at = $6::pg_catalog.timestamptz,"
-    " first_seen_at = LEAST(i.first_seen_at, $5::pg_catalog.timestamptz)"
-    " WHERE " ACCOUNT_IS("i") " AND i.type OPERATOR(pg_catalog.=) $3 AND i.value OPERATOR(pg_catalog.=) $4",
-    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}};
-
-// ... or, with no row, inserted with its old times.
-Statement insert_free_statement{
-    "INSERT INTO contact_identity.identifiers (account_id, type, value, contact_id, first_seen_at, attached_at)"
-    " VALUES ($1, $3, $4, $2, COALESCE($5::pg_catalog.timestamptz, pg_catalog.now()), $6::pg_catalog.timestamptz)"
-    " ON CONFLICT DO NOTHING",
-    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}};
 
 #undef ACCOUNT_IS
 
@@ -201,84 +124,9 @@ std::pair<int64_t, ContactRow> lock_pair(int64_t account_id, int64_t loser) {
                       "It was merged and unmerged again and again while this call waited.", "Retry the transaction.");
 }
 
-// The primary values of both contacts after the unmerge
-// (identity::unmerge_primaries), from what they hold once the identifiers
-// went back.
-identity::UnmergePrimaries primaries_after(int64_t account_id, int64_t loser, int64_t winner, const ContactRow &w,
-                                           const std::string &merge_detail) {
-  uint64_t n = execute(primaries_held_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)},
-                       false);
-  identity::HeldValues winner_holds, loser_holds;  // longest held first
-  for (uint64_t r = 0; r < n; r++)
-    (result_int8(r, 1) == winner ? winner_holds : loser_holds)[result_text(r, 2).value_or("")].push_back(
-        result_text(r, 3).value_or(""));
-  return identity::unmerge_primaries({w.state.external_id, w.email, w.phone},
-                                     identity::recorded_primaries(merge_detail), winner_holds, loser_holds);
-}
-
-// An identifier to give back where it is free, with its recorded times.
-using Token = identity::BroughtKeyNow;
-
-// What an unmerge gives back, and the log rows and JSON that say so.
-class GiveBack {
- public:
-  explicit GiveBack(int64_t account_id) : account_id_(account_id) {}
-
-  // Gives `token` to `to` if it is free; false when another call has it.
-  bool give(const Token &t, int64_t to) {
-    const std::vector<Param> key{int8_param(account_id_), int8_param(to), text_param(t.type), text_param(t.value),
-                                 text_param(t.first_seen_at), text_param(t.attached_at)};
-    bool remembered = execute(lock_free_statement, {key[0], key[2], key[3]}, false) > 0;
-    if (remembered)
-      execute(take_free_statement, key, false);
-    else if (execute(insert_free_statement, key, false) == 0)
-      return false;
-    log_.add(to, "identifier_attached", std::nullopt, t.type, t.value, std::nullopt,
-             "{\"reason\": \"given back by unmerge_contact\"}");
-    if (remembered)
-      if (std::optional<identity::LogStep> events = attach_anonymous_events(account_id_, to, {{t.type, t.value}}))
-        log_.add({std::move(*events)});
-    to_.insert(to);
-    given_.push_back({t.type, t.value, to});
-    return true;
-  }
-
-  // The contacts given something are checked against the limits; then
-  // the log rows are written.
-  void finish() {
-    if (!to_.empty()) log_.add(enforce_limits(account_id_, std::vector<int64_t>(to_.begin(), to_.end()), std::nullopt));
-    log_.flush(account_id_);
-  }
-
-  const std::vector<identity::UnmergedKey> &given() const { return given_; }
-
- private:
-  int64_t account_id_;
-  LogBatch log_;
-  std::set<int64_t> to_;
-  std::vector<identity::UnmergedKey> given_;
-};
-
-// The winner's own tokens that the merge's limit pushed out go back to it
-// where still free, when this loser was the one merge that pushed them (with
-// several, a token may have been another loser's). The loser's own are
-// among what it brought.
-void give_back_pushed_out(int64_t account_id, int64_t loser, int64_t winner, int64_t merge_log_id,
-                          const std::set<std::pair<std::string, std::string>> &brought, GiveBack &give_back) {
-  uint64_t n = execute(
-      pushed_out_statement,
-      {int8_param(account_id), int8_param(loser), int8_param(winner), int8_param(merge_log_id)}, false);
-  std::vector<Token> tokens;
-  for (uint64_t r = 0; r < n; r++)
-    if (result_bool(r, 5) && !brought.count({result_text(r, 1).value_or(""), result_text(r, 2).value_or("")}))
-      tokens.push_back({result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3),
-                        result_text(r, 4), false, false, std::nullopt});
-  for (const Token &t : tokens) give_back.give(t, winner);
-}
-
-// Reverses the merge of `loser`; returns the "unmerged" log row's detail.
-std::string unmerge(int64_t account_id, int64_t loser) {
-  const auto [winner, winner_row] = lock_pair(account_id, loser);
+// Reads what the merge brought and where it is now, and the tokens its
+// limit pushed out of the winner; plans the unmerge.
+identity::UnmergePlan plan(int64_t account_id, int64_t loser, int64_t winner, const ContactRow &winner_row) {
   if (execute(merge_log_statement, {int8_param(account_id), int8_param(loser), int8_param(winner)}, false) != 1 ||
       !result_bool(0, 3))
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
@@ -288,50 +136,28 @@ std::string unmerge(int64_t account_id, int64_t loser) {
                             contact_name(loser) + " brought: merges logged before version 0.3.0 do not.",
                         "Move what belongs to " + contact_name(loser) +
                             " by hand; explain_contact shows what the merge moved.");
-  int64_t merge_log_id = result_int8(0, 1).value_or(0);
-  std::string merge_detail = result_text(0, 2).value_or("{}");
-  std::vector<Param> args{int8_param(account_id), int8_param(loser), int8_param(winner), jsonb_param(merge_detail)};
+  const int64_t merge_log_id = result_int8(0, 1).value_or(0);
+  const std::string merge_detail = result_text(0, 2).value_or("{}");
+  const std::vector<Param> args{int8_param(account_id), int8_param(loser), int8_param(winner),
+                                jsonb_param(merge_detail)};
+  uint64_t n = execute(brought_statement, args, false);
+  std::vector<identity::BroughtKeyNow> brought(n);
+  for (uint64_t r = 0; r < n; r++)
+    brought[r] = {result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3),
+                  result_text(r, 4), result_int8(r, 5)};
+  n = execute(pushed_out_statement, {args[0], args[1], args[2], int8_param(merge_log_id)}, false);
+  std::vector<identity::PushedOut> pushed_out(n);
+  for (uint64_t r = 0; r < n; r++)
+    pushed_out[r] = {result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3),
+                     result_text(r, 4), result_bool(r, 5)};
+  return identity::plan_unmerge(loser, winner, merge_log_id, merge_detail, brought, pushed_out,
+                                {winner_row.state.external_id, winner_row.email, winner_row.phone});
+}
 
-  uint64_t n = execute(return_identifiers_statement, args, false);
-  std::set<std::pair<std::string, std::string>> returned_keys;
-  for (uint64_t r = 0; r < n; r++) returned_keys.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
-  n = execute(brought_statement, args, false);
-  std::vector<identity::BroughtKeyNow> now(n);
-  std::set<std::pair<std::string, std::string>> brought;
-  for (uint64_t r = 0; r < n; r++) {
-    now[r] = {result_text(r, 1).value_or(""), result_text(r, 2).value_or(""), result_text(r, 3), result_text(r, 4),
-              false, result_bool(r, 6), result_int8(r, 5)};
-    now[r].returned = returned_keys.count({now[r].type, now[r].value}) > 0;
-    brought.emplace(now[r].type, now[r].value);
-  }
-  identity::BroughtSplit split = identity::split_brought(now);
-  std::vector<identity::UnmergedKey> stayed;  // with their holder
-  for (const Token &t : split.held) stayed.push_back({t.type, t.value, t.holder});
-  uint64_t events = execute(return_events_statement, args, false);
-
-  // Detached from the winner since (replaced, or past a limit) and free:
-  // the loser would still hold it had the merge never happened.
-  GiveBack give_back(account_id);
-  for (const Token &t : split.free)
-    if (!give_back.give(t, loser)) stayed.push_back({t.type, t.value, std::nullopt});  // a concurrent call claims it
-  give_back_pushed_out(account_id, loser, winner, merge_log_id, brought, give_back);
-
-  // The winner first: it may give up the external ID the loser takes back.
-  identity::UnmergePrimaries values = primaries_after(account_id, loser, winner, winner_row, merge_detail);
-  execute(winner_statement,
-          {args[0], args[1], args[2], args[3], text_param(values.winner.external_id), text_param(values.winner.email),
-           text_param(values.winner.phone)},
-          false);
-  execute(loser_statement,
-          {args[0], args[1], text_param(values.loser.external_id), text_param(values.loser.email),
-           text_param(values.loser.phone)},
-          false);
-
-  std::string detail = identity::unmerge_detail(merge_log_id, split.returned, give_back.given(), stayed, events);
-  LogBatch log;  // the unmerge first, then what it gave back
-  log.add(loser, "unmerged", std::nullopt, std::nullopt, std::nullopt, winner, detail);
-  log.flush(account_id);
-  give_back.finish();
+// Reverses the merge of `loser`; returns what went back, as JSON.
+std::string unmerge(int64_t account_id, int64_t loser) {
+  const auto [winner, winner_row] = lock_pair(account_id, loser);
+  std::string detail = write_unmerge(account_id, plan(account_id, loser, winner, winner_row));
   return "{\"contact_id\": " + std::to_string(loser) + ", \"winner\": " + std::to_string(winner) + ", " +
          detail.substr(1);
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/log_rows.h"
+#include "core/unmerge_rules.h"
 #include "core/write_plan.h"
 #include "pg/lookup.h"
 #include "pg/spi.h"
@@ -70,6 +71,10 @@ std::map<int64_t, ContactRow> lock_batch_updates(int64_t account_id, const std::
 // inserted meanwhile is a unique violation (SetBasedConflict when the
 // table is written by statements): the caller runs the batch row by row.
 void write_batch(int64_t account_id, const std::vector<BatchWrite> &writes, bool clear_nulls);
+
+// Carries out an unmerge plan (core/unmerge_rules.h); the caller holds the
+// locks of both contacts. Returns the detail of the "unmerged" log row.
+std::string write_unmerge(int64_t account_id, const identity::UnmergePlan &plan);
 
 // A new contact ID from the contacts' identity sequence, without a
 // statement: new keys go in with their holder before the contact.

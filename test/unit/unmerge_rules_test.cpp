@@ -13,11 +13,11 @@ using Text = std::optional<std::string>;
 
 TEST(SplitBrought, BackFreeOrStayingWithItsHolder) {
   std::vector<BroughtKeyNow> brought = {
-      {"email", "a@x.io", "2026-01-01", "2026-01-02", true, true, 6},
-      {"mobile_push", "t1", "2026-01-01", std::nullopt, false, false, std::nullopt},
-      {"mobile_push", "t2", std::nullopt, std::nullopt, false, true, 9},
+      {"email", "a@x.io", "2026-01-01", "2026-01-02", 5},
+      {"mobile_push", "t1", "2026-01-01", std::nullopt, std::nullopt},
+      {"mobile_push", "t2", std::nullopt, std::nullopt, 9},
   };
-  BroughtSplit split = split_brought(brought);
+  BroughtSplit split = split_brought(brought, 5);
   EXPECT_EQ(split.returned, (std::vector<std::pair<std::string, std::string>>{{"email", "a@x.io"}}));
   ASSERT_EQ(split.free.size(), 1u);
   EXPECT_EQ(split.free[0].value, "t1");
@@ -25,6 +25,38 @@ TEST(SplitBrought, BackFreeOrStayingWithItsHolder) {
   ASSERT_EQ(split.held.size(), 1u);
   EXPECT_EQ(split.held[0].value, "t2");
   EXPECT_EQ(split.held[0].holder, std::optional<int64_t>(9));
+}
+
+TEST(PlanUnmerge, TheLoserGetsBackWhatIsStillFreeAndTheWinnerItsOwnTokens) {
+  std::vector<BroughtKeyNow> brought = {
+      {"email", "l@x.io", std::nullopt, std::nullopt, 5},          // the winner still holds it
+      {"mobile_push", "lt", "2026-01-01", std::nullopt, std::nullopt},  // pushed out since, free
+      {"mobile_push", "gone", std::nullopt, std::nullopt, 8},      // moved on to contact 8
+  };
+  std::vector<PushedOut> pushed_out = {
+      {"mobile_push", "wt", "2025-12-01", "2025-12-02", true},   // the winner's own, pushed out by this merge
+      {"mobile_push", "lt", "2026-01-01", std::nullopt, true},   // the loser's own: among what it brought
+      {"mobile_push", "xt", std::nullopt, std::nullopt, false},  // pushed out by several merges
+  };
+  UnmergePlan plan = plan_unmerge(6, 5, 42, "{\"email\": \"l@x.io\", \"identifiers\": []}", brought, pushed_out,
+                                  {"w", "w@x.io", std::nullopt});
+  EXPECT_EQ(plan.loser, 6);
+  EXPECT_EQ(plan.winner, 5);
+  EXPECT_EQ(plan.merge_log_id, 42);
+  EXPECT_EQ(plan.returned, (std::vector<std::pair<std::string, std::string>>{{"email", "l@x.io"}}));
+  ASSERT_EQ(plan.to_loser.size(), 1u);
+  EXPECT_EQ(plan.to_loser[0].value, "lt");
+  ASSERT_EQ(plan.to_winner.size(), 1u);
+  EXPECT_EQ(plan.to_winner[0].value, "wt");
+  EXPECT_EQ(plan.to_winner[0].attached_at, Text("2025-12-02"));
+  ASSERT_EQ(plan.stayed.size(), 1u);
+  EXPECT_EQ(plan.stayed[0].value, "gone");
+  EXPECT_EQ(plan.stayed[0].contact, std::optional<int64_t>(8));
+  EXPECT_EQ(plan.recorded.email, Text("l@x.io"));
+  EXPECT_EQ(plan.winner_own.external_id, Text("w"));
+  LogStep given = given_back_step(6, "mobile_push", "lt");
+  EXPECT_EQ(given.action, "identifier_attached");
+  EXPECT_EQ(given.detail, Text("{\"reason\": \"given back by unmerge_contact\"}"));
 }
 
 struct PrimariesCase {
