@@ -111,10 +111,6 @@ void LogBatch::add(OptId contact_id, const std::string &what, OptText by, OptTex
 }
 
 void LogBatch::add(std::vector<identity::LogStep> steps) {
-  if (steps_.empty()) {
-    steps_ = std::move(steps);
-    return;
-  }
   steps_.insert(steps_.end(), std::make_move_iterator(steps.begin()), std::make_move_iterator(steps.end()));
 }
 
