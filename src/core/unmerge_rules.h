@@ -1,6 +1,7 @@
 // unmerge_rules.h: what unmerge_contact gives back, decided from what the
-// merge's log row recorded and what the two contacts hold now. Pure data;
-// the shell (src/pg/unmerge.cpp) reads, writes and logs what these say.
+// merge's log row recorded and what the two contacts hold now: the plan of
+// an unmerge. Pure data; src/pg/unmerge.cpp reads what it needs under the
+// locks of both contacts, src/pg/writer_unmerge.cpp carries the plan out.
 // The rules are in docs/identity-rules.md ("Unmerge").
 #pragma once
 

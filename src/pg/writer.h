@@ -1,8 +1,9 @@
 // writer.h: the one writer. It carries out write plans (core/write_plan.h)
 // in the tables and logs them as plan_log() says: one plan at a time for
-// upsert_contact, the import's row path and merge_contacts, or a batch of
-// plain creates and updates for the set-based import. Every statement
-// touches one table, filtered by account_id.
+// upsert_contact, the import's row path and merge_contacts (writer.cpp), a
+// batch of plain creates and updates for the set-based import
+// (writer_batch.cpp), and the plan of an unmerge (writer_unmerge.cpp).
+// Every statement touches one table, filtered by account_id.
 #pragma once
 
 #include <cstdint>

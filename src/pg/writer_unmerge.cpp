@@ -103,7 +103,8 @@ Statement insert_free_statement{
 
 using Token = identity::BroughtKeyNow;
 
-// What an unmerge gives back, and the log rows and JSON that say so.
+// What an unmerge gives back where it is free, and the log steps and the
+// list that say so.
 class GiveBack {
  public:
   explicit GiveBack(int64_t account_id) : account_id_(account_id) {}
@@ -160,9 +161,10 @@ identity::UnmergePrimaries primaries_after(int64_t account_id, const identity::U
 std::string write_unmerge(int64_t account_id, const identity::UnmergePlan &plan) {
   std::vector<Param> args{int8_param(account_id), int8_param(plan.loser), int8_param(plan.winner),
                           jsonb_param(plan.merge_detail)};
-  // What the winner holds of it: the plan read it under the winner's lock,
-  // which every writer of its identifiers takes; one that went elsewhere
-  // all the same (a statement outside the extension) stays where it is.
+  // What the winner holds of what the loser brought goes back. The plan
+  // read it under the winner's lock, which every writer of the winner's
+  // identifiers takes; one that went elsewhere all the same (a statement
+  // outside the extension) stays where it is.
   uint64_t n = execute(return_identifiers_statement, args, false);
   std::set<std::pair<std::string, std::string>> went_back;
   for (uint64_t r = 0; r < n; r++) went_back.emplace(result_text(r, 1).value_or(""), result_text(r, 2).value_or(""));
