@@ -22,6 +22,10 @@ SET contact_identity.default_region = 'ua';
 SELECT contact_identity.normalize_phone('050 123 45 67');
 SELECT contact_identity.normalize_phone('12');
 SELECT contact_identity.normalize_phone('call me');
+-- An extension is kept, as RFC 3966 writes it; letters elsewhere are not.
+SELECT contact_identity.normalize_phone('(509) 463-5519 x123', 'US');
+SELECT contact_identity.normalize_phone('+1 509 463 5519 ext. 123');
+SELECT contact_identity.normalize_phone('1-800-FLOWERS', 'US');
 SET contact_identity.default_region = 'Atlantis';
 RESET contact_identity.default_region;
 
@@ -75,6 +79,16 @@ SELECT * FROM contact_identity.upsert_contact(email => 'a@x.io', account_id => N
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM contact_identity.upsert_contact(email => 'a@x.io', account_id => -1);
 SELECT * FROM contact_identity.resolve_contact(email => 'a@x.io', include_deleted => NULL);
+
+-- Two people behind one switchboard stay two; the same extension in
+-- another spelling finds its person, and the number without one finds
+-- neither.
+SELECT action FROM contact_identity.upsert_contact(phone => '+1 509 463 5519 x123', first_name => 'Ext 123');
+SELECT action FROM contact_identity.upsert_contact(phone => '+1 509 463 5519 x124', first_name => 'Ext 124');
+SELECT first_name, phone FROM contact_identity.contacts WHERE phone LIKE '+1509%' ORDER BY phone;
+SELECT c.first_name, r.matched_by FROM contact_identity.resolve_contact(phone => '+1 (509) 463-5519 ext. 123') r
+  JOIN contact_identity.contacts c USING (contact_id);
+SELECT count(*) AS found FROM contact_identity.resolve_contact(phone => '+1 509 463 5519') WHERE contact_id IS NOT NULL;
 
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();

@@ -15,6 +15,10 @@ SELECT * FROM contact_identity.upsert_contact(identifiers => '{"mobile_push": "N
 SELECT * FROM contact_identity.upsert_contact(email => 'noreply@shop.example', phone => '+380000000000', external_id => 'u-5');
 SELECT * FROM contact_identity.upsert_contact(phone => '+15555555555', external_id => 'u-6');
 SELECT email, phone FROM contact_identity.contacts WHERE external_id IN ('u-5', 'u-6') ORDER BY external_id;
+-- An extension does not make a junk number usable: the patterns see the
+-- number without it.
+SELECT * FROM contact_identity.upsert_contact(phone => '+1 555 555 5555 x12', external_id => 'u-6x');
+SELECT phone FROM contact_identity.contacts WHERE external_id = 'u-6x';
 
 -- Everything blocked: nothing left to identify the person.
 SELECT * FROM contact_identity.upsert_contact(email => 'null', phone => '0');

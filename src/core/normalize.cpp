@@ -5,9 +5,11 @@
 #include "core/normalize.h"
 
 #include <idn2.h>
+
 #include <phonenumbers/logger.h>
 #include <phonenumbers/phonenumberutil.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -247,6 +249,45 @@ std::string normalize_email(std::string_view raw, std::string_view field) {
   return result;
 }
 
+namespace {
+
+// How a stored phone number carries its extension: RFC 3966's parameter.
+constexpr const char *kExtensionMark = ";ext=";
+
+bool ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// Whether ASCII letters in a phone number may be an extension's marker
+// ("x", "ext.", RFC 3966's ";ext="): all of them come after the last digit
+// of the number and before the extension's digits. Vanity numbers
+// ("1-800-FLOWERS", whose letters libphonenumber would read as digits) are
+// refused before parsing.
+bool might_mark_extension(const std::string &in) {
+  size_t first_letter = 0;
+  while (first_letter < in.size() && !ascii_letter(in[first_letter])) first_letter++;
+  size_t last_letter = in.size();
+  while (last_letter > 0 && !ascii_letter(in[last_letter - 1])) last_letter--;
+  for (size_t i = first_letter; i < last_letter; i++)
+    if (in[i] >= '0' && in[i] <= '9') return false;  // digits between letters: not one marker
+  return in.find_first_of("0123456789", last_letter) != std::string::npos &&
+         in.find_first_of("0123456789") < first_letter;
+}
+
+// Whether the letters of `in` lie only in the marker before the extension
+// libphonenumber found, which ends the input (a "#" may follow it): none
+// of them comes before a digit of the number itself.
+bool letters_only_in_marker(const std::string &in, const std::string &extension) {
+  const size_t end = in.find_last_of("0123456789");
+  if (end == std::string::npos || extension.empty() || end + 1 < extension.size()) return false;
+  const size_t start = end + 1 - extension.size();
+  if (in.compare(start, extension.size(), extension) != 0) return false;
+  if (in.find_first_not_of("# ", end + 1) != std::string::npos) return false;
+  const size_t number_end = start == 0 ? std::string::npos : in.find_last_of("0123456789", start - 1);
+  if (number_end == std::string::npos) return false;
+  return std::none_of(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(number_end), ascii_letter);
+}
+
+}  // namespace
+
 // Returns the E.164 form of a phone number (see normalize.h).
 std::string normalize_phone(std::string_view raw, std::string_view default_region,
                             std::string_view field) {
@@ -259,9 +300,8 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   if (!problem.empty()) fail(bad(), problem);
   if (chars > kMaxPhoneInputChars)
     fail(bad(), "A phone number has at most " + std::to_string(kMaxPhoneInputChars) + " characters.");
-  for (char c : in)
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-      fail(bad(), "A phone number must contain no letters.");
+  const bool letters = std::any_of(in.begin(), in.end(), [](char c) { return ascii_letter(c); });
+  if (letters && !might_mark_extension(in)) fail(bad(), "A phone number must contain no letters.");
 
   const PhoneNumberUtil *util = phone_util();
   std::string region = default_region.empty() ? "ZZ" : ascii_upper(default_region);
@@ -288,12 +328,19 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
     default:
       fail(bad(), "It does not look like a phone number.");
   }
-  if (number.has_extension()) fail(bad(), "Phone numbers with an extension are not accepted.");
+  if (letters && !(number.has_extension() && letters_only_in_marker(in, number.extension())))
+    fail(bad(), "Letters may only mark an extension, as in \"x 123\".");
   PhoneNumberUtil::ValidationResult possible = util->IsPossibleNumberWithReason(number);
   if (possible != PhoneNumberUtil::IS_POSSIBLE) fail(bad(), impossible_reason(possible));
 
   std::string result;
   util->Format(number, PhoneNumberUtil::E164, &result);
+  if (number.has_extension()) {  // its digits as written: in any script libphonenumber reads
+    std::string extension = number.extension();
+    util->NormalizeDigitsOnly(&extension);
+    if (extension.empty()) fail(bad(), "Its extension has no digits.");
+    result += kExtensionMark + extension;
+  }
   // The stored form must read back as itself, or a lookup by it would miss
   // the contact. It does not when the digits after the country code start
   // with the national prefix ("000000" in DE is +4900000, read back as
@@ -303,8 +350,10 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   if (result == in) return result;
   PhoneNumber again;
   std::string round_trip;
-  if (util->Parse(result, "ZZ", &again) == PhoneNumberUtil::NO_PARSING_ERROR)
+  if (util->Parse(result, "ZZ", &again) == PhoneNumberUtil::NO_PARSING_ERROR) {
     util->Format(again, PhoneNumberUtil::E164, &round_trip);
+    if (again.has_extension()) round_trip += kExtensionMark + again.extension();
+  }
   if (round_trip != result) fail(bad(), "It does not look like a phone number.");
   return result;
 }

@@ -127,15 +127,34 @@ BlockedCheck first_blocked_row(const BlockedValues &blocked, const std::string &
 
 }  // namespace
 
+namespace {
+
+// The normalized forms a value is checked in: itself and, for a phone
+// number with an extension (";ext=123"), the number without it, which the
+// phone patterns are written for: a junk number stays junk with an
+// extension.
+std::vector<std::string> checked_forms(const std::string &normalized) {
+  const size_t mark = normalized.find(";ext=");
+  if (mark == std::string::npos) return {normalized};
+  return {normalized, normalized.substr(0, mark)};
+}
+
+}  // namespace
+
 BlockedCheck blocked_check_here(const BlockedValues &blocked, const std::string &type, const std::string &raw,
                                 const std::string &normalized) {
   const std::string sent = trimmed(raw);
-  return first_blocked_row(
-      blocked, type, sent, normalized, [&](const std::string &s) { return lowered_here(blocked, s); },
-      [&](const BlockedValue &b) -> std::optional<bool> {
-        if (!b.ascii_pattern) return std::nullopt;  // only the database can say
-        return b.ascii_pattern->search(sent) || (normalized != sent && b.ascii_pattern->search(normalized));
-      });
+  BlockedCheck check;
+  for (const std::string &form : checked_forms(normalized)) {
+    check = first_blocked_row(
+        blocked, type, sent, form, [&](const std::string &s) { return lowered_here(blocked, s); },
+        [&](const BlockedValue &b) -> std::optional<bool> {
+          if (!b.ascii_pattern) return std::nullopt;  // only the database can say
+          return b.ascii_pattern->search(sent) || (form != sent && b.ascii_pattern->search(form));
+        });
+    if (!check.decided || check.row) break;
+  }
+  return check;
 }
 
 std::optional<std::string> blocked_reason(const BlockedValues &blocked, const std::string &type,
@@ -144,21 +163,23 @@ std::optional<std::string> blocked_reason(const BlockedValues &blocked, const st
   BlockedCheck found = checked;
   if (!found.decided) {  // with the database's lower() and ~*
     const std::string sent = trimmed(raw);
-    std::optional<WideText> sent_wide, normalized_wide;  // made when a pattern first applies
-    found = first_blocked_row(
-        blocked, type, sent, normalized, [](const std::string &s) { return std::optional<std::string>(lowered(s)); },
-        [&](const BlockedValue &b) -> std::optional<bool> {
-          if (!sent_wide) {
-            sent_wide = widened(sent);
-            if (normalized != sent) normalized_wide = widened(normalized);
-          }
-          return matches_pattern(*sent_wide, b.value) ||
-                 (normalized_wide && matches_pattern(*normalized_wide, b.value));
+    for (const std::string &form : checked_forms(normalized)) {
+      std::optional<WideText> sent_wide, form_wide;  // made when a pattern first applies
+      found = first_blocked_row(
+          blocked, type, sent, form, [](const std::string &s) { return std::optional<std::string>(lowered(s)); },
+          [&](const BlockedValue &b) -> std::optional<bool> {
+            if (!sent_wide) {
+              sent_wide = widened(sent);
+              if (form != sent) form_wide = widened(form);
+            }
+            return matches_pattern(*sent_wide, b.value) || (form_wide && matches_pattern(*form_wide, b.value));
+          });
+      if (sent_wide) pg_call([&]() noexcept {
+          pfree(sent_wide->chars);
+          if (form_wide) pfree(form_wide->chars);
         });
-    if (sent_wide) pg_call([&]() noexcept {
-        pfree(sent_wide->chars);
-        if (normalized_wide) pfree(normalized_wide->chars);
-      });
+      if (found.row) break;
+    }
   }
   if (!found.row) return std::nullopt;
   return blocked.rows[*found.row].reason;

@@ -84,7 +84,8 @@ extern "C" Datum ci_email_mailbox(PG_FUNCTION_ARGS) {
   });
 }
 
-// normalize_phone(phone text, region text): the stored (E.164) form of a phone.
+// normalize_phone(phone text, region text): the stored form of a phone (E.164, and
+// ";ext=" with its extension when it has one).
 extern "C" Datum ci_normalize_phone(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
     std::optional<std::string> phone = text_arg(fcinfo, 0);

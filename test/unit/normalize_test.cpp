@@ -204,6 +204,15 @@ TEST(NormalizePhone, FormatsPossibleNumbersAsE164) {
       {"00380501234567", "UA", "+380501234567", ""},
       {"(202) 555-0143", "US", "+12025550143", ""},
       {"+1 202 555 0143", "UA", "+12025550143", ""},
+      // An extension is kept, as RFC 3966 writes it, in any spelling.
+      {"(509) 463-5519 x123", "US", "+15094635519;ext=123", ""},
+      {"1-434-815-5061 x68417", "US", "+14348155061;ext=68417", ""},
+      {"+1 509 463 5519 ext. 123", "", "+15094635519;ext=123", ""},
+      {"+1 509 463 5519 Extension 123", "", "+15094635519;ext=123", ""},
+      {"+1 509 463 5519 #123", "", "+15094635519;ext=123", ""},
+      {"+15094635519;ext=123", "", "+15094635519;ext=123", ""},
+      // Its digits in another script are stored as ASCII (found by the phone fuzzer).
+      {"+1 509 463 5519 #\xD9\xA2\xD9\xA3", "", "+15094635519;ext=23", ""},
   };
   for (const Phone &c : cases) EXPECT_EQ(normalize_phone(c.input, c.region), c.expected);
 }
@@ -223,10 +232,9 @@ TEST(NormalizePhone, RejectsImpossibleNumbers) {
       {"5550143", "US", "invalid phone number \"5550143\"", "local number"},
       {"+", "", "invalid phone number \"+\"", "does not look like a phone number"},
       {"+1 202 555 CALL", "", "invalid phone number \"+1 202 555 CALL\"", "no letters"},
-      {"+1 202 555 0143 ext 5", "", "invalid phone number \"+1 202 555 0143 ext 5\"",
-       "no letters"},
-      {"+1 202 555 0143 #123", "", "invalid phone number \"+1 202 555 0143 #123\"",
-       "extension"},
+      {"1-800-FLOWERS", "US", "invalid phone number \"1-800-FLOWERS\"", "no letters"},
+      {"+1 202 x555 0143", "", "invalid phone number \"+1 202 x555 0143\"", "only mark an extension"},
+      {"+1 202 555 0143 ext 5 x", "", "invalid phone number \"+1 202 555 0143 ext 5 x\"", "no letters"},
       {"+380\x01" "501234567", "", "invalid phone number \"+380\\x01501234567\"", "U+0001"},
       // +4900000 would read back as +490000 (found by the phone fuzzer).
       {"000000", "DE", "invalid phone number \"000000\"", "does not look like a phone number"},
