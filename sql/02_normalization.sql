@@ -90,6 +90,18 @@ SELECT c.first_name, r.matched_by FROM contact_identity.resolve_contact(phone =>
   JOIN contact_identity.contacts c USING (contact_id);
 SELECT count(*) AS found FROM contact_identity.resolve_contact(phone => '+1 509 463 5519') WHERE contact_id IS NOT NULL;
 
+-- A region set before the library is loaded (here, in a new session) is
+-- checked when it loads, where PostgreSQL only warns: the first call that
+-- needs the region refuses it, until it is set again.
+\c
+SET contact_identity.default_region = 'ZZ';
+SELECT contact_identity.normalize_phone('050 123 45 67');
+-- An import ends at once, instead of failing every row.
+CREATE TEMP TABLE region_src AS SELECT '050 123 45 67'::text AS phone;
+SELECT * FROM contact_identity.import_contacts('region_src');
+SET contact_identity.default_region = 'UA';
+SELECT contact_identity.normalize_phone('050 123 45 67');
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity;

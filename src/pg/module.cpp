@@ -1,6 +1,7 @@
 // module.cpp: the module's magic block, _PG_init and its GUC.
 #include "pg/module.h"
 
+#include "core/identity_error.h"
 #include "core/normalize.h"
 #include "pg/bulk_insert.h"
 #include "pg/config_cache.h"
@@ -16,6 +17,11 @@ namespace {
 
 char *default_region_setting = nullptr;
 int import_progress_rows_setting = 100000;
+// A value the setting had before the module was loaded (SET, ALTER ROLE or
+// DATABASE ... SET) that the check hook refused: PostgreSQL then only
+// warns and leaves the setting empty, so default_region() refuses it at
+// the first call instead. Cleared when the setting is assigned again.
+std::string refused_region;
 
 // GUC check hook: an empty value or a region libphonenumber knows.
 bool check_default_region(char **newval, void **extra, GucSource source) {
@@ -34,11 +40,24 @@ bool check_default_region(char **newval, void **extra, GucSource source) {
   return ok;
 }
 
+// GUC assign hook: a value set after the module loaded replaces any
+// refused one.
+void assign_default_region(const char *, void *) { refused_region.clear(); }
+
 }  // namespace
 
 namespace pgshell {
 
 std::string default_region() {
+  if (!refused_region.empty())
+    throw identity::IdentityError(identity::sqlstate::kInvalidParameterValue,
+                                  "invalid value for contact_identity.default_region: " +
+                                      identity::quoted(refused_region),
+                                  identity::quoted(refused_region) +
+                                      " is not a region code libphonenumber knows. It was set before the "
+                                      "library was loaded, so it was not refused then.",
+                                  "Set it to an ISO 3166 code such as \"UA\" or \"US\", or to '' for none "
+                                  "(SET, or ALTER ROLE / DATABASE ... SET).");
   return default_region_setting ? std::string(default_region_setting) : std::string();
 }
 
@@ -47,11 +66,15 @@ int import_progress_rows() { return import_progress_rows_setting; }
 }  // namespace pgshell
 
 extern "C" void _PG_init(void) {
+  // The value set before loading, if any: defining the variable checks it.
+  const char *before = GetConfigOption("contact_identity.default_region", true, false);
+  std::string placeholder = before ? before : "";
   DefineCustomStringVariable("contact_identity.default_region",
                              "Region for phone numbers written without a country code.",
                              "An ISO 3166 region code such as UA or US. Empty: such numbers are an error.",
-                             &default_region_setting, "", PGC_USERSET, 0, check_default_region, nullptr,
-                             nullptr);
+                             &default_region_setting, "", PGC_USERSET, 0, check_default_region,
+                             assign_default_region, nullptr);
+  if (!placeholder.empty() && placeholder != pgshell::default_region()) refused_region = placeholder;
   DefineCustomIntVariable("contact_identity.import_progress_rows",
                           "Imports report their progress in a NOTICE every this many rows.",
                           "0 turns the notices off.", &import_progress_rows_setting, 100000, 0, INT_MAX,

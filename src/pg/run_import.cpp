@@ -9,6 +9,7 @@
 #include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
 #include "pg/import_source.h"
+#include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
@@ -221,6 +222,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
       RunAs as_owner(owner);
       pin_settings();
       require_account(account_id, Level::kWriter);
+      default_region();  // a refused setting ends the import here, instead of failing every row
       if (resume) {
         run = load_import(*resume, account_id);
         options = run.options;
