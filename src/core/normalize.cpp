@@ -5,7 +5,6 @@
 #include "core/normalize.h"
 
 #include <idn2.h>
-
 #include <phonenumbers/logger.h>
 #include <phonenumbers/phonenumberutil.h>
 
@@ -288,7 +287,8 @@ bool letters_only_in_marker(const std::string &in, const std::string &extension)
 
 }  // namespace
 
-// Returns the E.164 form of a phone number (see normalize.h).
+// Returns the stored form of a phone number: E.164, and its extension
+// (see normalize.h).
 std::string normalize_phone(std::string_view raw, std::string_view default_region,
                             std::string_view field) {
   std::string name = field == "phone" ? "phone number" : std::string(field);
@@ -300,7 +300,7 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   if (!problem.empty()) fail(bad(), problem);
   if (chars > kMaxPhoneInputChars)
     fail(bad(), "A phone number has at most " + std::to_string(kMaxPhoneInputChars) + " characters.");
-  const bool letters = std::any_of(in.begin(), in.end(), [](char c) { return ascii_letter(c); });
+  const bool letters = std::any_of(in.begin(), in.end(), ascii_letter);
   if (letters && !might_mark_extension(in)) fail(bad(), "A phone number must contain no letters.");
 
   const PhoneNumberUtil *util = phone_util();

@@ -27,6 +27,7 @@ std::string normalize_email(std::string_view raw, std::string_view field = "emai
 // Parses with libphonenumber and formats as E.164. A number without a
 // leading + (or 00 international prefix) is read in default_region (an
 // ISO 3166 code such as "UA"); with default_region empty it is an error.
+// An extension follows as RFC 3966 writes it: "+15094635519;ext=123".
 std::string normalize_phone(std::string_view raw, std::string_view default_region,
                             std::string_view field = "phone");
 

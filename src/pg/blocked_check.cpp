@@ -125,10 +125,6 @@ BlockedCheck first_blocked_row(const BlockedValues &blocked, const std::string &
   return check;
 }
 
-}  // namespace
-
-namespace {
-
 // The normalized forms a value is checked in: itself and, for a phone
 // number with an extension (";ext=123"), the number without it, which the
 // phone patterns are written for: a junk number stays junk with an
