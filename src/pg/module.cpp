@@ -20,8 +20,10 @@ int import_progress_rows_setting = 100000;
 // A value the setting had before the module was loaded (SET, ALTER ROLE or
 // DATABASE ... SET) that the check hook refused: PostgreSQL then only
 // warns and leaves the setting empty, so default_region() refuses it at
-// the first call instead. Cleared when the setting is assigned again.
-std::string refused_region;
+// the first call instead. Cleared when the setting is assigned again. In
+// TopMemoryContext, so that _PG_init and the assign hook (PostgreSQL
+// frames) own no C++ object and call nothing that throws.
+char *refused_region = nullptr;
 
 // GUC check hook: an empty value or a region libphonenumber knows.
 bool check_default_region(char **newval, void **extra, GucSource source) {
@@ -42,14 +44,17 @@ bool check_default_region(char **newval, void **extra, GucSource source) {
 
 // GUC assign hook: a value set after the module loaded replaces any
 // refused one.
-void assign_default_region(const char *, void *) { refused_region.clear(); }
+void assign_default_region(const char *, void *) {
+  if (refused_region) pfree(refused_region);
+  refused_region = nullptr;
+}
 
 }  // namespace
 
 namespace pgshell {
 
 std::string default_region() {
-  if (!refused_region.empty())
+  if (refused_region)
     throw identity::IdentityError(identity::sqlstate::kInvalidParameterValue,
                                   "invalid value for contact_identity.default_region: " +
                                       identity::quoted(refused_region),
@@ -66,15 +71,19 @@ int import_progress_rows() { return import_progress_rows_setting; }
 }  // namespace pgshell
 
 extern "C" void _PG_init(void) {
-  // The value set before loading, if any: defining the variable checks it.
+  // The value set before loading, if any: defining the variable checks it
+  // (and frees the placeholder's copy).
   const char *before = GetConfigOption("contact_identity.default_region", true, false);
-  std::string placeholder = before ? before : "";
+  char *placeholder = before && before[0] ? MemoryContextStrdup(TopMemoryContext, before) : nullptr;
   DefineCustomStringVariable("contact_identity.default_region",
                              "Region for phone numbers written without a country code.",
                              "An ISO 3166 region code such as UA or US. Empty: such numbers are an error.",
                              &default_region_setting, "", PGC_USERSET, 0, check_default_region,
                              assign_default_region, nullptr);
-  if (!placeholder.empty() && placeholder != pgshell::default_region()) refused_region = placeholder;
+  if (placeholder && strcmp(placeholder, default_region_setting ? default_region_setting : "") != 0)
+    refused_region = placeholder;
+  else if (placeholder)
+    pfree(placeholder);
   DefineCustomIntVariable("contact_identity.import_progress_rows",
                           "Imports report their progress in a NOTICE every this many rows.",
                           "0 turns the notices off.", &import_progress_rows_setting, 100000, 0, INT_MAX,

@@ -10,13 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "core/batch_plan.h"
 #include "core/write_plan.h"
 #include "pg/lookup.h"
 
 namespace pgshell {
 
-// A key as (type, value).
-using KeyId = std::pair<std::string, std::string>;
+using identity::KeyId;  // a key as (type, value)
 
 // A new contact: its ID, primary values and fields.
 struct NewContact {

@@ -270,14 +270,12 @@ std::vector<identity::LogStep> enforce_limits(int64_t account_id, const std::vec
                                               const std::vector<int64_t> &merged) {
   std::vector<identity::LogStep> steps;
   if (contacts.empty()) return steps;
-  std::vector<std::string> capped;
-  std::map<std::string, int32_t> caps;
+  std::map<std::string, int32_t> caps;  // type -> max_per_contact
   for (const auto &[name, info] : *identifier_types())
-    if (info.max_per_contact) {
-      capped.push_back(name);
-      caps.emplace(name, *info.max_per_contact);
-    }
-  if (capped.empty()) return steps;
+    if (info.max_per_contact) caps.emplace(name, *info.max_per_contact);
+  if (caps.empty()) return steps;
+  std::vector<std::string> capped;
+  for (const auto &cap : caps) capped.push_back(cap.first);
   uint64_t n = execute(capped_identifiers_statement,
                        {int8_param(account_id), int8_array_param(std::vector<OptId>(contacts.begin(), contacts.end())),
                         text_array_param(capped)},
