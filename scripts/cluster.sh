@@ -4,6 +4,12 @@
 #                  Does nothing when PGHOST or PGDATABASE is already set: that
 #                  server is used instead. The server is stopped on exit.
 #   cluster_stop   stop the server and delete its dir (safe to call twice).
+#   cluster_pg_ctl ARGS  run pg_ctl ARGS on the server cluster_start started
+#                  (as its owner, logging to its server.log): for tests that
+#                  stop and start it.
+#   CLUSTER_DURABLE=1  before cluster_start: keep fsync on and set
+#                  synchronous_commit = on, for a crash test; the server is
+#                  always started, whatever PGHOST or PGDATABASE say.
 # shellcheck shell=bash source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -20,7 +26,7 @@ _free_port() {
 }
 
 cluster_start() {
-  if [[ -n "${PGHOST:-}${PGDATABASE:-}" ]]; then
+  if [[ -n "${PGHOST:-}${PGDATABASE:-}" && -z "${CLUSTER_DURABLE:-}" ]]; then
     echo "cluster.sh: using the given server (PGHOST=${PGHOST:-} PGDATABASE=${PGDATABASE:-})"
     return 0
   fi
@@ -35,12 +41,19 @@ cluster_start() {
 listen_addresses = ''
 unix_socket_directories = '$_cluster_dir'
 port = $port
-fsync = off
 CONF
-  as_pg_user "$PG_BINDIR/pg_ctl" -D "$_cluster_dir/data" -l "$_cluster_dir/server.log" -w start \
-    >/dev/null || { cat "$_cluster_dir/server.log" >&2; return 1; }
+  if [[ -n "${CLUSTER_DURABLE:-}" ]]; then
+    printf 'fsync = on\nsynchronous_commit = on\n' >>"$_cluster_dir/data/postgresql.conf"
+  else
+    printf 'fsync = off\n' >>"$_cluster_dir/data/postgresql.conf"
+  fi
+  cluster_pg_ctl -w start >/dev/null || { cat "$_cluster_dir/server.log" >&2; return 1; }
   PGUSER=$(pg_os_user)
   export PGHOST=$_cluster_dir PGPORT=$port PGUSER PGDATABASE=postgres
+}
+
+cluster_pg_ctl() {
+  as_pg_user "$PG_BINDIR/pg_ctl" -D "$_cluster_dir/data" -l "$_cluster_dir/server.log" "$@"
 }
 
 cluster_stop() {
