@@ -2,6 +2,83 @@
 \echo Use "ALTER EXTENSION contact_identity UPDATE TO '0.5.2'" to load this file. \quit
 
 -- ==== Regions per account ====
+-- A phone written without a country code is read in a region. The session
+-- setting contact_identity.default_region does not survive a connection
+-- pooler in transaction mode (the next transaction may run in another
+-- session, with another client's setting), so the region of an account is
+-- kept with the account, and the setting is only the fallback for accounts
+-- without one (set it per database or role, not per session).
+
+CREATE FUNCTION contact_identity.is_region(region text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ci_is_region'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION contact_identity.is_region(text) IS
+    'whether libphonenumber knows a region code (ISO 3166, upper case, such as UA or US)';
+
+CREATE TABLE contact_identity.account_settings (
+    account_id     bigint PRIMARY KEY,
+    default_region text NOT NULL CHECK (default_region OPERATOR(pg_catalog.=) pg_catalog.upper(default_region)
+                                        AND contact_identity.is_region(default_region)),
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE contact_identity.account_settings IS
+    'per-account settings, kept in every backend''s memory until they change; set with set_account_region';
+COMMENT ON COLUMN contact_identity.account_settings.account_id IS 'the account the settings are for';
+COMMENT ON COLUMN contact_identity.account_settings.default_region IS
+    'the region of the account''s phones written without a country code; before contact_identity.default_region';
+COMMENT ON COLUMN contact_identity.account_settings.updated_at IS 'when the settings last changed';
+SELECT pg_catalog.pg_extension_config_dump('contact_identity.account_settings', '');
+
+CREATE TRIGGER account_settings_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON contact_identity.account_settings
+    FOR EACH STATEMENT EXECUTE FUNCTION contact_identity.config_changed();
+COMMENT ON TRIGGER account_settings_changed ON contact_identity.account_settings IS
+    'tells every backend to read the account settings again';
+ALTER TABLE contact_identity.account_settings ENABLE ALWAYS TRIGGER account_settings_changed;
+
+ALTER TABLE contact_identity.account_settings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY granted_accounts ON contact_identity.account_settings FOR SELECT
+    USING (account_id OPERATOR(pg_catalog.=) ANY ((SELECT contact_identity.readable_accounts())::pg_catalog.int8[]));
+COMMENT ON POLICY granted_accounts ON contact_identity.account_settings IS 'a role reads the accounts it has a grant on';
+GRANT SELECT ON contact_identity.account_settings TO contact_identity_reader;
+
+CREATE FUNCTION contact_identity.set_account_region(account_id bigint, region text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    code text := pg_catalog.upper(pg_catalog.btrim(region));
+BEGIN
+    IF account_id IS NULL THEN
+        RAISE EXCEPTION 'account_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM contact_identity.require_account(set_account_region.account_id, 'admin');
+    IF code IS NULL OR code OPERATOR(pg_catalog.=) '' THEN
+        DELETE FROM contact_identity.account_settings s
+        WHERE s.account_id OPERATOR(pg_catalog.=) set_account_region.account_id;
+        RETURN NULL;
+    END IF;
+    IF NOT contact_identity.is_region(code) THEN
+        RAISE EXCEPTION 'invalid region "%"', pg_catalog.left(region, 100)
+            USING ERRCODE = '22023',
+            DETAIL = 'libphonenumber knows no region of that code.',
+            HINT = 'Use an ISO 3166 code such as ''UA'' or ''US'', or NULL to use contact_identity.default_region.';
+    END IF;
+    INSERT INTO contact_identity.account_settings AS s (account_id, default_region)
+    VALUES (set_account_region.account_id, code)
+    ON CONFLICT ON CONSTRAINT account_settings_pkey
+    DO UPDATE SET default_region = EXCLUDED.default_region, updated_at = EXCLUDED.updated_at;
+    RETURN code;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.set_account_region(bigint, text) IS
+    'sets the region of an account''s phones written without a country code (NULL: back to contact_identity.default_region); returns it; for admins';
+REVOKE ALL ON FUNCTION contact_identity.set_account_region(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.set_account_region(bigint, text) TO contact_identity_admin;
+REVOKE ALL ON FUNCTION contact_identity.is_region(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.is_region(text) TO contact_identity_reader;
 
 -- ==== Imports: environmental errors, cancel and interrupted imports ====
 
@@ -10,7 +87,198 @@
 -- ==== Unicode emails ====
 
 -- ==== Possible duplicates without statistics ====
+-- After a restore, before ANALYZE, the planner takes every table for a few
+-- rows (deleted_at IS NULL AND merged_into IS NULL alone gives 1 of
+-- 100,000) and nested-loops the sets against themselves: the 0.5.0 view ran
+-- past 10 minutes on 132,000 contacts. The pairs now come from groups
+-- (a mailbox, or a name and birth date, shared by more than one live
+-- contact: a hash or a sort whatever the estimates), the two contacts of a
+-- phone given up are looked up by their key, and nested loops are off for
+-- the rest (a misestimated hash join costs a few extra batches, a
+-- misestimated nested loop the product of both sides). 100,000 restored
+-- contacts, no ANALYZE: about 2 s (test/scripts/restore_duplicates.sh).
+DROP VIEW contact_identity.possible_duplicates;
+
+CREATE FUNCTION contact_identity.possible_duplicates_of(account_id bigint)
+RETURNS TABLE (account_id bigint, contact_id bigint, other_contact_id bigint, reason text, detail jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
+SET jit = off
+AS $$
+WITH mailbox_groups AS (
+    SELECT i.account_id, contact_identity.email_mailbox(i.value) AS mailbox,
+           pg_catalog.array_agg(i.contact_id ORDER BY i.contact_id, i.value) AS contact_ids,
+           pg_catalog.array_agg(i.value ORDER BY i.contact_id, i.value) AS emails
+    FROM contact_identity.identifiers i
+    JOIN contact_identity.contacts c ON c.account_id OPERATOR(pg_catalog.=) i.account_id
+                                    AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id
+    WHERE i.type OPERATOR(pg_catalog.=) 'email' AND c.deleted_at IS NULL AND c.merged_into IS NULL
+      AND (possible_duplicates_of.account_id IS NULL OR i.account_id OPERATOR(pg_catalog.=) possible_duplicates_of.account_id)
+    GROUP BY 1, 2
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1),
+name_groups AS (
+    SELECT c.account_id,
+           pg_catalog.array_agg(c.contact_id ORDER BY c.contact_id) AS contact_ids,
+           pg_catalog.array_agg(c.first_name ORDER BY c.contact_id) AS first_names,
+           pg_catalog.array_agg(c.last_name ORDER BY c.contact_id) AS last_names,
+           c.attributes OPERATOR(pg_catalog.->>) 'birth_date' AS birth_date
+    FROM contact_identity.contacts c
+    WHERE c.deleted_at IS NULL AND c.merged_into IS NULL
+      AND (possible_duplicates_of.account_id IS NULL OR c.account_id OPERATOR(pg_catalog.=) possible_duplicates_of.account_id)
+    GROUP BY c.account_id, pg_catalog.lower(c.first_name), pg_catalog.lower(c.last_name),
+             c.attributes OPERATOR(pg_catalog.->>) 'birth_date'
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
+       AND pg_catalog.lower(c.first_name) IS NOT NULL AND pg_catalog.lower(c.last_name) IS NOT NULL
+       AND c.attributes OPERATOR(pg_catalog.->>) 'birth_date' IS NOT NULL),
+detached_phones AS MATERIALIZED (
+    SELECT l.account_id, s.contact_id, s.identifier_value AS phone
+    FROM contact_identity.identity_log l
+    CROSS JOIN LATERAL contact_identity.log_steps(l) s
+    WHERE (l.action OPERATOR(pg_catalog.=) 'identifier_detached' OR l.detail OPERATOR(pg_catalog.?) 'detached')
+      AND s.action OPERATOR(pg_catalog.=) 'identifier_detached' AND s.identifier_type OPERATOR(pg_catalog.=) 'phone'
+      AND (possible_duplicates_of.account_id IS NULL OR l.account_id OPERATOR(pg_catalog.=) possible_duplicates_of.account_id)),
+pairs AS (
+    SELECT g.account_id, g.contact_ids[a] AS contact_id, g.contact_ids[b] AS other_contact_id, 'same_mailbox' AS reason,
+           pg_catalog.jsonb_build_object('email', g.emails[a], 'other_email', g.emails[b], 'mailbox', g.mailbox) AS detail
+    FROM mailbox_groups g
+    CROSS JOIN LATERAL pg_catalog.generate_series(1, pg_catalog.cardinality(g.contact_ids)) a
+    CROSS JOIN LATERAL pg_catalog.generate_series(a OPERATOR(pg_catalog.+) 1, pg_catalog.cardinality(g.contact_ids)) b
+    WHERE g.contact_ids[b] OPERATOR(pg_catalog.>) g.contact_ids[a]
+    UNION ALL
+    SELECT DISTINCT d.account_id, LEAST(d.contact_id, i.contact_id), GREATEST(d.contact_id, i.contact_id),
+           'same_phone', pg_catalog.jsonb_build_object('phone', i.value)
+    FROM detached_phones d
+    JOIN contact_identity.identifiers i ON i.account_id OPERATOR(pg_catalog.=) d.account_id
+                                       AND i.type OPERATOR(pg_catalog.=) 'phone'
+                                       AND i.value OPERATOR(pg_catalog.=) d.phone
+    WHERE i.contact_id OPERATOR(pg_catalog.<>) d.contact_id
+      -- Both live, each looked up by its key: joins of both contacts would
+      -- share account_id, and a planner without statistics joins them on
+      -- it alone.
+      AND (SELECT c.deleted_at IS NULL AND c.merged_into IS NULL FROM contact_identity.contacts c
+           WHERE c.account_id OPERATOR(pg_catalog.=) d.account_id AND c.contact_id OPERATOR(pg_catalog.=) d.contact_id)
+      AND (SELECT c.deleted_at IS NULL AND c.merged_into IS NULL FROM contact_identity.contacts c
+           WHERE c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id)
+    UNION ALL
+    SELECT g.account_id, g.contact_ids[a], g.contact_ids[b], 'same_name_and_birth_date',
+           pg_catalog.jsonb_build_object('first_name', g.first_names[a], 'last_name', g.last_names[a],
+                                         'birth_date', g.birth_date)
+    FROM name_groups g
+    CROSS JOIN LATERAL pg_catalog.generate_series(1, pg_catalog.cardinality(g.contact_ids)) a
+    CROSS JOIN LATERAL pg_catalog.generate_series(a OPERATOR(pg_catalog.+) 1, pg_catalog.cardinality(g.contact_ids)) b),
+unmerged AS (
+    SELECT u.account_id, LEAST(u.contact_id, u.other_contact_id) AS contact_id,
+           GREATEST(u.contact_id, u.other_contact_id) AS other_contact_id
+    FROM contact_identity.identity_log u
+    WHERE u.action OPERATOR(pg_catalog.=) 'unmerged'
+      AND (possible_duplicates_of.account_id IS NULL OR u.account_id OPERATOR(pg_catalog.=) possible_duplicates_of.account_id))
+SELECT p.account_id, p.contact_id, p.other_contact_id, p.reason, p.detail
+FROM pairs p
+WHERE NOT EXISTS (SELECT FROM unmerged u
+                  WHERE u.account_id OPERATOR(pg_catalog.=) p.account_id
+                    AND u.contact_id OPERATOR(pg_catalog.=) p.contact_id
+                    AND u.other_contact_id OPERATOR(pg_catalog.=) p.other_contact_id)
+$$;
+COMMENT ON FUNCTION contact_identity.possible_duplicates_of(bigint) IS
+    'the pairs of possible_duplicates of one account (NULL: every account the caller reads), planned safely without statistics';
+
+CREATE VIEW contact_identity.possible_duplicates WITH (security_invoker = true) AS
+SELECT d.account_id, d.contact_id, d.other_contact_id, d.reason, d.detail
+FROM contact_identity.possible_duplicates_of(NULL) d;
+COMMENT ON VIEW contact_identity.possible_duplicates IS
+    'pairs of live contacts that are probably one person though no key joins them (same_mailbox, same_phone, same_name_and_birth_date), for review and merge_contacts; pairs once unmerged are left out';
+REVOKE ALL ON FUNCTION contact_identity.possible_duplicates_of(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.possible_duplicates_of(bigint) TO contact_identity_reader;
+GRANT SELECT ON contact_identity.possible_duplicates TO contact_identity_reader;
 
 -- ==== Roles and SECURITY DEFINER ====
+-- The three roles were made "when missing" (0.3.0): a role of that name
+-- made before the extension was installed, by whoever could create roles,
+-- was adopted, and its members got the rights of every account granted to
+-- it. A fresh install now refuses a role it did not make, unless an
+-- administrator opts in. A role made by contact_identity carries its
+-- comment and none of the attributes it never gives; that is how a second
+-- database of the cluster recognizes the roles the first one made. (An
+-- update from an earlier version keeps the roles it has.)
+DO $$
+DECLARE
+    r record;
+    adopt boolean := pg_catalog.current_setting('contact_identity.adopt_existing_roles', true)
+                     OPERATOR(pg_catalog.=) ANY (ARRAY['on', 'true', 'yes', '1']);
+    comments text[] := ARRAY[
+        'contact_identity: resolve, get, explain, events, segments and exports of the accounts granted',
+        'contact_identity: reader, plus upsert, assign, delete, import and track_event',
+        'contact_identity: writer, plus merge, unmerge, purge, identifier types, blocked values, segments and account grants'];
+BEGIN
+    -- Only a fresh install: the row type of its contacts table is this
+    -- transaction's (pg_class rows change with every ALTER TABLE of an
+    -- update; the table's type row does not).
+    IF (SELECT pg_catalog.age(t.xmin) FROM pg_catalog.pg_type t
+        WHERE t.oid OPERATOR(pg_catalog.=) 'contact_identity.contacts'::pg_catalog.regtype) OPERATOR(pg_catalog.<>) 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT a.rolname, k.comment,
+                    pg_catalog.shobj_description(a.oid, 'pg_authid') AS description,
+                    a.rolcanlogin OR a.rolsuper OR a.rolcreaterole OR a.rolcreatedb OR a.rolreplication
+                        OR a.rolbypassrls AS has_attributes
+             FROM pg_catalog.pg_authid a
+             JOIN ROWS FROM (pg_catalog.unnest(ARRAY['contact_identity_reader', 'contact_identity_writer',
+                                                     'contact_identity_admin']),
+                             pg_catalog.unnest(comments)) AS k(rolname, comment)
+                  ON k.rolname OPERATOR(pg_catalog.=) a.rolname
+             -- Made before this transaction, so not by this install.
+             WHERE pg_catalog.age(a.xmin) OPERATOR(pg_catalog.<>) 0
+    LOOP
+        CONTINUE WHEN r.description IS NOT DISTINCT FROM r.comment AND NOT r.has_attributes;
+        IF NOT adopt THEN
+            RAISE EXCEPTION 'role "%" already exists and was not made by contact_identity', r.rolname
+                USING ERRCODE = '42710',
+                DETAIL = 'Its members would get the rights of every account granted to it'
+                         OPERATOR(pg_catalog.||) CASE WHEN r.has_attributes
+                             THEN ', and it has attributes contact_identity never gives (LOGIN, SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS).'
+                             ELSE '.' END,
+                HINT = 'Drop or rename the role, or, if it was made for contact_identity, run SET contact_identity.adopt_existing_roles = on before CREATE EXTENSION.';
+        END IF;
+        RAISE NOTICE 'adopting the existing role "%" (contact_identity.adopt_existing_roles is on)', r.rolname;
+        EXECUTE pg_catalog.format('COMMENT ON ROLE %I IS %L', r.rolname, r.comment);
+    END LOOP;
+END
+$$;
+
+-- The functions that run as the extension's owner, each for the same
+-- reason: it reads or writes the tables, which no other role may write,
+-- after checking the calling role's grant on the account. 0.3.0 made them
+-- so with a loop over every function but a list; this is the list, by
+-- name, so that a reader sees it and docs/security.md can match it
+-- (test/scripts/definers.sh). A function added since says SECURITY DEFINER
+-- on its own definition, or is not one.
+ALTER FUNCTION contact_identity.resolve_contact(text, text, text, jsonb, bigint, boolean) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.upsert_contact(text, text, text, jsonb, text, text, jsonb, bigint, bigint, text, boolean) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.assign_external_id(bigint, text, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.delete_contact(bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.import_contacts(regclass, text, boolean, boolean, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.import_contacts_json(jsonb, text, boolean, boolean, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.merge_contacts(bigint, bigint, boolean, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.unmerge_contact(bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.purge_contact(bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.track_event(text, jsonb, text, text, text, jsonb, timestamptz, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.get_contact(bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.explain_contact(bigint, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.contact_events(bigint, timestamptz, integer, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.export_changes(timestamptz, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.verify(bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.create_segment(text, jsonb, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.replace_segment(text, jsonb) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.drop_segment(text) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.segment_members(text) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.segment_count(text) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.segment_row(text, text) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.segment_rule_sql(jsonb) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.segment_view_sql(text, jsonb, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.grant_account(name, bigint, text) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.revoke_account(name, bigint) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.require_account(bigint, text) SECURITY DEFINER;
+ALTER FUNCTION contact_identity.readable_accounts() SECURITY DEFINER;
 
 -- ==== Comments ====

@@ -40,7 +40,7 @@ INSERT INTO import_t1 VALUES ('u-7', 'seven@x.io');
 GRANT SELECT ON import_t1 TO regress_ci_w1;
 CREATE TABLE secret_source (external_id text);
 INSERT INTO secret_source VALUES ('leak');
-RESET client_min_messages;
+SET client_min_messages = notice;
 
 -- The writer of account 1 works in account 1.
 SET ROLE regress_ci_w1;
@@ -219,3 +219,38 @@ REVOKE CREATE ON SCHEMA public FROM regress_ci_w1;
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP ROLE regress_ci_w1, regress_ci_a1, regress_ci_r2, regress_ci_none, regress_ci_team;
+
+-- The roles: an install adopts a role named contact_identity_* only when
+-- contact_identity made it (in this or another database: its comment, and
+-- no attribute it never gives), else it fails unless an administrator
+-- opts in; its members would otherwise get the role's rights.
+DROP SCHEMA contact_identity;   -- left by DROP EXTENSION, with the reader's USAGE
+DROP ROLE contact_identity_admin, contact_identity_writer, contact_identity_reader;
+CREATE ROLE contact_identity_admin LOGIN;   -- made by someone who could create roles
+SET client_min_messages = notice;
+CREATE EXTENSION contact_identity;
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'contact_identity';
+ALTER ROLE contact_identity_admin NOLOGIN;  -- no attribute, but no comment either
+CREATE EXTENSION contact_identity;
+SET contact_identity.adopt_existing_roles = on;
+CREATE EXTENSION contact_identity;
+RESET contact_identity.adopt_existing_roles;
+SELECT rolname, rolcanlogin, shobj_description(oid, 'pg_authid') FROM pg_roles
+WHERE rolname LIKE 'contact_identity_%' ORDER BY 1;
+-- A second install (another database's, here the same one again) knows the
+-- roles as contact_identity's own, until one gets an attribute.
+DROP EXTENSION contact_identity;
+CREATE EXTENSION contact_identity;
+DROP EXTENSION contact_identity;
+ALTER ROLE contact_identity_reader CREATEDB;
+CREATE EXTENSION contact_identity;
+ALTER ROLE contact_identity_reader NOCREATEDB;
+CREATE EXTENSION contact_identity;
+-- An update keeps the roles it has, whatever made them.
+DROP EXTENSION contact_identity;
+COMMENT ON ROLE contact_identity_writer IS NULL;
+CREATE EXTENSION contact_identity VERSION '0.5.1';
+ALTER EXTENSION contact_identity UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'contact_identity';
+COMMENT ON ROLE contact_identity_writer IS 'contact_identity: reader, plus upsert, assign, delete, import and track_event';
+DROP EXTENSION contact_identity;

@@ -17,6 +17,7 @@ inline constexpr const char *kInvalidParameterValue = "22023";
 inline constexpr const char *kUniqueViolation = "23505";
 inline constexpr const char *kObjectNotInPrerequisiteState = "55000";
 inline constexpr const char *kNoDataFound = "P0002";
+inline constexpr const char *kInternalError = "XX000";
 }  // namespace sqlstate
 
 // An error a caller can act on: bad input or a rule the request breaks.

@@ -318,8 +318,8 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
       fail(name + " " + quoted(in) + " has no country code",
            default_region.empty() ? std::string()
                                   : quoted(region) + " is not a known region code.",
-           "Write it in E.164 form such as \"+380501234567\", or set "
-           "contact_identity.default_region.");
+           "Write it in E.164 form such as \"+380501234567\", or give the account a region "
+           "with contact_identity.set_account_region.");
     case PhoneNumberUtil::TOO_SHORT_AFTER_IDD:
     case PhoneNumberUtil::TOO_SHORT_NSN:
       fail(bad(), "It is too short.");

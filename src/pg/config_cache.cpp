@@ -1,6 +1,7 @@
 // config_cache.cpp: identifier_types and blocked_values, kept per backend.
 #include "pg/config_cache.h"
 
+#include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
 
@@ -49,6 +50,10 @@ Statement schema_statement{
     " AND g.tgname OPERATOR(pg_catalog.=) 'identifier_types_in_use')",
     {OIDOID}};
 
+// account_settings came with 0.5.2.
+Statement regions_statement{
+    "SELECT s.account_id, s.default_region FROM contact_identity.account_settings s", {}};
+
 // The cached copies and the tables they came from. An invalidation only
 // clears a flag: it may arrive in the middle of a call (at any lock), and
 // whoever holds a copy keeps it.
@@ -60,6 +65,9 @@ struct Cached {
   std::shared_ptr<const TypeMap> types;
   std::shared_ptr<const BlockedValues> blocked;
   bool legacy = false;  // read with the types
+  Oid regions_relation = InvalidOid;
+  bool regions_valid = false;
+  std::shared_ptr<const AccountRegions> regions;
 };
 Cached cached;
 
@@ -67,6 +75,7 @@ Cached cached;
 void config_invalidated(Datum, Oid relation) {
   if (relation == InvalidOid || relation == cached.types_relation) cached.types_valid = false;
   if (relation == InvalidOid || relation == cached.blocked_relation) cached.blocked_valid = false;
+  if (relation == InvalidOid || relation == cached.regions_relation) cached.regions_valid = false;
 }
 
 Oid relation_oid(const char *name) {
@@ -120,6 +129,15 @@ std::shared_ptr<const BlockedValues> load_blocked() {
   return blocked;
 }
 
+// Every account's region; none before 0.5.2's script (the table is missing).
+std::shared_ptr<const AccountRegions> load_regions() {
+  auto regions = std::make_shared<AccountRegions>();
+  if (!OidIsValid(cached.regions_relation)) return regions;
+  uint64_t n = execute_latest(regions_statement);
+  for (uint64_t r = 0; r < n; r++) regions->emplace(result_int8(r, 1).value_or(0), result_text(r, 2).value_or(""));
+  return regions;
+}
+
 bool watched(Oid relation, const char *trigger) {
   Datum name = pg_call([&]() noexcept { return DirectFunctionCall1(namein, CStringGetDatum(trigger)); });
   execute(watched_statement, {Param{ObjectIdGetDatum(relation), false}, Param{name, false}}, true);
@@ -137,7 +155,7 @@ std::shared_ptr<const T> refreshed(std::shared_ptr<const T> &copy, bool &valid, 
   try {
     relation = relation_oid(table);
     copy = load();
-    if (!watched(relation, trigger)) valid = false;
+    if (!OidIsValid(relation) || !watched(relation, trigger)) valid = false;
   } catch (...) {
     valid = false;
     throw;
@@ -155,6 +173,14 @@ std::shared_ptr<const TypeMap> identifier_types() {
 std::shared_ptr<const BlockedValues> blocked_values() {
   return refreshed(cached.blocked, cached.blocked_valid, cached.blocked_relation, "blocked_values",
                    "blocked_values_changed", load_blocked);
+}
+
+std::string region_for(int64_t account_id) {
+  std::shared_ptr<const AccountRegions> regions =
+      refreshed(cached.regions, cached.regions_valid, cached.regions_relation, "account_settings",
+                "account_settings_changed", load_regions);
+  auto it = regions->find(account_id);
+  return it != regions->end() ? it->second : default_region();
 }
 
 bool legacy_schema() {

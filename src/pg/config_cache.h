@@ -31,6 +31,9 @@ struct TypeInfo {
 };
 using TypeMap = std::map<std::string, TypeInfo>;
 
+// account_settings.default_region by account.
+using AccountRegions = std::unordered_map<int64_t, std::string>;
+
 // A row of contact_identity.blocked_values.
 struct BlockedValue {
   int64_t blocked_id = 0;
@@ -58,6 +61,11 @@ std::shared_ptr<const TypeMap> identifier_types();
 
 // Every blocked value, by blocked_id. Needs SPI.
 std::shared_ptr<const BlockedValues> blocked_values();
+
+// The region of an account's phones written without a country code: its
+// row of account_settings, else contact_identity.default_region ("" when
+// neither). Needs SPI.
+std::string region_for(int64_t account_id);
 
 // Whether the extension's SQL script is older than 0.5.0 (the library was
 // updated, ALTER EXTENSION UPDATE not run yet): identity_log then takes one

@@ -17,6 +17,7 @@
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_normalize_email);
 PG_FUNCTION_INFO_V1(ci_normalize_phone);
+PG_FUNCTION_INFO_V1(ci_is_region);
 PG_FUNCTION_INFO_V1(ci_email_mailbox);
 PG_FUNCTION_INFO_V1(ci_resolve_contact);
 PG_FUNCTION_INFO_V1(ci_upsert_contact);
@@ -97,6 +98,11 @@ extern "C" Datum ci_normalize_phone(PG_FUNCTION_ARGS) {
     std::string e164 = identity::normalize_phone(*phone, region);
     return PointerGetDatum(pg_call([&]() noexcept { return text_of(e164); }));
   });
+}
+
+// is_region(region text): whether libphonenumber knows the region code.
+extern "C" Datum ci_is_region(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum { return BoolGetDatum(identity::is_supported_region(*text_arg(fcinfo, 0))); });
 }
 
 // resolve_contact(...): the read-only priority search; zero or one row.

@@ -103,7 +103,7 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     spi_connect();
     require_account(options.account_id, Level::kWriter);
     require_select(source);
-    default_region();  // a refused setting ends the import here, instead of failing every row
+    region_for(options.account_id);  // a refused setting ends the import here, instead of failing every row
     SourceReader reader(source, options);
     reader.open_cursor();
     spi_finish();

@@ -17,6 +17,9 @@ namespace {
 
 char *default_region_setting = nullptr;
 int import_progress_rows_setting = 100000;
+// Read by the install script only (current_setting), defined here so that
+// the reserved prefix keeps it.
+bool adopt_existing_roles_setting = false;
 // A value the setting had before the module was loaded (SET, ALTER ROLE or
 // DATABASE ... SET) that the check hook refused: PostgreSQL then only
 // warns and leaves the setting empty, so default_region() refuses it at
@@ -88,6 +91,10 @@ extern "C" void _PG_init(void) {
                           "Imports report their progress in a NOTICE every this many rows.",
                           "0 turns the notices off.", &import_progress_rows_setting, 100000, 0, INT_MAX,
                           PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("contact_identity.adopt_existing_roles",
+                           "CREATE EXTENSION adopts roles named contact_identity_* that it did not make.",
+                           "Off: such a role makes the install fail, since its members would get its rights.",
+                           &adopt_existing_roles_setting, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   pgshell::register_config_cache();
   pgshell::register_bulk_insert();
 #if PG_VERSION_NUM >= 150000

@@ -260,6 +260,16 @@ int64_t account_arg(FunctionCallInfo fcinfo, int n) {
   return *account;
 }
 
+// The region the calls' phones are read in: their account's. A batch is
+// one account's (an import's, or one call).
+std::string region_of(const std::vector<const CallKeys *> &calls) {
+  if (calls.empty()) return std::string();
+  for (const CallKeys *call : calls)
+    if (call->account_id != calls.front()->account_id)
+      throw IdentityError(sqlstate::kInternalError, "calls of several accounts normalized together", "", "");
+  return region_for(calls.front()->account_id);
+}
+
 struct NormalizedAhead::State {
   std::shared_ptr<const TypeMap> types;
   std::shared_ptr<const BlockedValues> blocked;
@@ -283,7 +293,7 @@ void NormalizedAhead::start(std::vector<const CallKeys *> calls) {
   if (calls.empty()) return;
   s.types = identifier_types();
   s.blocked = blocked_values();
-  s.region = default_region();
+  s.region = region_of(calls);
   s.calls = std::move(calls);
   // The backend keeps a thread for itself: one fewer than normalizing alone would use.
   unsigned threads = std::max(1u, identity::threads_for(s.calls.size()) - 1);
@@ -310,7 +320,7 @@ std::vector<BuiltRequest> build_requests(const std::vector<const CallKeys *> &ca
   std::shared_ptr<const BlockedValues> blocked = blocked_values();
   std::vector<BuiltRequest> built(calls.size());
   std::vector<Normalized> normalized(calls.size());
-  const std::string region = default_region();
+  const std::string region = region_of(calls);
   // Take what was normalized ahead (with the same types and region), then
   // normalize the rest here.
   std::vector<const CallKeys *> rest;

@@ -222,7 +222,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
       RunAs as_owner(owner);
       pin_settings();
       require_account(account_id, Level::kWriter);
-      default_region();  // a refused setting ends the import here, instead of failing every row
+      region_for(account_id);  // a refused setting ends the import here, instead of failing every row
       if (resume) {
         run = load_import(*resume, account_id);
         options = run.options;
