@@ -152,8 +152,43 @@ SELECT contact_identity.upsert_contact(external_id => 'n-5', email => 'taken@x.i
                                        dedupe_on => 'external_id', account_id => 10);
 SELECT count(*) AS contacts FROM contact_identity.contacts WHERE account_id = 10;
 
+-- Errors that are no row's end the call. A read-only transaction (or a
+-- standby) refuses the import before it reads a row, not every row with
+-- 25006.
+CREATE TABLE src_env (row_number int, external_id text, first_name text);
+INSERT INTO src_env VALUES (1, 'env-1', 'One'), (2, 'env-2', 'Two'), (3, 'env-3', 'Three');
+BEGIN READ ONLY;
+SELECT * FROM contact_identity.import_contacts('src_env', account_id => 11);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- A row error is one of class 22 or 23 (or the rules' own 55000 and P0002):
+-- a DBA's trigger refusing a row with check_violation fails that row...
+CREATE FUNCTION env_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.external_id = 'env-2' THEN
+        RAISE EXCEPTION 'env-2 is refused' USING ERRCODE = current_setting('env_test.errcode');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER env_trigger BEFORE INSERT ON contact_identity.contacts FOR EACH ROW EXECUTE FUNCTION env_trigger();
+SET env_test.errcode = 'check_violation';
+SELECT row_number, action, error_code, error_message FROM contact_identity.import_contacts('src_env', account_id => 11);
+-- ... any other error ends the call and leaves nothing: here a trigger's
+-- serialization failure, as would a cancel, a lock or statement timeout, a
+-- deadlock or running out of memory.
+SET env_test.errcode = 'serialization_failure';
+\set SHOW_CONTEXT never
+SELECT row_number, action, error_code FROM contact_identity.import_contacts('src_env', account_id => 12);
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT errors
+SELECT count(*) AS contacts FROM contact_identity.contacts WHERE account_id = 12;
+DROP TRIGGER env_trigger ON contact_identity.contacts;
+DROP FUNCTION env_trigger();
+RESET env_test.errcode;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
 DROP TABLE src_big, src, src_no_key, src_email, src_mixed, src_ids, src_deleted, src_clear, src_bad_json, src_fields, fields_before,
-    src_primary, src_unread;
+    src_primary, src_unread, src_env;

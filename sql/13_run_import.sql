@@ -77,6 +77,69 @@ FROM contact_identity.contacts c JOIN contact_identity.identifiers i USING (acco
 WHERE c.account_id = 9 GROUP BY 1, 2, 3 ORDER BY 1;
 SELECT action, matched_by FROM contact_identity.import_contacts('run_src_assumed', account_id => 9);
 
+-- An error that is no row's (here a trigger's 57014, as a cancel or a
+-- statement timeout raises it) rolls back the batch it happens in and fails
+-- the call; the batches committed before stay, the import stays running
+-- and says why. No session runs it any more: import_progress shows it
+-- interrupted. Resumed, it goes on from the last committed batch.
+CREATE TABLE run_src_env (row_number int, external_id text);
+INSERT INTO run_src_env SELECT g, 'env-' || g FROM generate_series(1, 5) AS g;
+CREATE FUNCTION run_env_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.external_id = current_setting('run_env.refused', true) THEN
+        RAISE EXCEPTION 'a stand-in for a cancel' USING ERRCODE = 'query_canceled';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER run_env_trigger BEFORE INSERT ON contact_identity.contacts
+    FOR EACH ROW EXECUTE FUNCTION run_env_trigger();
+SET run_env.refused = 'env-3';
+\set SHOW_CONTEXT never
+CALL contact_identity.run_import('run_src_env', batch_size => 2, account_id => 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT import_id AS env_import FROM contact_identity.imports WHERE account_id = 10 \gset
+SELECT status, rows_done, created, failed, last_error_sqlstate, last_error_message, last_error_at IS NOT NULL AS at
+FROM contact_identity.imports WHERE account_id = 10;
+SELECT status, session_pid, rows_done FROM contact_identity.import_progress WHERE account_id = 10;
+SELECT external_id FROM contact_identity.contacts WHERE account_id = 10 ORDER BY 1;
+RESET run_env.refused;
+CALL contact_identity.run_import(NULL, import_id => :env_import, account_id => 10);
+SELECT status, rows_done, created, failed FROM contact_identity.import_progress WHERE account_id = 10;
+
+-- cancel_import ends an interrupted import for good: it cannot be resumed,
+-- its committed batches stay. A second cancel says false; a done import,
+-- another account's or an unknown one cannot be cancelled.
+SET run_env.refused = 'env-2';
+CALL contact_identity.run_import('run_src_env', batch_size => 1, account_id => 11);
+\set SHOW_CONTEXT errors
+SELECT import_id AS cancel_import FROM contact_identity.imports WHERE account_id = 11 \gset
+RESET run_env.refused;
+SELECT status FROM contact_identity.import_progress WHERE import_id = :cancel_import;
+SELECT contact_identity.cancel_import(:cancel_import, account_id => 11) AS cancelled;
+SELECT status, rows_done, finished_at IS NOT NULL AS finished FROM contact_identity.import_progress
+WHERE import_id = :cancel_import;
+CALL contact_identity.run_import(NULL, import_id => :cancel_import, account_id => 11);
+\echo :LAST_ERROR_SQLSTATE
+SELECT contact_identity.cancel_import(:cancel_import, account_id => 11) AS cancelled;
+SELECT contact_identity.cancel_import(:env_import, account_id => 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT contact_identity.cancel_import(:env_import, account_id => 11);
+\echo :LAST_ERROR_SQLSTATE
+SELECT contact_identity.cancel_import(NULL);
+SELECT external_id FROM contact_identity.contacts WHERE account_id = 11 ORDER BY 1;
+DROP TRIGGER run_env_trigger ON contact_identity.contacts;
+DROP FUNCTION run_env_trigger();
+
+-- A read-only transaction (or a standby) refuses run_import before it
+-- records anything.
+SET default_transaction_read_only = on;
+CALL contact_identity.run_import('run_src');
+\echo :LAST_ERROR_SQLSTATE
+SELECT contact_identity.cancel_import(:env_import, account_id => 10);
+\echo :LAST_ERROR_SQLSTATE
+RESET default_transaction_read_only;
+
 -- Wrong calls.
 BEGIN;
 CALL contact_identity.run_import('run_src');
@@ -91,4 +154,4 @@ SELECT count(*) AS imports FROM contact_identity.imports;
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;
-DROP TABLE run_src, run_src_ordered, run_src_sparse, run_src_parts, run_src_assumed;
+DROP TABLE run_src, run_src_ordered, run_src_sparse, run_src_parts, run_src_assumed, run_src_env;

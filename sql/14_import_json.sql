@@ -50,6 +50,12 @@ SELECT count(*) FROM contact_identity.import_contacts_json('[{"externalCustomerI
 SELECT count(*) FROM contact_identity.import_contacts_json('[{"externalCustomerId": "u-8"}]');
 COMMIT;
 
+-- A read-only transaction (or a standby) refuses the import at once, with
+-- no internal statement as CONTEXT.
+BEGIN READ ONLY;
+SELECT * FROM contact_identity.import_contacts_json('[{"externalCustomerId": "u-9"}]');
+ROLLBACK;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;

@@ -20,6 +20,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
+#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_track_event);
@@ -146,6 +147,7 @@ using namespace pgshell;
 // occurred_at, account_id): the event's ID.
 extern "C" Datum ci_track_event(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
+    require_writable("track_event");
     EventArgs event;
     std::optional<std::string> type = text_arg(fcinfo, 0);
     if (!type) throw IdentityError("22004", "event_type must not be null", "", "");

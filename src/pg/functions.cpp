@@ -13,6 +13,7 @@
 #include "pg/result_set.h"
 #include "pg/spi.h"
 #include "pg/upsert.h"
+#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_normalize_email);
@@ -144,6 +145,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
 // restore or merge.
 extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
   return guarded([&] {
+    require_writable("upsert_contact");
     CallKeys keys = key_args(fcinfo, 0);
     ProfileFields fields;
     fields.first_name = text_arg(fcinfo, 4);
@@ -165,6 +167,7 @@ extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
 // assign_external_id(contact_id, external_id): give a contact its ID.
 extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
   return guarded([&] {
+    require_writable("assign_external_id");
     CallKeys keys;
     keys.contact_id = int8_arg(fcinfo, 0);
     keys.external_id = text_arg(fcinfo, 1);
@@ -182,6 +185,7 @@ extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
 // delete_contact(contact_id): soft delete; false when already deleted.
 extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
   return guarded([&] {
+    require_writable("delete_contact");
     std::optional<int64_t> contact_id = int8_arg(fcinfo, 0);
     int64_t account_id = account_arg(fcinfo, 1);
     if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");

@@ -13,6 +13,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/result_set.h"
 #include "pg/spi.h"
+#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_import_contacts);
@@ -84,6 +85,7 @@ using namespace pgshell;
 // account_id): one result row per source row, in one transaction.
 extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
+    require_writable("import_contacts");
     for (int i = 0; i < 5; i++)
       if (PG_ARGISNULL(i)) {
         static const char *names[] = {"source", "dedupe_on", "restore_deleted", "clear_nulls", "account_id"};

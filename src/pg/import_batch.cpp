@@ -1,11 +1,10 @@
 // import_batch.cpp: a batch of import rows in a subtransaction.
 #include "pg/import_batch.h"
 
-#include <cstring>
 #include <map>
-#include <new>
 
 #include "core/identity_error.h"
+#include "core/row_error.h"
 #include "pg/module.h"
 #include "pg/import_set_based.h"
 #include "pg/pg_boundary.h"
@@ -17,9 +16,9 @@ namespace {
 
 using identity::IdentityError;
 
-// Applies one row, with its request when already built. Errors of the
-// rules come back as the row's result; any other error propagates (the row
-// may have written part of itself).
+// Applies one row, with its request when already built. The rules'
+// refusals come back as the row's result; any other error propagates (the
+// row may have written part of itself, or the error is not the row's).
 RowResult apply_row(const SourceRow &row, const identity::Request *request = nullptr) {
   if (row.error_code) return row_failed(row, *row.error_code, row.error_message);
   try {
@@ -36,23 +35,19 @@ RowResult apply_row(const SourceRow &row, const identity::Request *request = nul
   }
 }
 
-// Whether the error being handled belongs to the row that raised it (bad
-// data, a constraint) rather than to the session: a cancel, a timeout, a
-// shutdown, resources running out or corruption end the import instead.
+// Whether the error being handled is the fault of the row that raised it
+// (identity::is_row_error: the data or the rules refuse it). Anything else
+// (a read-only transaction, a lock or statement timeout, a deadlock, a
+// cancel, a shutdown, resources running out, a bug) ends the import.
 bool is_row_error() {
   try {
     throw;
   } catch (const PgError &e) {
-    char sqlstate[6];
-    memcpy(sqlstate, unpack_sql_state(e.data()->sqlerrcode), sizeof sqlstate);
-    static const char *const session_classes[] = {"08", "53", "54", "57", "58"};
-    for (const char *cls : session_classes)
-      if (strncmp(sqlstate, cls, 2) == 0) return false;
-    return strcmp(sqlstate, "XX001") != 0 && strcmp(sqlstate, "XX002") != 0;
-  } catch (const std::bad_alloc &) {
-    return false;
+    return identity::is_row_error(unpack_sql_state(e.data()->sqlerrcode));
+  } catch (const IdentityError &e) {
+    return identity::is_row_error(e.sqlstate());
   } catch (...) {
-    return true;
+    return false;
   }
 }
 
@@ -64,8 +59,6 @@ RowResult failed_current(const SourceRow &row) {
     return row_failed(row, unpack_sql_state(e.data()->sqlerrcode), e.data()->message ? e.data()->message : "error");
   } catch (const IdentityError &e) {
     return row_failed(row, e);
-  } catch (const std::exception &e) {
-    return row_failed(row, "XX000", e.what());
   }
 }
 
@@ -80,6 +73,7 @@ RowResult row_failed(const SourceRow &row, const std::string &code, const std::s
 }
 
 RowResult row_failed(const SourceRow &row, const IdentityError &e) {
+  if (!identity::is_row_error(e.sqlstate())) throw e;  // not the row's fault: the batch ends
   return row_failed(row, e.sqlstate(), e.detail().empty() ? std::string(e.what()) : std::string(e.what()) + ": " + e.detail());
 }
 
@@ -88,10 +82,10 @@ RowResult row_failed(const SourceRow &row, const IdentityError &e) {
 // new (import_set_based.h); when that try fails (a key was not new, or any
 // other row's error), the assumption is dropped for this batch and the ones
 // after it (*assume_new_keys becomes false) and the batch is tried
-// set-based again. On an unexpected error (or a concurrent
-// writer in the way of the set-based plan) the batch runs again row by row,
-// and again without each row that failed, every attempt in its own
-// subtransaction.
+// set-based again. On a row's error (or a concurrent writer in the way of
+// the set-based plan) the batch runs again row by row, and again without
+// each row that failed, every attempt in its own subtransaction. Any other
+// error goes to the caller, the subtransaction rolled back.
 std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedAhead *ahead, bool *assume_new_keys) {
   for (bool assume = assume_new_keys && *assume_new_keys;; assume = false) {
     try {
@@ -102,6 +96,8 @@ std::vector<RowResult> run_batch(const std::vector<SourceRow> &rows, NormalizedA
         }, ahead, assume);
       });
       return results;
+    } catch (const SetBasedConflict &) {
+      // a concurrent writer in the plan's way: row by row below
     } catch (...) {
       if (!is_row_error()) throw;
     }

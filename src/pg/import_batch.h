@@ -3,8 +3,11 @@
 //
 // One subtransaction per batch (one per row would hold a lock per row until
 // commit). Errors the rules raise are found before a row writes anything and
-// cost nothing; an unexpected PostgreSQL error rolls the batch back, and the
-// batch runs again with the failing row set aside.
+// cost nothing; another error of the row's own (core/row_error.h: the data
+// or a constraint refuses it) rolls the batch back, and the batch runs again
+// with the failing row set aside. Any other error (a read-only transaction,
+// a timeout, a deadlock, a cancel, ...) is not the row's: it rolls the batch
+// back and ends the call.
 #pragma once
 
 #include <cstdint>
@@ -25,12 +28,15 @@ struct RowResult {
   bool set_based = false;  // written by the batch's multi-row statements
 };
 
-// The result of a row that fails with this error.
+// The result of a row that fails with this error. An IdentityError that
+// is not a row's (identity::is_row_error) is thrown instead: it ends the
+// batch.
 RowResult row_failed(const SourceRow &row, const std::string &code, const std::string &message);
 RowResult row_failed(const SourceRow &row, const identity::IdentityError &error);
 
 // Applies the rows in order, each as upsert_contact with the import's
-// dedupe_on would; one result per row. Needs SPI. `ahead`, when given, has
+// dedupe_on would; one result per row, or the error that is no row's (its
+// subtransaction rolled back). Needs SPI. `ahead`, when given, has
 // been started on these rows' keys. `assume_new_keys`, when given, is the
 // import's: true until a batch finds a key of a new external ID taken
 // (import_set_based.h), then false for the rest of the import.

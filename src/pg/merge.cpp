@@ -11,6 +11,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
+#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_merge_contacts);
@@ -74,6 +75,7 @@ using namespace pgshell;
 // merge_contacts(winner, loser, force, account_id): the winner's contact ID.
 extern "C" Datum ci_merge_contacts(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
+    require_writable("merge_contacts");
     int64_t winner = required_int8_arg(fcinfo, 0, "winner");
     int64_t loser = required_int8_arg(fcinfo, 1, "loser");
     if (PG_ARGISNULL(2)) throw IdentityError("22004", "force must not be null", "", "Pass true or false.");

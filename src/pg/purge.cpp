@@ -19,6 +19,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
+#include "pg/writable.h"
 
 extern "C" {
 #include "common/hmac.h"
@@ -289,6 +290,7 @@ using namespace pgshell;
 // purge_contact(contact_id, account_id): what was erased, as jsonb.
 extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
+    require_writable("purge_contact");
     int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
     int64_t account_id = account_arg(fcinfo, 1);
     spi_connect();

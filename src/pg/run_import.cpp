@@ -2,17 +2,22 @@
 // batch. Its progress is the imports row, updated in the same transaction
 // as the batch's writes: after a crash, a cancel or a lost connection,
 // CALL run_import(..., import_id => N) resumes after the last committed
-// batch and never applies a row twice.
+// batch and never applies a row twice. An error that is no row's (a
+// timeout, a cancel, ...) rolls back the batch it happens in, is recorded
+// in the imports row, and fails the call. The session holds the import's
+// lock (import_lock.h) from start to end.
 #include "core/identity_error.h"
 #include "core/json_text.h"
 #include "pg/access.h"
 #include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
+#include "pg/import_lock.h"
 #include "pg/import_source.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
+#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_run_import);
@@ -22,9 +27,6 @@ namespace pgshell {
 namespace {
 
 using identity::IdentityError;
-
-// Advisory-lock class of a running import: one session per import.
-constexpr int32_t kImportLockClass = 0x43494d50;  // "CIMP"
 
 // What the functions get from their SET clauses, which a procedure that
 // commits cannot have: a pinned search_path, plans that probe indexes, and
@@ -49,15 +51,11 @@ Statement create_import_statement{
 
 Statement load_import_statement{
     "SELECT pg_catalog.to_regclass(i.source)::pg_catalog.oid::pg_catalog.int8, i.dedupe_on, i.batch_size,"
-    " i.restore_deleted, i.clear_nulls, i.status OPERATOR(pg_catalog.=) 'done', i.rows_done,"
+    " i.restore_deleted, i.clear_nulls, i.status, i.rows_done,"
     " i.last_row_number, i.last_ctid, i.source"
     " FROM contact_identity.imports i"
     " WHERE i.import_id OPERATOR(pg_catalog.=) $1 AND i.account_id OPERATOR(pg_catalog.=) $2",
     {INT8OID, INT8OID}};
-
-// Taken by every batch's transaction, so two sessions never run one import
-// at once and nothing is held after an error.
-Statement lock_import_statement{"SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", {INT4OID, INT4OID}};
 
 Statement progress_statement{
     "UPDATE contact_identity.imports SET rows_done = rows_done OPERATOR(pg_catalog.+) $2,"
@@ -74,6 +72,13 @@ Statement error_statement{
     "INSERT INTO contact_identity.import_errors (import_id, row_number, account_id, sqlstate, message, row_data)"
     " VALUES ($1, $2, $3, $4, $5, CAST($6 AS pg_catalog.jsonb))",
     {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID}};
+
+// Why a batch failed, once it has rolled back.
+Statement last_error_statement{
+    "UPDATE contact_identity.imports SET last_error_sqlstate = $3, last_error_message = $4,"
+    " last_error_at = pg_catalog.clock_timestamp()"
+    " WHERE account_id OPERATOR(pg_catalog.=) $2 AND import_id OPERATOR(pg_catalog.=) $1",
+    {INT8OID, INT8OID, TEXTOID, TEXTOID}};
 
 // The import as it stands.
 struct ImportRun {
@@ -119,7 +124,8 @@ ImportRun create_import(Oid source, const ImportOptions &options, int batch_size
   return run;
 }
 
-// Loads an import to resume; its stored options win over the call's.
+// Loads an import to resume; its stored options win over the call's. A
+// cancelled import is refused.
 ImportRun load_import(int64_t import_id, int64_t account_id) {
   if (execute(load_import_statement, {int8_param(import_id), int8_param(account_id)}, false) == 0)
     throw IdentityError(identity::sqlstate::kNoDataFound, "import " + std::to_string(import_id) + " does not exist",
@@ -128,7 +134,13 @@ ImportRun load_import(int64_t import_id, int64_t account_id) {
   ImportRun run;
   run.import_id = import_id;
   std::optional<int64_t> source = result_int8(0, 1);
-  run.done = result_bool(0, 6);
+  std::optional<std::string> status = result_text(0, 6);
+  if (status == "cancelled")
+    throw IdentityError(identity::sqlstate::kObjectNotInPrerequisiteState,
+                        "import " + std::to_string(import_id) + " was cancelled",
+                        "cancel_import ended it; the batches it committed stay.",
+                        "Start a new import: CALL contact_identity.run_import without import_id.");
+  run.done = status == "done";
   if (!source && !run.done)
     throw IdentityError("42P01", "source " + identity::quoted(result_text(0, 10).value_or("")) + " of import " +
                                      std::to_string(import_id) + " no longer exists",
@@ -171,6 +183,73 @@ void record_batch(const ImportRun &run, const std::vector<SourceRow> &rows, cons
           false);
 }
 
+// A copy of the error in `context`, which outlives the transaction: the
+// original lives in the batch's memory, which a rollback frees. (PostgreSQL
+// copies an error only from its error stack: it is put back there and
+// caught again.)
+ErrorData *copy_error(ErrorData *error, MemoryContext context) {
+  MemoryContext old = MemoryContextSwitchTo(context);
+  ErrorData *copy = error;
+  try {
+    pg_call([&]() noexcept { ReThrowError(error); });
+  } catch (const PgError &e) {
+    copy = e.data();
+  }
+  MemoryContextSwitchTo(old);
+  return copy;
+}
+
+// Rolls back the current transaction and starts a new one, as the
+// procedure's own connection (the batch's, and any a failed statement left
+// open above it, are closed first). False when that cannot be done here.
+bool roll_back() {
+  try {
+    pg_call([]() noexcept {
+      while (!SPI_inside_nonatomic_context() && SPI_finish() == SPI_OK_FINISH) {
+      }
+      if (!SPI_inside_nonatomic_context()) elog(ERROR, "contact_identity: run_import's connection is gone");
+      SPI_rollback();
+#if PG_VERSION_NUM < 150000
+      SPI_start_transaction();
+#endif
+    });
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Ends the call after an error that is no row's, from inside the catch
+// block of the batches: the batch's transaction rolls back (the batches
+// committed before it stay), the imports row records why in a transaction
+// of its own, and the error goes on to the caller. The import stays
+// running, to be resumed (import_progress shows it interrupted once the
+// call has ended).
+[[noreturn]] void end_on_error(const ImportRun &run, Oid owner, MemoryContext call_context) {
+  PendingError pending;
+  capture_current_exception(pending);
+  if (pending.pg_error) pending.pg_error = copy_error(pending.pg_error, call_context);
+  std::string sqlstate = pending.pg_error ? unpack_sql_state(pending.pg_error->sqlerrcode) : pending.sqlstate;
+  std::string message = pending.pg_error ? (pending.pg_error->message ? pending.pg_error->message : "") : pending.message;
+  if (roll_back()) {
+    try {
+      {
+        RunAs as_owner(owner);
+        pin_settings();
+        execute(last_error_statement,
+                {int8_param(run.import_id), int8_param(run.options.account_id), text_param(sqlstate),
+                 text_param(message)},
+                false);
+      }
+      commit();
+    } catch (...) {  // the error to report is the batch's
+      roll_back();
+    }
+  }
+  if (pending.pg_error) throw PgError(pending.pg_error);
+  throw IdentityError(sqlstate, message, pending.detail, pending.hint);
+}
+
 Datum import_id_result(FunctionCallInfo fcinfo, int64_t import_id) {
   return pg_call([&]() noexcept {
     TupleDesc desc = CreateTemplateTupleDesc(1);
@@ -191,6 +270,7 @@ using namespace pgshell;
 // clear_nulls, account_id, INOUT import_id).
 extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
+    require_writable("run_import");
     CallContext *call = (CallContext *)fcinfo->context;
     if (call == nullptr || !IsA(call, CallContext) || call->atomic)
       throw IdentityError("2D000", "run_import cannot run inside a transaction block",
@@ -212,18 +292,21 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     pg_call([]() noexcept {
       if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "contact_identity: SPI_connect failed");
     });
+    const MemoryContext call_context = CurrentMemoryContext;  // the connection's: lives across commits
     // A procedure that commits cannot be SECURITY DEFINER: it checks the
     // caller itself, then works as the owner between commits (RunAs).
     const Oid owner = function_owner(fcinfo);
     ImportRun run;
     ImportOptions options;
     std::optional<SourceReader> reader;
+    ImportSession session;  // the import's lock, from before its first read until the call ends
     {
       RunAs as_owner(owner);
       pin_settings();
       require_account(account_id, Level::kWriter);
       region_for(account_id);  // a refused setting ends the import here, instead of failing every row
       if (resume) {
+        session.take(*resume, "resume it");
         run = load_import(*resume, account_id);
         options = run.options;
       } else {
@@ -237,7 +320,10 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
         Oid source = resume ? run.source : PG_GETARG_OID(0);
         require_select(source);
         reader.emplace(source, options);  // a bad source is refused before anything is recorded
-        if (!resume) run = create_import(source, options, batch_size);
+        if (!resume) {
+          run = create_import(source, options, batch_size);
+          session.take(run.import_id, "resume it");  // before the import is visible
+        }
       }
     }
     if (run.done) {  // nothing left to do
@@ -246,32 +332,29 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     }
     commit();  // the imports row is visible before the first batch
 
-    pgshell::Param lock_class{Int32GetDatum(kImportLockClass), false};
-    pgshell::Param lock_key{Int32GetDatum(static_cast<int32_t>(run.import_id)), false};
     ImportProgress progress("run_import " + std::to_string(run.import_id), run.position.rows_read);
     KeepFreedMemory keep;
     bool assume_new_keys = true;  // until a batch finds otherwise (run_batch)
-    while (!run.done) {
-      {
-        RunAs as_owner(owner);
-        spi_connect();  // per batch: SPI_finish frees what the batch allocated
-        pin_settings();
-        execute(lock_import_statement, {lock_class, lock_key}, false);
-        if (!result_bool(0, 1))
-          throw IdentityError("55006", "import " + std::to_string(run.import_id) + " is running in another session",
-                              "", "Wait for it to end, or resume it once that session has ended.");
-        // Where the import stands, as committed (another session may have
-        // moved it on since we last looked).
-        run = load_import(run.import_id, account_id);
-        if (!run.done) {
-          std::vector<SourceRow> rows = reader->page(run.position, run.batch_size);
-          std::vector<RowResult> results = run_batch(rows, nullptr, &assume_new_keys);
-          record_batch(run, rows, results, rows.empty());
-          for (const RowResult &r : results) progress.count(r);
+    try {
+      while (!run.done) {
+        {
+          RunAs as_owner(owner);
+          spi_connect();  // per batch: SPI_finish frees what the batch allocated
+          pin_settings();
+          // Where the import stands, as committed.
+          run = load_import(run.import_id, account_id);
+          if (!run.done) {
+            std::vector<SourceRow> rows = reader->page(run.position, run.batch_size);
+            std::vector<RowResult> results = run_batch(rows, nullptr, &assume_new_keys);
+            record_batch(run, rows, results, rows.empty());
+            for (const RowResult &r : results) progress.count(r);
+          }
+          spi_finish();
         }
-        spi_finish();
+        commit();
       }
-      commit();
+    } catch (...) {
+      end_on_error(run, owner, call_context);
     }
     pg_call([]() noexcept { SPI_finish(); });
     return import_id_result(fcinfo, run.import_id);

@@ -20,6 +20,7 @@
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/writer.h"
+#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_unmerge_contact);
@@ -170,6 +171,7 @@ using namespace pgshell;
 // unmerge_contact(loser, account_id): what went back, as jsonb.
 extern "C" Datum ci_unmerge_contact(PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
+    require_writable("unmerge_contact");
     int64_t loser = required_int8_arg(fcinfo, 0, "loser");
     int64_t account_id = account_arg(fcinfo, 1);
     spi_connect();

@@ -2,7 +2,8 @@
 # test/scripts/import_resume.sh: run_import survives losing its backend in the
 # middle of a batch. The backend running CALL run_import is killed with
 # pg_terminate_backend; the import stays 'running' with only whole batches
-# committed; CALL run_import(..., import_id => N) resumes after the last
+# committed (import_progress shows it running in that backend, then
+# interrupted); CALL run_import(..., import_id => N) resumes after the last
 # committed batch and ends in exactly the state one uninterrupted
 # import_contacts of the same source reaches, with every row applied once.
 set -euo pipefail
@@ -45,15 +46,28 @@ for _ in $(seq 600); do
   sleep 0.05
 done
 [[ $done_rows -lt $rows ]] || fail "the import finished before it could be interrupted"
+# While it runs, import_progress names its session.
+victim_pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ci_resume_victim'")
+progress=$(q -F ' ' -c "SELECT status, session_pid FROM contact_identity.import_progress WHERE account_id = 1")
+[[ $progress == "running $victim_pid" ]] || fail "import_progress says '$progress' while backend $victim_pid runs it"
 killed=$(q -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ci_resume_victim'")
 wait "$victim" && fail "the killed CALL reported success"
 [[ $killed -eq 1 ]] || fail "expected to kill one backend, killed $killed"
+# Once the backend is gone (it releases its locks as it exits), no session
+# runs the import: interrupted.
+for _ in $(seq 100); do
+  progress=$(q -F ' ' -c "SELECT status, coalesce(session_pid, 0) FROM contact_identity.import_progress
+                          WHERE account_id = 1")
+  [[ $progress == "interrupted 0" ]] && break
+  sleep 0.05
+done
+[[ $progress == "interrupted 0" ]] || fail "import_progress says '$progress' after the kill, not interrupted"
 
 read -r import_id status done_rows < <(q -F ' ' -c \
   "SELECT import_id, status, rows_done FROM contact_identity.imports WHERE account_id = 1")
 [[ $status == running ]] || fail "status after the kill is $status, not running"
 (( done_rows % batch == 0 && done_rows < rows )) || fail "rows_done $done_rows is not a whole number of batches"
-echo "ok: killed import $import_id at $done_rows of $rows rows (whole batches only), status running"
+echo "ok: killed import $import_id at $done_rows of $rows rows (whole batches only), status running, shown interrupted"
 
 q -c "CALL contact_identity.run_import('src', account_id => 1, import_id => $import_id)" >/dev/null \
   || fail "resuming failed"

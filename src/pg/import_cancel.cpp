@@ -1,0 +1,74 @@
+// import_cancel.cpp: cancel_import, the end of a run_import import whose
+// session is gone (import_lock.h): it is marked cancelled and can no
+// longer be resumed; the batches it committed stay.
+#include "core/identity_error.h"
+#include "pg/access.h"
+#include "pg/import_lock.h"
+#include "pg/pg_boundary.h"
+#include "pg/request.h"
+#include "pg/spi.h"
+#include "pg/writable.h"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ci_cancel_import);
+}
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+
+Statement status_statement{
+    "SELECT i.status FROM contact_identity.imports i"
+    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.import_id OPERATOR(pg_catalog.=) $2",
+    {INT8OID, INT8OID}};
+
+Statement cancel_statement{
+    "UPDATE contact_identity.imports i SET status = 'cancelled', finished_at = pg_catalog.now()"
+    " WHERE i.account_id OPERATOR(pg_catalog.=) $1 AND i.import_id OPERATOR(pg_catalog.=) $2"
+    " AND i.status OPERATOR(pg_catalog.=) 'running'",
+    {INT8OID, INT8OID}};
+
+// The import's status; P0002 when the account has no such import, 55000
+// when it is done.
+std::string status_of(int64_t account_id, int64_t import_id) {
+  const std::string name = "import " + std::to_string(import_id);
+  if (execute(status_statement, {int8_param(account_id), int8_param(import_id)}, false) == 0)
+    throw IdentityError(identity::sqlstate::kNoDataFound, name + " does not exist",
+                        "Account " + std::to_string(account_id) + " has no " + name + ".",
+                        "contact_identity.import_progress lists the imports.");
+  std::string status = result_text(0, 1).value_or("");
+  if (status == "done")
+    throw IdentityError(identity::sqlstate::kObjectNotInPrerequisiteState, name + " is done",
+                        "Every row of its source was applied or reported; nothing is left to cancel.", "");
+  return status;
+}
+
+}  // namespace
+}  // namespace pgshell
+
+using namespace pgshell;
+
+// cancel_import(import_id, account_id): true when the import is cancelled
+// now, false when it was already.
+extern "C" Datum ci_cancel_import(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum {
+    require_writable("cancel_import");
+    int64_t import_id = required_int8_arg(fcinfo, 0, "import_id");
+    int64_t account_id = account_arg(fcinfo, 1);
+    spi_connect();
+    require_account(account_id, Level::kWriter);
+    // Read before the lock, so that the lock (keyed by the import ID alone)
+    // says nothing about another account's import.
+    bool cancelled_now = false;
+    if (status_of(account_id, import_id) == "running") {
+      // Held until commit: a run_import resuming the import meanwhile
+      // fails with 55006, one after the commit finds the import cancelled.
+      lock_import_for_transaction(import_id, "cancel it");
+      cancelled_now = execute(cancel_statement, {int8_param(account_id), int8_param(import_id)}, false) == 1;
+      if (!cancelled_now) status_of(account_id, import_id);  // it ended meanwhile: done, or cancelled by another call
+    }
+    spi_finish();
+    return BoolGetDatum(cancelled_now);
+  });
+}
