@@ -545,3 +545,63 @@ ALTER FUNCTION contact_identity.require_account(bigint, text) SECURITY DEFINER;
 ALTER FUNCTION contact_identity.readable_accounts() SECURITY DEFINER;
 
 -- ==== Comments ====
+-- Every table column and the schemas have a comment (0.5.1 left 54 of the
+-- table columns and the schema contact_identity without one). Comments on
+-- 0.5.1's functions that said "E.164" now say that an extension is kept.
+COMMENT ON SCHEMA contact_identity IS
+    'contact_identity: one profile per person; its tables, views and functions';
+COMMENT ON COLUMN contact_identity.account_grants.role IS 'the role (with its members) the grant is for';
+COMMENT ON COLUMN contact_identity.account_grants.account_id IS 'the account the role may use';
+COMMENT ON COLUMN contact_identity.account_grants.level IS 'reader, writer or admin; each includes the ones before';
+COMMENT ON COLUMN contact_identity.account_grants.granted_at IS 'when the grant was made or last changed';
+COMMENT ON COLUMN contact_identity.blocked_values.blocked_id IS 'the row''s number; blocked values are checked in this order';
+COMMENT ON COLUMN contact_identity.blocked_values.is_pattern IS 'whether value is a regular expression (~*) rather than a value compared after lower()';
+COMMENT ON COLUMN contact_identity.blocked_values.reason IS 'why the value is blocked, shown in the NOTICE of a dropped identifier';
+COMMENT ON COLUMN contact_identity.contacts.contact_id IS 'the contact''s number within its account, from contacts_contact_id_seq';
+COMMENT ON COLUMN contact_identity.contacts.first_name IS 'the first name, as last written';
+COMMENT ON COLUMN contact_identity.contacts.last_name IS 'the last name, as last written';
+COMMENT ON COLUMN contact_identity.contacts.created_at IS 'when the contact was created';
+COMMENT ON COLUMN contact_identity.contacts.updated_at IS 'when the contact last changed: a write, a merge, a delete or a restore';
+COMMENT ON COLUMN contact_identity.event_keys.account_id IS 'the account of the event';
+COMMENT ON COLUMN contact_identity.event_keys.type IS 'the identifier type, as in identifiers';
+COMMENT ON COLUMN contact_identity.event_keys.value IS 'the identifier''s normalized value';
+COMMENT ON COLUMN contact_identity.event_keys.event_id IS 'the anonymous event that carries it';
+COMMENT ON COLUMN contact_identity.events.account_id IS 'the account the event belongs to';
+COMMENT ON COLUMN contact_identity.events.event_id IS 'the event''s number, from events_event_id_seq';
+COMMENT ON COLUMN contact_identity.events.event_type IS 'what happened, as the application names it (order, page_view, ...)';
+COMMENT ON COLUMN contact_identity.events.payload IS 'the event''s data, a JSON object';
+COMMENT ON COLUMN contact_identity.identifier_types.name IS 'the type''s name, as written in the identifiers argument (email, phone, mobile_push, ...)';
+COMMENT ON COLUMN contact_identity.identifier_types.description IS 'what the type is, for people';
+COMMENT ON COLUMN contact_identity.identifiers.account_id IS 'the account of the identifier';
+COMMENT ON COLUMN contact_identity.identifiers.type IS 'the identifier type (identifier_types.name)';
+COMMENT ON COLUMN contact_identity.identifiers.first_seen_at IS 'when the value was first attached to a contact in this account';
+COMMENT ON COLUMN contact_identity.identity_log.account_id IS 'the account of the decision';
+COMMENT ON COLUMN contact_identity.identity_log.log_id IS 'the row''s number, from identity_log_log_id_seq: the order of the decisions';
+COMMENT ON COLUMN contact_identity.identity_log.logged_at IS 'when the decision was written (its transactions start)';
+COMMENT ON COLUMN contact_identity.identity_log.contact_id IS 'the contact the decision left the request on; NULL once purged';
+COMMENT ON COLUMN contact_identity.import_errors.account_id IS 'the account of the import';
+COMMENT ON COLUMN contact_identity.import_errors.import_id IS 'the import (imports.import_id)';
+COMMENT ON COLUMN contact_identity.import_errors.row_number IS 'the source row: its row_number column, else its position in the source';
+COMMENT ON COLUMN contact_identity.import_errors.sqlstate IS 'the SQLSTATE that refused the row (22xxx, 23xxx, or the rules'' own)';
+COMMENT ON COLUMN contact_identity.import_errors.message IS 'the error, naming the column and the value';
+COMMENT ON COLUMN contact_identity.imports.account_id IS 'the account the import writes to';
+COMMENT ON COLUMN contact_identity.imports.import_id IS 'the import''s number, from imports_import_id_seq';
+COMMENT ON COLUMN contact_identity.imports.dedupe_on IS 'the key that finds a row''s contact: external_id, email or phone';
+COMMENT ON COLUMN contact_identity.imports.batch_size IS 'source rows per committed batch';
+COMMENT ON COLUMN contact_identity.imports.restore_deleted IS 'whether a row that matches a deleted contact restores it';
+COMMENT ON COLUMN contact_identity.imports.clear_nulls IS 'whether a NULL column clears the stored value (else it keeps it)';
+COMMENT ON COLUMN contact_identity.imports.rows_total IS 'the source''s row count when the import started, NULL when not counted';
+COMMENT ON COLUMN contact_identity.imports.created IS 'rows that created a contact';
+COMMENT ON COLUMN contact_identity.imports.updated IS 'rows that updated a contact';
+COMMENT ON COLUMN contact_identity.imports.restored IS 'rows that restored a deleted contact';
+COMMENT ON COLUMN contact_identity.imports.merged IS 'rows that merged contacts';
+COMMENT ON COLUMN contact_identity.imports.failed IS 'rows refused, each in import_errors';
+COMMENT ON COLUMN contact_identity.imports.started_at IS 'when the import started';
+COMMENT ON COLUMN contact_identity.secrets.singleton IS 'always true: the table has one row';
+COMMENT ON COLUMN contact_identity.segments.account_id IS 'the account whose contacts the segment selects';
+COMMENT ON COLUMN contact_identity.segments.created_at IS 'when create_segment made it';
+COMMENT ON COLUMN contact_identity.segments.updated_at IS 'when replace_segment last changed its rule';
+COMMENT ON COLUMN contact_identity.contacts.phone IS
+    'primary phone: E.164, with ";ext=" and the extension when it has one; also held in identifiers';
+COMMENT ON FUNCTION contact_identity.normalize_phone(text, text) IS
+    'the phone as contact_identity stores it (E.164, with ";ext=" and the extension when it has one); numbers without country code are read in region, else contact_identity.default_region';

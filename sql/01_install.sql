@@ -21,6 +21,15 @@ SELECT c.relname AS undocumented_index FROM pg_index i JOIN pg_class c ON c.oid 
 WHERE c.relnamespace = 'contact_identity'::regnamespace AND NOT i.indisprimary
   AND obj_description(c.oid, 'pg_class') IS NULL;
 
+-- So do the schemas and every column of every table (0.5.2).
+SELECT n.nspname AS undocumented_schema FROM pg_namespace n
+WHERE n.nspname LIKE 'contact_identity%' AND obj_description(n.oid, 'pg_namespace') IS NULL;
+SELECT c.relname || '.' || a.attname AS undocumented_column
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relnamespace = 'contact_identity'::regnamespace AND c.relkind = 'r'
+  AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL
+ORDER BY 1;
+
 -- The functions of the API, with their argument names.
 SELECT p.oid::regprocedure AS function, pg_get_function_result(p.oid) AS returns
 FROM pg_proc p WHERE p.pronamespace = 'contact_identity'::regnamespace ORDER BY p.proname;
