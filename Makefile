@@ -23,8 +23,12 @@ REGRESS_OPTS = --inputdir=.
 ISOLATION = $(basename $(notdir $(sort $(wildcard test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test
 
-PG_CXXFLAGS = -std=c++17 -Isrc -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK += -lphonenumber -lidn2 -lstdc++ -pthread
+# ICU: the Unicode normalization and properties of src/core/unicode.cpp.
+ICU_CFLAGS := $(shell pkg-config --cflags icu-uc)
+ICU_LIBS := $(shell pkg-config --libs icu-uc)
+
+PG_CXXFLAGS = -std=c++17 -Isrc -Wno-missing-field-initializers -Wno-register $(ICU_CFLAGS)
+SHLIB_LINK += -lphonenumber -lidn2 $(ICU_LIBS) -lstdc++ -pthread
 
 # PostgreSQL's JIT bitcode rules do not get our C++ flags; we ship no bitcode.
 override with_llvm = no
@@ -40,8 +44,8 @@ UNIT_TEST_BIN = test/unit/unit_tests
 UNIT_TEST_SRCS = $(sort $(wildcard test/unit/*.cpp))
 
 $(UNIT_TEST_BIN): $(CORE_SRCS) $(UNIT_TEST_SRCS) $(wildcard src/core/*.h)
-	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -Isrc -o $@ $(CORE_SRCS) $(UNIT_TEST_SRCS) \
-		-lgtest -lgtest_main -lphonenumber -lidn2 -pthread
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -Isrc $(ICU_CFLAGS) -o $@ $(CORE_SRCS) $(UNIT_TEST_SRCS) \
+		-lgtest -lgtest_main -lphonenumber -lidn2 $(ICU_LIBS) -pthread
 
 .PHONY: unit-tests
 unit-tests: $(UNIT_TEST_BIN)

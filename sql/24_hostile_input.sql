@@ -74,7 +74,9 @@ SELECT * FROM written;
 -- falls back to the default); everything else is a value or a 22023 naming
 -- the email or phone, with the value cut and escaped. Domains go through
 -- IDNA (NFC, Punycode: a Cyrillic homoglyph stays visibly different); local
--- parts are kept as sent, NFD and zero-width joiners included.
+-- parts are put in NFC and lower case (sql/29_unicode.sql); format
+-- characters (a right-to-left override, a zero-width joiner) are refused
+-- anywhere.
 -- A phone of more than 100 characters is refused before libphonenumber
 -- reads it: its regular expressions take time growing with the square of
 -- the length and cannot be cancelled (1 MB of digits ran for hours before
@@ -158,6 +160,10 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('identifiers type \u001b', $$SELECT (contact_identity.upsert_contact(identifiers => '{"coo\u001bkie": "c"}')).action$$),
   ('dedupe_on \x01', $$SELECT (contact_identity.upsert_contact(email => 'n@x.io', dedupe_on => E'email\x01')).action$$),
   ('email RTL override', $$SELECT (contact_identity.upsert_contact(email => U&'n@x\202E.io')).action$$),
+  ('email zero-width joiner', $$SELECT (contact_identity.upsert_contact(email => U&'n\200D@x.io')).action$$),
+  ('external_id RTL override', $$SELECT (contact_identity.upsert_contact(external_id => U&'u-\202E3')).external_id$$),
+  ('external_id ZWJ and combining', $$SELECT (contact_identity.upsert_contact(external_id => U&'u-\200De\0301')).external_id$$),
+  ('identifiers RTL cookie', $$SELECT (contact_identity.upsert_contact(email => 'n1@x.io', identifiers => '{"cookie": "\u202ec"}')).action$$),
   ('email emoji domain', $$SELECT (contact_identity.upsert_contact(email => U&'n@\+01F600.io')).action$$),
   ('identifiers 10,000-deep array', $$SELECT (contact_identity.upsert_contact(identifiers => hj('deep_array'))).action$$),
   ('identifiers 10,000-deep object', $$SELECT (contact_identity.upsert_contact(identifiers => hj('deep_object'))).action$$),
@@ -184,7 +190,8 @@ SELECT * FROM written;
 
 -- upsert_contact, accepted: NULL in an optional argument leaves it out;
 -- names and attributes are data (any size, any character); external IDs and
--- emails in odd Unicode are kept or normalized.
+-- emails in odd Unicode (but for format characters, refused above) are kept
+-- or normalized.
 SELECT c AS "case", outcome(q) FROM (VALUES
   ('external_id NULL', $$SELECT (contact_identity.upsert_contact(external_id => NULL, email => 'n1@x.io')).action$$),
   ('email NULL', $$SELECT (contact_identity.upsert_contact(external_id => 'u-n2', email => NULL)).action$$),
@@ -206,13 +213,13 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('attributes key: 10,000-deep array', $$SELECT (contact_identity.upsert_contact(email => 'n1@x.io', attributes => jsonb_build_object('d', hj('deep_array')))).action$$),
   ('attributes 100,000 keys', $$SELECT (contact_identity.upsert_contact(email => 'n1@x.io', attributes => hj('wide'))).action$$),
   ('attributes control chars', $$SELECT (contact_identity.upsert_contact(email => 'n1@x.io', attributes => '{"k\u001b": "v\u0001\n"}')).action$$),
-  ('external_id RTL override', $$SELECT (contact_identity.upsert_contact(external_id => U&'u-\202E3')).external_id$$),
-  ('external_id ZWJ and combining', $$SELECT (contact_identity.upsert_contact(external_id => U&'u-\200De\0301')).external_id$$),
+  ('external_id Arabic, right to left', $$SELECT (contact_identity.upsert_contact(external_id => U&'u-\0639\0631\0628\06493')).external_id$$),
+  ('external_id combining', $$SELECT (contact_identity.upsert_contact(external_id => U&'u-e\0301')).external_id$$),
   ('external_id emoji', $$SELECT (contact_identity.upsert_contact(external_id => U&'\+01F600')).external_id$$),
   ('email homoglyph domain', $$SELECT (contact_identity.upsert_contact(email => U&'n@\0430pple.com')).action$$),
   ('email combining mark', $$SELECT (contact_identity.upsert_contact(email => U&'ne\0301@x.io')).action$$),
   ('identifiers emoji (surrogate pair)', $$SELECT (contact_identity.upsert_contact(identifiers => '{"cookie": "\ud83d\ude00"}')).action$$),
-  ('identifiers RTL cookie', $$SELECT (contact_identity.upsert_contact(email => 'n1@x.io', identifiers => '{"cookie": "\u202ec"}')).action$$)
+  ('identifiers Hebrew cookie', $$SELECT (contact_identity.upsert_contact(email => 'n1@x.io', identifiers => '{"cookie": "\u05d0c"}')).action$$)
 ) AS t(c, q);
 SELECT * FROM written;
 -- What was stored for the odd values.
@@ -223,8 +230,8 @@ SELECT octet_length(first_name) AS first_name_bytes, octet_length(last_name) AS 
 FROM contact_identity.contacts WHERE email = 'n1@x.io' AND account_id = 0;
 
 -- resolve_contact: a lookup writes nothing; NULL in an optional key leaves
--- it out. The local part of an email is not Unicode-normalized: the NFC
--- spelling does not find the same address stored in NFD.
+-- it out. The local part of an email is stored in NFC: the NFD spelling
+-- finds it too. An external ID is opaque: only its own spelling finds it.
 SELECT c AS "case", outcome(q) FROM (VALUES
   ('external_id NULL', $$SELECT string_agg(contact_id || ' by ' || matched_by, ',') FROM contact_identity.resolve_contact(external_id => NULL, email => 'ann@x.io')$$),
   ('email NULL', $$SELECT string_agg(contact_id || ' by ' || matched_by, ',') FROM contact_identity.resolve_contact(external_id => 'u-1', email => NULL)$$),
@@ -246,8 +253,10 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('phone tab inside', $$SELECT count(*) FROM contact_identity.resolve_contact(phone => E'+38050\t1234567')$$),
   ('email homoglyph domain', $$SELECT count(*) FROM contact_identity.resolve_contact(email => U&'ann@\0445.io')$$),
   ('external_id RTL override', $$SELECT string_agg(matched_by, ',') FROM contact_identity.resolve_contact(external_id => U&'u-\202E3')$$),
-  ('email NFC of a stored NFD email', $$SELECT count(*) FROM contact_identity.resolve_contact(email => U&'n\00E9@x.io')$$),
-  ('email NFD as stored', $$SELECT count(*) FROM contact_identity.resolve_contact(email => U&'ne\0301@x.io')$$),
+  ('external_id combining as stored', $$SELECT string_agg(matched_by, ',') FROM contact_identity.resolve_contact(external_id => U&'u-e\0301')$$),
+  ('external_id composed', $$SELECT count(*) FROM contact_identity.resolve_contact(external_id => U&'u-\00E9')$$),
+  ('email NFC of an NFD email', $$SELECT count(*) FROM contact_identity.resolve_contact(email => U&'n\00E9@x.io')$$),
+  ('email NFD', $$SELECT count(*) FROM contact_identity.resolve_contact(email => U&'ne\0301@x.io')$$),
   ('identifiers 10,000-deep array', $$SELECT count(*) FROM contact_identity.resolve_contact(identifiers => hj('deep_array'))$$),
   ('identifiers 10,000-deep object', $$SELECT count(*) FROM contact_identity.resolve_contact(identifiers => hj('deep_object'))$$),
   ('identifiers 100,000 keys', $$SELECT count(*) FROM contact_identity.resolve_contact(identifiers => hj('wide'))$$),
@@ -305,7 +314,8 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('explain_contact account_id -1', $$SELECT count(*) FROM contact_identity.explain_contact(1, -1)$$),
   ('explain_contact account_id max', $$SELECT count(*) FROM contact_identity.explain_contact(1, 9223372036854775807)$$),
   ('explain_contact contact_id -1', $$SELECT count(*) FROM contact_identity.explain_contact(-1)$$),
-  ('explain_contact contact_id max', $$SELECT count(*) FROM contact_identity.explain_contact(9223372036854775807)$$)
+  ('explain_contact contact_id max', $$SELECT count(*) FROM contact_identity.explain_contact(9223372036854775807)$$),
+  ('assign_external_id RTL and emoji', $$SELECT (contact_identity.assign_external_id(2, U&'\202E\+01F600')).action$$)
 ) AS t(c, q);
 SELECT * FROM written;
 
@@ -320,7 +330,7 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('get_contact contact_id max', $$SELECT contact_identity.get_contact(9223372036854775807)$$),
   ('get_contact 1 MB attributes', $$SELECT octet_length(contact_identity.get_contact(contact_id)::text) > 1048576 FROM contact_identity.contacts WHERE email = 'n1@x.io' AND account_id = 0$$),
   ('explain_contact 1 MB values', $$SELECT count(*) FROM contact_identity.explain_contact((SELECT contact_id FROM contact_identity.contacts WHERE email = 'n1@x.io' AND account_id = 0))$$),
-  ('assign_external_id RTL and emoji', $$SELECT (contact_identity.assign_external_id(2, U&'\202E\+01F600')).action$$),
+  ('assign_external_id Hebrew and emoji', $$SELECT (contact_identity.assign_external_id(2, U&'\05D0\+01F600')).action$$),
   ('delete_contact', $$SELECT contact_identity.delete_contact(2)$$),
   ('delete_contact again', $$SELECT contact_identity.delete_contact(2)$$),
   ('unmerge_contact', $$SELECT jsonb_build_object('winner', contact_identity.unmerge_contact(3)->'winner')$$)
@@ -344,6 +354,8 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('track_event identifiers 100,000 keys', $$SELECT contact_identity.track_event('x', identifiers => hj('wide'))$$),
   ('track_event identifiers boolean', $$SELECT contact_identity.track_event('x', identifiers => 'false')$$),
   ('track_event external_id \x01', $$SELECT contact_identity.track_event('x', external_id => E'u-1\x01')$$),
+  ('track_event email RTL override', $$SELECT contact_identity.track_event('x', email => U&'ann\202E@x.io')$$),
+  ('track_event cookie zero-width space', $$SELECT contact_identity.track_event('x', identifiers => '{"cookie": "ck\u200b"}')$$),
   ('track_event payload 10,000-deep array', $$SELECT contact_identity.track_event('x', hj('deep_array'), external_id => 'u-1')$$),
   ('track_event payload array', $$SELECT contact_identity.track_event('x', '[]', external_id => 'u-1')$$),
   ('track_event payload number', $$SELECT contact_identity.track_event('x', '7', external_id => 'u-1')$$),
@@ -377,7 +389,7 @@ SELECT c AS "case", outcome(q) FROM (VALUES
   ('track_event occurred_at infinity', $$SELECT contact_identity.track_event('x', occurred_at => 'infinity', external_id => 'u-1') > 0$$),
   ('track_event occurred_at -infinity', $$SELECT contact_identity.track_event('x', occurred_at => '-infinity', external_id => 'u-1') > 0$$),
   ('track_event account_id max (anonymous)', $$SELECT contact_identity.track_event('x', account_id => 9223372036854775807, email => 'ann@x.io') > 0$$),
-  ('track_event emoji cookie (anonymous)', $$SELECT contact_identity.track_event('x', identifiers => '{"cookie": "\ud83d\ude00\u202e"}') > 0$$),
+  ('track_event emoji cookie (anonymous)', $$SELECT contact_identity.track_event('x', identifiers => '{"cookie": "\ud83d\ude00\u05d0"}') > 0$$),
   ('contact_events since NULL', $$SELECT count(*) FROM contact_identity.contact_events(1, since => NULL)$$),
   ('contact_events since infinity', $$SELECT count(*) FROM contact_identity.contact_events(1, since => 'infinity')$$),
   ('contact_events max_rows int max', $$SELECT count(*) FROM contact_identity.contact_events(1, max_rows => 2147483647)$$),
@@ -401,7 +413,8 @@ INSERT INTO hostile_src VALUES
   (9, 'i-9', NULL, NULL, NULL, NULL, NULL, hj('wide'), NULL),
   (10, 'i-10', NULL, NULL, NULL, NULL, NULL, '[1]', NULL),
   (11, 'i-11', NULL, NULL, h('1mb'), NULL, hj('deep_object'), NULL, E'\x01\x7f'),
-  (12, U&'i-\202E12', U&'i12@\0430pple.com', NULL, U&'\+01F600', U&'c\200D', hj('wide'), NULL, h('1mb'));
+  (12, U&'i-\062712', U&'i12@\0430pple.com', NULL, U&'\+01F600', U&'c\0301', hj('wide'), NULL, h('1mb')),
+  (13, U&'i-\202E13', NULL, NULL, NULL, U&'c\200D', NULL, NULL, NULL);
 SELECT * FROM written;
 SELECT c AS "case", outcome(q) FROM (VALUES
   ('import_contacts source NULL', $$SELECT count(*) FROM contact_identity.import_contacts(NULL)$$),

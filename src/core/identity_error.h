@@ -42,7 +42,8 @@ class IdentityError : public std::runtime_error {
 
 // Quotes a value for a message the way PostgreSQL does, "value", keeping
 // the message short and printable: at most 100 bytes of the value (then
-// "..."), control characters and invalid UTF-8 shown as \xNN or \uNNNN.
+// "..."), control and format characters and invalid UTF-8 shown as \xNN,
+// \uNNNN or \UNNNNNNNN.
 std::string quoted(std::string_view value);
 
 // "contact 42": how messages name a contact.

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/identity_error.h"
+#include "core/unicode.h"
 #include "core/utf8.h"
 
 namespace identity {
@@ -58,17 +59,31 @@ std::string code_point_name(char32_t cp) {
 }
 
 
-// What is wrong with a text value's characters, or "" when nothing is:
-// invalid UTF-8 or a control character. Counts its characters into *chars.
-std::string bad_characters(std::string_view s, size_t *chars) {
+// What is wrong with a value's characters: a detail and a hint, both empty
+// when nothing is.
+struct Problem {
+  std::string detail;
+  std::string hint;
+  explicit operator bool() const { return !detail.empty(); }
+};
+
+// Checks every character of a value: valid UTF-8, no control character
+// (Cc) and no format character (Cf: bidi controls, zero-width characters,
+// the soft hyphen...), which every identifier type refuses alike. Counts
+// the characters into *chars. Positions are counted from 1, in characters.
+Problem bad_characters(std::string_view s, size_t *chars) {
   *chars = 0;
   for (size_t pos = 0; pos < s.size(); (*chars)++) {
     char32_t cp;
     size_t len = decode_utf8(s, pos, &cp);
-    if (len == 0)
-      return "The value is not valid UTF-8 (byte " + std::to_string(pos) + " is wrong).";
+    if (len == 0) return {"The value is not valid UTF-8 (byte " + std::to_string(pos) + " is wrong).", {}};
+    auto where = [&] { return "Character " + std::to_string(*chars + 1) + " is " + code_point_name(cp); };
     if (is_control(cp))
-      return "Control characters such as " + code_point_name(cp) + " are not allowed.";
+      return {where() + ", a control character.", "Send the value without control characters."};
+    if (cp >= 0x80 && is_format_char(cp))
+      return {where() + " " + char_name(cp) + ", an invisible format character (Unicode category Cf).",
+              "Send the value without format characters such as bidi controls and zero-width spaces: "
+              "they make one identifier look like another."};
     pos += len;
   }
   return {};
@@ -160,6 +175,12 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
+// ASCII alone (most values) by ASCII's rules; anything else through ICU.
+std::string lower_case(std::string_view s) {
+  bool ascii = std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return ascii ? ascii_lower(s) : lower_nfc(s);
+}
+
 std::string email_mailbox(std::string_view email) {
   size_t at = email.rfind('@');
   if (at == std::string_view::npos || at == 0) return std::string(email);
@@ -177,8 +198,8 @@ std::string email_mailbox(std::string_view email) {
 std::string normalize_external_id(std::string_view raw) {
   if (raw.empty()) fail("external ID is empty");
   size_t chars;
-  std::string problem = bad_characters(raw, &chars);
-  if (!problem.empty()) fail("invalid external ID " + quoted(raw), problem);
+  Problem problem = bad_characters(raw, &chars);
+  if (problem) fail("invalid external ID " + quoted(raw), problem.detail, problem.hint);
   bool blank = true;
   for (size_t pos = 0; pos < raw.size() && blank;) {
     char32_t cp;
@@ -202,21 +223,22 @@ std::string normalize_email(std::string_view raw, std::string_view field) {
   if (in.empty()) fail(name + " is empty");
   auto bad = [&] { return "invalid " + name + " " + quoted(in); };  // made on failure only
   if (in.size() > kMaxEmailInputBytes) fail(bad(), "An email address has at most 254 characters.");
-  std::string email = ascii_lower(in);
-
-  for (size_t pos = 0; pos < email.size();) {
+  size_t chars;
+  Problem problem = bad_characters(in, &chars);
+  if (problem) fail(bad(), problem.detail, problem.hint);
+  for (size_t pos = 0; pos < in.size();) {
     char32_t cp;
-    size_t len = decode_utf8(email, pos, &cp);
-    if (len == 0) fail(bad(), "The value is not valid UTF-8.");
-    if (is_control(cp) || is_unicode_space(cp))
-      fail(bad(), "An email address must not contain spaces or control characters.");
-    pos += len;
+    pos += decode_utf8(in, pos, &cp);
+    if (is_unicode_space(cp)) fail(bad(), "An email address must not contain spaces.");
   }
-  size_t at = email.find('@');
-  if (at == std::string::npos || email.find('@', at + 1) != std::string::npos)
+  size_t at = in.find('@');
+  if (at == std::string::npos || in.find('@', at + 1) != std::string::npos)
     fail(bad(), "An email address needs exactly one \"@\" between a local part and a domain.");
-  std::string local = email.substr(0, at);
-  std::string domain = email.substr(at + 1);
+  // The local part in NFC and lower case, so that one address typed
+  // several ways (a composed or a decomposed "é", or "É") is one key; the
+  // domain is IDNA's to map, below.
+  std::string local = lower_case(in.substr(0, at));
+  std::string domain = ascii_lower(in.substr(at + 1));
   if (local.empty()) fail(bad(), "The local part before \"@\" is empty.");
   if (domain.empty()) fail(bad(), "The domain after \"@\" is empty.");
   if (local.size() > kMaxLocalPartBytes)
@@ -237,8 +259,8 @@ std::string normalize_email(std::string_view raw, std::string_view field) {
     }
     domain = ascii;
     idn2_free(ascii);
-    std::string problem = bad_domain(domain);
-    if (!problem.empty()) fail(bad(), problem);
+    std::string wrong = bad_domain(domain);
+    if (!wrong.empty()) fail(bad(), wrong);
   }
 
   std::string result = local + "@" + domain;
@@ -296,8 +318,8 @@ std::string normalize_phone(std::string_view raw, std::string_view default_regio
   if (in.empty()) fail(name + " is empty");
   auto bad = [&] { return "invalid " + name + " " + quoted(in); };  // made on failure only
   size_t chars;
-  std::string problem = bad_characters(in, &chars);
-  if (!problem.empty()) fail(bad(), problem);
+  Problem problem = bad_characters(in, &chars);
+  if (problem) fail(bad(), problem.detail, problem.hint);
   if (chars > kMaxPhoneInputChars)
     fail(bad(), "A phone number has at most " + std::to_string(kMaxPhoneInputChars) + " characters.");
   const bool letters = std::any_of(in.begin(), in.end(), ascii_letter);
@@ -374,13 +396,13 @@ std::string normalize_token(std::string_view raw, std::string_view field, bool l
   std::string_view in = trim(raw);
   if (in.empty()) fail(name + " is empty");
   size_t chars;
-  std::string problem = bad_characters(in, &chars);
-  if (!problem.empty()) fail("invalid " + name + " value " + quoted(in), problem);
+  Problem problem = bad_characters(in, &chars);
+  if (problem) fail("invalid " + name + " value " + quoted(in), problem.detail, problem.hint);
   if (chars > kMaxIdentifierChars)
     fail(name + " value is too long",
          "A value may have at most " + std::to_string(kMaxIdentifierChars) +
              " characters; this one has " + std::to_string(chars) + ".");
-  return lower ? ascii_lower(in) : std::string(in);
+  return lower ? lower_case(in) : std::string(in);
 }
 
 // Runs the normalizer an identifier type names.

@@ -1,12 +1,14 @@
 // email_fuzzer.cpp: libFuzzer target for identity::normalize_email (libidn2
-// underneath). Input: the raw email text. An accepted address must come back
-// trimmed, at most 254 bytes, with exactly one "@", an ASCII domain, and
-// normalize to itself again; email_mailbox must take it.
+// and ICU underneath). Input: the raw email text. An accepted address must
+// come back trimmed, at most 254 bytes, with exactly one "@", an ASCII
+// domain, a local part in NFC and lower case without control or format
+// characters, and normalize to itself again; email_mailbox must take it.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "core/normalize.h"
+#include "core/unicode.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -23,6 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz::require((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.',
                   "accepted email has a domain byte outside [a-z0-9.-]", email);
   }
+  const std::string local = email.substr(0, at);
+  fuzz::require(fuzz::printable(local), "accepted email holds a control or format character", email);
+  fuzz::require(identity::lower_nfc(local) == local, "accepted local part is not NFC and lower case", email);
   std::string again;
   fuzz::require(fuzz::accepts([&] { again = identity::normalize_email(email, "work_email"); }),
                 "normalize_email refuses its own output", email);

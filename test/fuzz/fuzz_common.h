@@ -14,6 +14,8 @@
 #include <string_view>
 
 #include "core/identity_error.h"
+#include "core/unicode.h"
+#include "core/utf8.h"
 
 namespace fuzz {
 
@@ -46,6 +48,18 @@ bool accepts(F &&f) {
   } catch (...) {
     finding("unexpected exception of a non-std type");
   }
+}
+
+// True when s is valid UTF-8 without control (Cc) or format (Cf)
+// characters: what every accepted identifier must be.
+inline bool printable(std::string_view s) {
+  for (size_t pos = 0; pos < s.size();) {
+    char32_t cp;
+    size_t len = identity::decode_utf8(s, pos, &cp);
+    if (len == 0 || identity::is_control(cp) || identity::is_format_char(cp)) return false;
+    pos += len;
+  }
+  return true;
 }
 
 }  // namespace fuzz

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test/scripts/fuzz.sh: hostile input cannot break the pure core. The libFuzzer
-# targets of test/fuzz (email and phone normalizers, identifiers-JSON reader,
-# segment rule compiler) build with ASan and UBSan; every committed seed in
-# test/fuzz/corpus/<target>/ runs clean; and a bounded fuzzing run of each
-# target, from a copy of its corpus, finds no crash, leak, undefined behaviour,
-# failed invariant or exception other than IdentityError 22023.
+# targets of test/fuzz (email, phone and other identifier normalizers,
+# identifiers-JSON reader, segment rule compiler) build with ASan and UBSan;
+# every committed seed in test/fuzz/corpus/<target>/ runs clean; and a bounded
+# fuzzing run of each target, from a copy of its corpus, finds no crash, leak,
+# undefined behaviour, failed invariant or exception other than IdentityError
+# 22023.
 #
 # Longer runs by hand (the committed corpus is never modified):
 #   FUZZ_SECONDS=600 bash test/scripts/fuzz.sh                 # 10 minutes per target
@@ -20,18 +21,20 @@ cd "$root"
 fail() { echo "fuzz: FAIL: $*" >&2; exit 1; }
 
 seconds=${FUZZ_SECONDS:-15}
-read -ra targets <<<"${FUZZ_TARGETS:-email phone identifiers_json segment_rule}"
+read -ra targets <<<"${FUZZ_TARGETS:-email phone identifier identifiers_json segment_rule}"
 jobs=${FUZZ_JOBS:-$(nproc)}
 cxx=clang++-14
 # shellcheck disable=SC2054  # the commas are part of -fsanitize=
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
 # The core sources the targets need. Not all of src/core: clang 14 refuses
 # decision.cpp (a structured binding captured by a lambda is C++20 there).
-core=(identity_error utf8 normalize json_text json_value identifiers_json segment_rule)
+core=(identity_error utf8 unicode normalize json_text json_value identifiers_json segment_rule)
+read -ra icu_libs <<<"$(pkg-config --libs icu-uc)"
 # Per-target libFuzzer options: the longest input and a dictionary.
 declare -A options=(
   [email]="-max_len=512"
   [phone]="-max_len=512"
+  [identifier]="-max_len=1024"
   [identifiers_json]="-max_len=4096 -dict=test/fuzz/json.dict"
   [segment_rule]="-max_len=8192 -dict=test/fuzz/json.dict"
 )
@@ -52,7 +55,7 @@ if ! printf '%s\n' "${core[@]}" |
   xargs -P "$jobs" -I{} "$cxx" "${flags[@]}" -c "src/core/{}.cpp" -o "$work/obj/{}.o" >"$build_log" 2>&1 ||
   ! printf '%s\n' "${targets[@]}" |
   xargs -P "$jobs" -I{} "$cxx" "${flags[@]}" "test/fuzz/{}_fuzzer.cpp" "$work/obj/"*.o \
-    -lphonenumber -lidn2 -o "$work/bin/{}" >>"$build_log" 2>&1; then
+    -lphonenumber -lidn2 "${icu_libs[@]}" -o "$work/bin/{}" >>"$build_log" 2>&1; then
   tail -n 30 "$build_log" >&2
   fail "building the fuzz targets failed (libFuzzer comes from libclang-rt-14-dev: bash scripts/ensure-deps)"
 fi

@@ -32,7 +32,8 @@ if ! printf '%s\n' "${srcs[@]}" |
   tail -n 30 "$work/build.log" >&2
   fail "compiling the unit tests with sanitizers failed"
 fi
-"$cxx" "${flags[@]}" -o "$work/unit_tests" "$work"/*.o -lgtest -lgtest_main -lphonenumber -lidn2 -pthread \
+read -ra icu_libs <<<"$(pkg-config --libs icu-uc)"
+"$cxx" "${flags[@]}" -o "$work/unit_tests" "$work"/*.o -lgtest -lgtest_main -lphonenumber -lidn2 "${icu_libs[@]}" -pthread \
   >>"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; fail "linking the unit tests failed"; }
 echo "ok: built ${#srcs[@]} sources with $cxx -fsanitize=address,undefined"
 
