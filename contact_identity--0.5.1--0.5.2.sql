@@ -587,7 +587,7 @@ BEGIN
                              ELSE '.' END,
                 HINT = 'Drop or rename the role, or, if it was made for contact_identity, run SET contact_identity.adopt_existing_roles = on before CREATE EXTENSION.';
         END IF;
-        RAISE NOTICE 'adopting the existing role "%" (contact_identity.adopt_existing_roles is on)', r.rolname;
+        RAISE WARNING 'adopting the existing role "%" (contact_identity.adopt_existing_roles is on)', r.rolname;
         EXECUTE pg_catalog.format('COMMENT ON ROLE %I IS %L', r.rolname, r.comment);
     END LOOP;
 END

@@ -6,9 +6,11 @@
 
 \set QUIET on
 \pset null '(null)'
-SET contact_identity.default_region = 'UA';
 SET client_min_messages = notice;
 CREATE EXTENSION contact_identity;
+-- Phone numbers written without +country code are read in the account's
+-- region (the demo uses the default account 0).
+SELECT contact_identity.set_account_region(0, 'UA') AS region \gset
 
 -- Every call's result goes into this table as well as on screen, so that later
 -- steps can refer to the contacts it found or created.

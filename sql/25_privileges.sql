@@ -40,7 +40,7 @@ INSERT INTO import_t1 VALUES ('u-7', 'seven@x.io');
 GRANT SELECT ON import_t1 TO regress_ci_w1;
 CREATE TABLE secret_source (external_id text);
 INSERT INTO secret_source VALUES ('leak');
-SET client_min_messages = notice;
+RESET client_min_messages;
 
 -- The writer of account 1 works in account 1.
 SET ROLE regress_ci_w1;
