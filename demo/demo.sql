@@ -30,7 +30,7 @@ SELECT contact_id AS app_contact FROM step WHERE step = 'install' \gset
 
 \echo '1.2 The person registers in the app. Your system gives them the external ID'
 \echo '    app-user-1001 and sends it with the email, the phone (local format: the'
-\echo '    account's region UA applies), the name and the same push token.'
+\echo '    account''s region UA applies), the name and the same push token.'
 \echo '    Neither the external ID, the email nor the phone is known: the token finds'
 \echo '    the profile of step 1.1, which gets the external ID and the new identifiers.'
 INSERT INTO step SELECT 'register', r.* FROM contact_identity.upsert_contact(
