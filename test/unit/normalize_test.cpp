@@ -374,8 +374,8 @@ TEST(NormalizePhone, RejectsImpossibleNumbers) {
     ADD_FAILURE() << "no error";
   } catch (const IdentityError &e) {
     EXPECT_EQ(e.hint(),
-              "Write it in E.164 form such as \"+380501234567\", or set "
-              "contact_identity.default_region.");
+              "Write it in E.164 form such as \"+380501234567\", or give the account a region with "
+              "contact_identity.set_account_region.");
   }
   expect_error([] { return normalize_phone("123", "", "work_phone"); },
                "work_phone \"123\" has no country code", "");
