@@ -1,4 +1,5 @@
-// config_cache.cpp: identifier_types and blocked_values, kept per backend.
+// config_cache.cpp: identifier_types, blocked_values and the accounts'
+// regions, kept per backend.
 #include "pg/config_cache.h"
 
 #include "pg/module.h"

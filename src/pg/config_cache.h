@@ -1,11 +1,15 @@
 // config_cache.h: the extension's configuration tables (identifier_types,
-// blocked_values), read once per backend and kept until they change. Every
+// blocked_values, and the accounts' regions in account_settings), read once
+// per backend and kept until they change. Every
 // call needs them and they change rarely: reading them through SPI on every
 // call was a fifth of a login's cost. A statement trigger on each table
 // (config_changed) sends a relcache invalidation, as a catalog change does;
 // every backend drops its copy when that message arrives, and the next call
 // reads the committed state again. A transaction that changes them sees its
 // own change from its next statement on; an abort drops that copy too.
+// account_settings has row-level security: it is read only by calls that run
+// as the extension's owner (every function that reads or writes contacts),
+// so the copy holds every account whoever called.
 #pragma once
 
 #include <cstdint>
