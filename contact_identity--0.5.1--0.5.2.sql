@@ -629,7 +629,7 @@ ALTER FUNCTION contact_identity.require_account(bigint, text) SECURITY DEFINER;
 ALTER FUNCTION contact_identity.readable_accounts() SECURITY DEFINER;
 
 -- ==== Comments ====
--- Every table column and the schemas have a comment (0.5.1 left 54 of the
+-- Every table column and the schemas have a comment (0.5.1 left 52 of the
 -- table columns and the schema contact_identity without one). Comments on
 -- 0.5.1's functions that said "E.164" now say that an extension is kept.
 COMMENT ON SCHEMA contact_identity IS
