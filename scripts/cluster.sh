@@ -25,6 +25,18 @@ _free_port() {
   return 1
 }
 
+# _init_node DIR SOCKET_DIR PORT LISTEN: initdb of a node in DIR (trust,
+# UTF8, no locale), listening on LISTEN ('' for the socket only) and PORT.
+_init_node() {
+  as_pg_user "$PG_BINDIR/initdb" -A trust -E UTF8 --no-locale -N -D "$1" >"$1.initdb.log" 2>&1 ||
+    { cat "$1.initdb.log" >&2; return 1; }
+  cat >>"$1/postgresql.conf" <<CONF
+listen_addresses = '$4'
+unix_socket_directories = '$2'
+port = $3
+CONF
+}
+
 cluster_start() {
   if [[ -n "${PGHOST:-}${PGDATABASE:-}" && -z "${CLUSTER_DURABLE:-}" ]]; then
     echo "cluster.sh: using the given server (PGHOST=${PGHOST:-} PGDATABASE=${PGDATABASE:-})"
@@ -35,13 +47,7 @@ cluster_start() {
   port=$(_free_port)
   make_tmpdir _cluster_dir
   on_exit cluster_stop
-  as_pg_user "$PG_BINDIR/initdb" -A trust -E UTF8 --no-locale -N -D "$_cluster_dir/data" \
-    >"$_cluster_dir/initdb.log" 2>&1 || { cat "$_cluster_dir/initdb.log" >&2; return 1; }
-  cat >>"$_cluster_dir/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$_cluster_dir'
-port = $port
-CONF
+  _init_node "$_cluster_dir/data" "$_cluster_dir" "$port" '' || return 1
   if [[ -n "${CLUSTER_DURABLE:-}" ]]; then
     printf 'fsync = on\nsynchronous_commit = on\n' >>"$_cluster_dir/data/postgresql.conf"
   else
