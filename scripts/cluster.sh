@@ -4,6 +4,7 @@
 #                  Does nothing when PGHOST or PGDATABASE is already set: that
 #                  server is used instead. The server is stopped on exit.
 #   cluster_stop   stop the server and delete its dir (safe to call twice).
+#   cluster_databases DB...  create each database, dropped again on exit.
 #   cluster_pg_ctl ARGS  run pg_ctl ARGS on the server cluster_start started
 #                  (as its owner, logging to its server.log): for tests that
 #                  stop and start it.
@@ -56,6 +57,14 @@ cluster_start() {
   cluster_pg_ctl -w start >/dev/null || { cat "$_cluster_dir/server.log" >&2; return 1; }
   PGUSER=$(pg_os_user)
   export PGHOST=$_cluster_dir PGPORT=$port PGUSER PGDATABASE=postgres
+}
+
+cluster_databases() {
+  local db
+  for db in "$@"; do
+    on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
+  done
 }
 
 cluster_pg_ctl() {

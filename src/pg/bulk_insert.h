@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/pg_boundary.h"
 #include "pg/postgres_headers.h"
 #include "pg/spi.h"
 
@@ -90,19 +91,6 @@ struct RowOf {
 
 // Registers the invalidation of the cached CHECK constraints; from _PG_init.
 void register_bulk_insert();
-
-// Makes CurrentMemoryContext `context` while it lives (a plain assignment,
-// which cannot fail), so that the datums made meanwhile go there.
-class InMemoryContext {
- public:
-  explicit InMemoryContext(MemoryContext context) : previous_(CurrentMemoryContext) { CurrentMemoryContext = context; }
-  ~InMemoryContext() { CurrentMemoryContext = previous_; }
-  InMemoryContext(const InMemoryContext &) = delete;
-  InMemoryContext &operator=(const InMemoryContext &) = delete;
-
- private:
-  MemoryContext previous_;
-};
 
 // A memory context for short-lived datums (probe keys), emptied every
 // `uses` calls of get(); freed with its parent.

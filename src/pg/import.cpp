@@ -52,20 +52,14 @@ void put_result(const ResultSet &set, const RowResult &r) {
 // source row.
 void put_results(const ResultSet &set, const std::vector<RowResult> &batch, MemoryContext scratch,
                  ImportProgress &progress) {
-  MemoryContext old = pg_call([&]() noexcept { return MemoryContextSwitchTo(scratch); });
-  try {
+  {
+    InMemoryContext in_scratch(scratch);
     for (const RowResult &r : batch) {
       put_result(set, r);
       progress.count(r);
     }
-  } catch (...) {
-    pg_call([&]() noexcept { MemoryContextSwitchTo(old); });
-    throw;
   }
-  pg_call([&]() noexcept {
-    MemoryContextSwitchTo(old);
-    MemoryContextReset(scratch);
-  });
+  pg_call([&]() noexcept { MemoryContextReset(scratch); });
 }
 
 // The keys of the rows that have a request to build.

@@ -89,4 +89,17 @@ Datum guarded(Fn &&body) {
   return result;
 }
 
+// Makes CurrentMemoryContext `context` while it lives (a plain assignment,
+// which cannot fail), so that the datums made meanwhile go there.
+class InMemoryContext {
+ public:
+  explicit InMemoryContext(MemoryContext context) : previous_(CurrentMemoryContext) { CurrentMemoryContext = context; }
+  ~InMemoryContext() { CurrentMemoryContext = previous_; }
+  InMemoryContext(const InMemoryContext &) = delete;
+  InMemoryContext &operator=(const InMemoryContext &) = delete;
+
+ private:
+  MemoryContext previous_;
+};
+
 }  // namespace pgshell

@@ -188,15 +188,13 @@ void record_batch(const ImportRun &run, const std::vector<SourceRow> &rows, cons
 // copies an error only from its error stack: it is put back there and
 // caught again.)
 ErrorData *copy_error(ErrorData *error, MemoryContext context) {
-  MemoryContext old = MemoryContextSwitchTo(context);
-  ErrorData *copy = error;
+  InMemoryContext in_context(context);  // pg_call copies an error where it started
   try {
     pg_call([&]() noexcept { ReThrowError(error); });
   } catch (const PgError &e) {
-    copy = e.data();
+    return e.data();
   }
-  MemoryContextSwitchTo(old);
-  return copy;
+  return error;  // not reached: ReThrowError always raises
 }
 
 // Rolls back the current transaction and starts a new one, as the

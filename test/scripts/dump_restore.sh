@@ -14,10 +14,7 @@ source "$root/scripts/cluster.sh"
 cluster_start
 src=ci_dump_src_$$ dst=ci_dump_dst_$$ fresh=ci_dump_fresh_$$
 make_tmpdir work
-for db in "$src" "$dst" "$fresh"; do
-  on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
-done
+cluster_databases "$src" "$dst" "$fresh"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }
 fail() { echo "dump_restore: FAIL: $*" >&2; exit 1; }
 

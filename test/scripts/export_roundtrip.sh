@@ -14,9 +14,8 @@ source "$root/scripts/cluster.sh"
 cluster_start
 src=ci_export_src_$$ csv=ci_export_csv_$$ json=ci_export_json_$$
 make_tmpdir work
+cluster_databases "$src" "$csv" "$json"
 for db in "$src" "$csv" "$json"; do
-  on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
   psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION contact_identity'
 done
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }

@@ -12,8 +12,7 @@ source "$root/scripts/cluster.sh"
 
 cluster_start
 db=ci_resume_$$
-on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
+cluster_databases "$db"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 fail() { echo "import_resume: FAIL: $*" >&2; exit 1; }
 rows=20000 batch=200

@@ -16,8 +16,7 @@ source "$root/scripts/cluster.sh"
 command -v pgbouncer >/dev/null || { echo "pooler: FAIL: pgbouncer is not installed (scripts/ensure-deps installs it)" >&2; exit 1; }
 cluster_start
 db=ci_pooler_$$
-on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
+cluster_databases "$db"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 fail() { echo "pooler: FAIL: $*" >&2; exit 1; }
 calls=25

@@ -17,10 +17,7 @@ rows=100000 limit_s=15
 cluster_start
 src=ci_dups_src_$$ dst=ci_dups_dst_$$
 make_tmpdir work
-for db in "$src" "$dst"; do
-  on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
-done
+cluster_databases "$src" "$dst"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }
 fail() { echo "restore_duplicates: FAIL: $*" >&2; exit 1; }
 
@@ -47,10 +44,10 @@ SQL
 pg_dump -Fc -d "$src" -f "$work/dump" || fail "pg_dump failed"
 echo "ok: $rows contacts made and dumped in $((SECONDS - started)) s"
 
-# The schema first, then autovacuum off on every table before the data
-# arrives: no ANALYZE can run behind the test's back.
-# pg_dump writes CREATE EXTENSION IF NOT EXISTS without a version: make the
-# one under test first (with its schema, which the dump's list then skips).
+# The version under test first (pg_dump writes CREATE EXTENSION IF NOT
+# EXISTS without one; the dump's list then skips the schema it made), then
+# the rest of the schema, then autovacuum off on every table before the
+# data arrives: no ANALYZE can run behind the test's back.
 q "$dst" -c "SET client_min_messages = warning" -c "CREATE EXTENSION contact_identity ${version:+VERSION '$version'}" \
   >/dev/null || fail "CREATE EXTENSION failed"
 pg_restore -l "$work/dump" | grep -v ' SCHEMA - contact_identity ' >"$work/list"

@@ -13,8 +13,7 @@ source "$root/scripts/cluster.sh"
 cluster_start
 db=ci_update_$$
 make_tmpdir work
-on_exit "psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS $db' >/dev/null 2>&1"
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db"
+cluster_databases "$db"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 fail() { echo "update_populated: FAIL: $*" >&2; exit 1; }
 
