@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/identity_error.h"
+#include "pg/account_shards.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
@@ -63,6 +64,11 @@ Level level_arg(FunctionCallInfo fcinfo, int n) {
 Oid calling_role() { return pg_call([]() noexcept { return GetOuterUserId(); }); }
 
 void require_account(int64_t account_id, Level level) {
+  set_call_account(account_id);
+  require_grant(account_id, level);
+}
+
+void require_grant(int64_t account_id, Level level) {
   Oid role = calling_role();
   if (pg_call([&]() noexcept { return superuser_arg(role); })) return;
   std::vector<std::string> levels = levels_allowing(level);
@@ -130,7 +136,7 @@ extern "C" Datum ci_require_account(PG_FUNCTION_ARGS) {
     int64_t account_id = account_arg(fcinfo, 0);
     Level level = level_arg(fcinfo, 1);
     spi_connect();
-    require_account(account_id, level);
+    require_grant(account_id, level);
     spi_finish();
     PG_RETURN_VOID();
   });

@@ -18,9 +18,14 @@ enum class Level { kReader, kWriter, kAdmin };
 // function runs as.
 Oid calling_role();
 
+// The start of an entry point's work on an account: makes it the call's
+// account (account_shards.h: on a Citus node, its local shards), then
+// require_grant. Needs SPI.
+void require_account(int64_t account_id, Level level);
+
 // Throws 42501 unless the calling role is a superuser or a member of a role
 // granted `level` (or more) on the account. Needs SPI.
-void require_account(int64_t account_id, Level level);
+void require_grant(int64_t account_id, Level level);
 
 // Throws 42501 unless the calling role may SELECT from the relation (an
 // import's source). A temporary table the extension's owner made in this

@@ -2,7 +2,9 @@
 #include "pg/bulk_insert.h"
 
 #include <cstring>
+#include <vector>
 
+#include "pg/account_shards.h"
 #include "pg/pg_boundary.h"
 
 extern "C" {
@@ -28,20 +30,24 @@ constexpr int kBufferedRows = 1000;
 // The CHECK constraints of the tables written here, parsed and planned
 // once per backend: the executor does it for every statement (for a
 // signup, a tenth of its time). Dropped when the table's relcache entry is
-// invalidated (ALTER TABLE, or a cache reset).
+// invalidated (ALTER TABLE, or a cache reset). One entry per table, or on
+// a Citus worker per shard written; an entry dropped is reused, its
+// memory freed then.
 struct Checks {
   Oid relid = InvalidOid;
-  List *exprs = NIL;  // planned Expr per check constraint, in CacheMemoryContext; NULL for one not valid
+  MemoryContext context = nullptr;  // under CacheMemoryContext, holds exprs
+  List *exprs = NIL;  // planned Expr per check constraint; NULL for one not valid
 };
-Checks cached_checks[4];
+std::vector<Checks> cached_checks;
 
 void checks_invalidated(Datum, Oid relid) {
   for (Checks &c : cached_checks)
-    if (relid == InvalidOid || relid == c.relid) c.relid = InvalidOid;  // its list is left to the cache context
+    if (relid == InvalidOid || relid == c.relid) c.relid = InvalidOid;
 }
 
 // Sets result_rel's check constraint states from the cache, filling it
-// first; the executor then does not parse them again.
+// first; the executor then does not parse them again. Called in pg_call:
+// the vector's growth is a reserve() made by the caller.
 void prepare_checks(Relation rel, ResultRelInfo *result_rel, EState *estate) {
   TupleConstr *constr = RelationGetDescr(rel)->constr;
   if (constr == nullptr || constr->num_check == 0) return;
@@ -49,11 +55,18 @@ void prepare_checks(Relation rel, ResultRelInfo *result_rel, EState *estate) {
   for (Checks &c : cached_checks)
     if (c.relid == RelationGetRelid(rel)) checks = &c;
   if (checks == nullptr) {
-    Checks *slot = &cached_checks[0];
+    Checks *slot = nullptr;
     for (Checks &c : cached_checks)
       if (c.relid == InvalidOid) slot = &c;
-    MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+    if (slot == nullptr) {
+      cached_checks.emplace_back();  // capacity reserved: cannot throw
+      slot = &cached_checks.back();
+    }
+    if (slot->context) MemoryContextDelete(slot->context);
+    slot->context = nullptr;
     slot->exprs = NIL;
+    slot->context = AllocSetContextCreate(CacheMemoryContext, "contact_identity checks", ALLOCSET_SMALL_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(slot->context);
     for (int i = 0; i < constr->num_check; i++)
       slot->exprs = lappend(slot->exprs, constr->check[i].ccvalid
                                              ? expression_planner((Expr *)stringToNode(constr->check[i].ccbin))
@@ -91,6 +104,9 @@ BulkInsert::BulkInsert(const char *table, const std::vector<const char *> &colum
   attribute_of_.assign(columns.size(), -1);
   int *attribute_of = attribute_of_.data();
   const char *const *names = columns.data();
+  // The table's rows of the call's account: the table, or its shard.
+  const std::string relation = relation_for(table);
+  table = relation.c_str();
   int natts = pg_call([&]() noexcept {
     Oid relid = get_relname_relid(table, get_namespace_oid("contact_identity", false));
     if (!OidIsValid(relid)) elog(ERROR, "contact_identity: table %s is missing", table);
@@ -121,6 +137,7 @@ BulkInsert::BulkInsert(const char *table, const std::vector<const char *> &colum
             });
   if (!usable_) return;
   slots_.reserve(kBufferedRows);
+  cached_checks.reserve(cached_checks.size() + 1);  // prepare_checks may add one
   pg_call([&]() noexcept {
     estate_ = CreateExecutorState();
     estate_->es_output_cid = GetCurrentCommandId(true);

@@ -2,6 +2,8 @@
 // regions, kept per backend.
 #include "pg/config_cache.h"
 
+#include <cstring>
+
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
@@ -10,6 +12,8 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 PG_FUNCTION_INFO_V1(ci_config_changed);
 }
 
@@ -203,8 +207,21 @@ void register_config_cache() { CacheRegisterRelcacheCallback(config_invalidated,
 // config_changed(): statement trigger on identifier_types and
 // blocked_values; tells every backend to read them again (at commit, or
 // in this transaction from its next statement on).
+// On a Citus node the trigger fires on the node's copy of the reference
+// table, a shard named <table>_<shard ID>: the table the cache watches is
+// then <table>. Plain C: no C++ object lives in this frame.
 extern "C" Datum ci_config_changed(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "contact_identity: config_changed is a trigger function");
-  CacheInvalidateRelcache(((TriggerData *)fcinfo->context)->tg_relation);
+  Relation rel = ((TriggerData *)fcinfo->context)->tg_relation;
+  Oid watched = RelationGetRelid(rel);
+  const char *name = RelationGetRelationName(rel);
+  const char *suffix = strrchr(name, '_');
+  if (suffix != nullptr && suffix[1] != '\0' && strspn(suffix + 1, "0123456789") == strlen(suffix + 1)) {
+    char *table = pnstrdup(name, suffix - name);
+    Oid shell = get_relname_relid(table, RelationGetNamespace(rel));
+    if (OidIsValid(shell)) watched = shell;
+    pfree(table);
+  }
+  CacheInvalidateRelcacheByRelid(watched);
   return PointerGetDatum(nullptr);
 }

@@ -32,9 +32,12 @@ namespace {
 using identity::IdentityError;
 namespace sqlstate = identity::sqlstate;
 
+// The IDs of this and the other inserts into tables with an identity column
+// are drawn explicitly: a Citus shard has the column without its default.
 Statement insert_event_statement{
-    "INSERT INTO contact_identity.events (account_id, event_type, payload, occurred_at, contact_id)"
-    " VALUES ($1, $2, $3, $4, $5) RETURNING event_id",
+    "INSERT INTO contact_identity.events (account_id, event_id, event_type, payload, occurred_at, contact_id)"
+    " OVERRIDING SYSTEM VALUE"
+    " VALUES ($1, pg_catalog.nextval('contact_identity.events_event_id_seq'::pg_catalog.regclass), $2, $3, $4, $5) RETURNING event_id",
     {INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT8OID}};
 
 Statement insert_event_keys_statement{

@@ -1,6 +1,7 @@
 // index_probe.cpp: index scans by equality, through the index access method.
 #include "pg/index_probe.h"
 
+#include "pg/account_shards.h"
 #include "pg/pg_boundary.h"
 
 extern "C" {
@@ -35,6 +36,10 @@ IndexProbe::IndexProbe(const char *table, const char *index, int keys, const Rea
   keys_.resize(static_cast<size_t>(keys));
   equals_.resize(static_cast<size_t>(keys));
   RegProcedure *equals = equals_.data();
+  // The table's rows of the call's account: the table, or its shard.
+  const std::string relation = relation_for(table), index_name = index_for(table, index);
+  table = relation.c_str();
+  index = index_name.c_str();
   pg_call([&]() noexcept {
     Oid nsp = get_namespace_oid("contact_identity", false);
     Oid relid = get_relname_relid(table, nsp), indexid = get_relname_relid(index, nsp);

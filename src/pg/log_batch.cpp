@@ -17,17 +17,18 @@ namespace {
 
 // One row per contact a decision changed (0.5.0 on).
 Statement rows_statement{
-    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by, other_contact_id, detail)"
-    " SELECT $1, l.contact_id, l.action, l.matched_by, l.other, CAST(l.detail AS pg_catalog.jsonb)"
+    "INSERT INTO contact_identity.identity_log (account_id, log_id, contact_id, action, matched_by, other_contact_id,"
+    " detail) OVERRIDING SYSTEM VALUE"
+    " SELECT $1, pg_catalog.nextval('contact_identity.identity_log_log_id_seq'::pg_catalog.regclass), l.contact_id, l.action, l.matched_by, l.other, CAST(l.detail AS pg_catalog.jsonb)"
     " FROM ROWS FROM (" UNNEST(2, "int8") ", " UNNEST(3, "text") ", " UNNEST(4, "text") ", " UNNEST(5, "int8") ", "
     UNNEST(6, "text") ") AS l(contact_id, action, matched_by, other, detail)",
     {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
 
 // One row per step, as before 0.5.0 (an older SQL script).
 Statement steps_statement{
-    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, matched_by,"
-    " identifier_type, identifier_value, other_contact_id, detail)"
-    " SELECT $1, l.contact_id, l.action, l.matched_by, l.type, l.value, l.other,"
+    "INSERT INTO contact_identity.identity_log (account_id, log_id, contact_id, action, matched_by,"
+    " identifier_type, identifier_value, other_contact_id, detail) OVERRIDING SYSTEM VALUE"
+    " SELECT $1, pg_catalog.nextval('contact_identity.identity_log_log_id_seq'::pg_catalog.regclass), l.contact_id, l.action, l.matched_by, l.type, l.value, l.other,"
     " CAST(l.detail AS pg_catalog.jsonb)"
     " FROM ROWS FROM (" UNNEST(2, "int8") ", " UNNEST(3, "text") ", " UNNEST(4, "text") ", " UNNEST(5, "text") ", "
     UNNEST(6, "text") ", " UNNEST(7, "int8") ", " UNNEST(8, "text") ")"

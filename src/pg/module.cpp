@@ -3,6 +3,7 @@
 
 #include "core/identity_error.h"
 #include "core/normalize.h"
+#include "pg/account_shards.h"
 #include "pg/bulk_insert.h"
 #include "pg/config_cache.h"
 #include "pg/postgres_headers.h"
@@ -96,6 +97,7 @@ extern "C" void _PG_init(void) {
                            "Off: such a role makes the install fail, since its members would get its rights.",
                            &adopt_existing_roles_setting, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   pgshell::register_config_cache();
+  pgshell::register_account_shards();
   pgshell::register_bulk_insert();
 #if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("contact_identity");

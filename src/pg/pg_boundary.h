@@ -12,6 +12,7 @@
 #include <exception>
 #include <type_traits>
 
+#include "pg/account_shards.h"
 #include "pg/postgres_headers.h"
 
 namespace pgshell {
@@ -81,6 +82,7 @@ Datum guarded(Fn &&body) {
   PendingError pending;
   Datum result = (Datum)0;
   try {
+    CallAccountScope account;  // the call's own account (account_shards.h)
     result = body();
   } catch (...) {
     capture_current_exception(pending);

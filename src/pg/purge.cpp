@@ -130,8 +130,8 @@ Statement hash_log_statement{
     {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
 
 Statement log_purged_statement{
-    "INSERT INTO contact_identity.identity_log (account_id, contact_id, action, detail)"
-    " VALUES ($1, $2, 'purged', $3)",
+    "INSERT INTO contact_identity.identity_log (account_id, log_id, contact_id, action, detail) OVERRIDING SYSTEM VALUE"
+    " VALUES ($1, pg_catalog.nextval('contact_identity.identity_log_log_id_seq'::pg_catalog.regclass), $2, 'purged', $3)",
     {INT8OID, INT8OID, JSONBOID}};
 
 // "hmac:" and the hex HMAC-SHA256 of the value under the database's key.

@@ -45,8 +45,9 @@ Statement source_name_statement{
 
 Statement create_import_statement{
     "INSERT INTO contact_identity.imports"
-    " (account_id, source, dedupe_on, batch_size, restore_deleted, clear_nulls, rows_total)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING import_id",
+    " (account_id, import_id, source, dedupe_on, batch_size, restore_deleted, clear_nulls, rows_total)"
+    " OVERRIDING SYSTEM VALUE"
+    " VALUES ($1, pg_catalog.nextval('contact_identity.imports_import_id_seq'::pg_catalog.regclass), $2, $3, $4, $5, $6, $7) RETURNING import_id",
     {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID, INT8OID}};
 
 Statement load_import_statement{

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pg/postgres_headers.h"
@@ -16,6 +17,11 @@ struct Statement {
   const char *sql;
   std::vector<Oid> argtypes;
   SPIPlanPtr plan = nullptr;
+  // On a Citus node: whether it names a distributed table (-1: not looked
+  // at yet), and its plans for the shard groups it ran on
+  // (account_shards.h), each with the shards' names in it.
+  int names_shards = -1;
+  std::vector<std::pair<int64_t, SPIPlanPtr>> shard_plans;
 };
 
 // A parameter for Statement: a Datum or SQL NULL.

@@ -24,8 +24,8 @@ namespace {
 
 Statement insert_contact_statement{
     "INSERT INTO contact_identity.contacts"
-    " (account_id, external_id, email, phone, first_name, last_name, attributes)"
-    " VALUES ($1, $2, $3, $4, $5, $6, contact_identity.merge_attributes('{}'::pg_catalog.jsonb, $7))"
+    " (account_id, contact_id, external_id, email, phone, first_name, last_name, attributes)"
+    " VALUES ($1, pg_catalog.nextval('contact_identity.contacts_contact_id_seq'::pg_catalog.regclass), $2, $3, $4, $5, $6, contact_identity.merge_attributes('{}'::pg_catalog.jsonb, $7))"
     " RETURNING contact_id",
     {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID}};
 

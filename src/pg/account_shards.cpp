@@ -1,0 +1,297 @@
+// account_shards.cpp: the account's shard group on a Citus node.
+//
+// Citus keeps its metadata in tables (pg_dist_partition, pg_dist_shard,
+// pg_dist_placement, pg_dist_local_group) and invalidates the relcache of
+// a distributed table whenever its rows there change. The layout read
+// from them is kept per backend until such an invalidation; on a server
+// without Citus it is the one fact "not distributed", which costs a call
+// one flag test.
+#include "pg/account_shards.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "core/identity_error.h"
+#include "pg/pg_boundary.h"
+#include "pg/postgres_headers.h"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/fmgrprotos.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+}
+
+namespace pgshell {
+namespace {
+
+using identity::IdentityError;
+
+// The per-account tables distribute() shards (contact_identity.distributed_tables()).
+constexpr const char *kTables[] = {"contacts",     "identifiers", "events",       "event_keys",
+                                   "identity_log", "imports",     "import_errors"};
+constexpr int kTableCount = sizeof(kTables) / sizeof(kTables[0]);
+
+int table_index(const char *table) {
+  for (int t = 0; t < kTableCount; t++)
+    if (strcmp(kTables[t], table) == 0) return t;
+  return -1;
+}
+
+// One shard group: a hash range of account IDs, one shard of each table.
+struct ShardGroup {
+  int32_t min_hash = 0, max_hash = 0;
+  int32_t node_group = -1;  // where the contacts shard is placed
+  int64_t shard[kTableCount] = {};
+};
+
+struct Layout {
+  bool known = false;
+  bool distributed = false;
+  int32_t local_group = -1;
+  std::vector<ShardGroup> groups;  // by min_hash
+  std::vector<Oid> watched;        // relations whose invalidation makes it stale
+};
+Layout layout;
+// Counts the invalidations, so that one arriving while the layout is read
+// (at any lock SPI takes) is not lost.
+uint64_t invalidations = 0;
+
+// The current call: its account and, on a Citus node, its shard group
+// (the contacts shard's ID; 0 on one server).
+struct CallAccount {
+  bool set = false;
+  int64_t account = 0;
+  int64_t group = 0;
+};
+CallAccount call;
+
+void layout_invalidated(Datum, Oid relation) {
+  if (relation == InvalidOid ||
+      std::find(layout.watched.begin(), layout.watched.end(), relation) != layout.watched.end()) {
+    layout.known = false;
+    invalidations++;
+  }
+}
+
+const char *kLayoutSql =
+    "SELECT c.relname::pg_catalog.text, s.shardid, s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4,"
+    " (SELECT pl.groupid FROM pg_catalog.pg_dist_placement pl WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid"
+    "   ORDER BY pl.placementid LIMIT 1),"
+    " (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)"
+    " FROM pg_catalog.pg_dist_partition p"
+    " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid"
+    " JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid"
+    " WHERE c.relnamespace OPERATOR(pg_catalog.=) $1 AND p.partmethod OPERATOR(pg_catalog.=) 'h'"
+    " ORDER BY 3, 1";
+
+// Reads the layout from Citus's metadata, or finds there is none. Runs
+// with SPI connected and nothing of the caller's in SPI_tuptable.
+void load_layout() {
+  uint64_t seen = invalidations;
+  Layout fresh;
+  Oid nsp = pg_call([]() noexcept { return get_namespace_oid("contact_identity", true); });
+  if (OidIsValid(nsp)) {
+    for (const char *t : kTables) {
+      Oid rel = pg_call([&]() noexcept { return get_relname_relid(t, nsp); });
+      if (OidIsValid(rel)) fresh.watched.push_back(rel);
+    }
+  }
+  bool citus = OidIsValid(nsp) && pg_call([]() noexcept {
+                 return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
+               });
+  if (citus) {
+    struct Row {
+      std::string table;
+      int64_t shard;
+      int32_t min, max, node_group, local_group;
+    };
+    std::vector<Row> rows = pg_call([&]() noexcept {
+      std::vector<Row> out;
+      Oid argtypes[1] = {OIDOID};
+      Datum values[1] = {ObjectIdGetDatum(nsp)};
+      if (SPI_execute_with_args(kLayoutSql, 1, argtypes, values, nullptr, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "contact_identity: reading Citus's shard metadata failed");
+      for (uint64 r = 0; r < SPI_processed; r++) {
+        HeapTuple tuple = SPI_tuptable->vals[r];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool isnull[6];
+        Datum d[6];
+        for (int c = 0; c < 6; c++) d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
+        if (isnull[0] || isnull[1] || isnull[2] || isnull[3] || isnull[4] || isnull[5]) continue;
+        char *name = text_to_cstring(DatumGetTextPP(d[0]));
+        // noexcept body: a bad_alloc here ends the backend, as palloc's would.
+        out.push_back(Row{name, DatumGetInt64(d[1]), DatumGetInt32(d[2]), DatumGetInt32(d[3]), DatumGetInt32(d[4]),
+                          DatumGetInt32(d[5])});
+      }
+      SPI_freetuptable(SPI_tuptable);
+      return out;
+    });
+    std::map<int32_t, ShardGroup> by_min;
+    bool has_contacts = false;
+    for (const Row &row : rows) {
+      int t = table_index(row.table.c_str());
+      if (t < 0) continue;
+      ShardGroup &g = by_min[row.min];
+      g.min_hash = row.min;
+      g.max_hash = row.max;
+      g.shard[t] = row.shard;
+      if (t == 0) {
+        g.node_group = row.node_group;
+        has_contacts = true;
+      }
+      fresh.local_group = row.local_group;
+    }
+    if (has_contacts) {
+      fresh.distributed = true;
+      for (auto &[min, g] : by_min) fresh.groups.push_back(g);
+      for (const ShardGroup &g : fresh.groups)
+        for (int t = 0; t < kTableCount; t++)
+          if (g.shard[t] == 0)
+            throw IdentityError("55000", "contact_identity's tables are distributed only in part",
+                                "Table " + std::string(kTables[t]) + " is not co-located with contacts.",
+                                "Run SELECT contact_identity.distribute() on the coordinator.");
+    }
+  }
+  // Relations created meanwhile (an install) are not watched yet; an
+  // invalidation of those that are makes the next call read again.
+  fresh.known = invalidations == seen;
+  layout = std::move(fresh);
+}
+
+// Citus's lock on a shard's metadata (its resource_lock.h): writers take it
+// in share mode, a shard move or split in exclusive mode before it
+// switches the shard to its new place.
+void lock_shard_metadata(int64_t shard) {
+  pg_call([&]() noexcept {
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32)(shard >> 32), (uint32)shard, 4);
+    (void)LockAcquire(&tag, ShareLock, false, false);
+  });
+}
+
+const ShardGroup *group_of_hash(int32_t hash) {
+  for (const ShardGroup &g : layout.groups)
+    if (hash >= g.min_hash && hash <= g.max_hash) return &g;
+  return nullptr;
+}
+
+const ShardGroup &group_by_id(int64_t id) {
+  for (const ShardGroup &g : layout.groups)
+    if (g.shard[0] == id) return g;
+  throw IdentityError(identity::sqlstate::kInternalError, "contact_identity: shard group " + std::to_string(id) +
+                                                              " is no longer known");
+}
+
+std::string shard_name(const char *name, int64_t shard) { return std::string(name) + "_" + std::to_string(shard); }
+
+}  // namespace
+
+void set_call_account(int64_t account_id) {
+  call.set = true;
+  call.account = account_id;
+  call.group = 0;
+  // A shard move ends by changing the metadata under the lock taken here;
+  // once it is held, the invalidations it sent are read and the layout
+  // read again, so the group found is where the rows are now.
+  for (int attempt = 0; attempt < 3; attempt++) {
+    if (!layout.known) load_layout();
+    if (!layout.distributed) return;
+    int32_t hash = pg_call([&]() noexcept { return DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(account_id))); });
+    const ShardGroup *g = group_of_hash(hash);
+    if (g == nullptr)
+      throw IdentityError("55000", "account " + std::to_string(account_id) + " has no shard",
+                          "No shard of contact_identity.contacts covers hash value " + std::to_string(hash) + ".",
+                          "Check Citus's metadata (pg_dist_shard).");
+    int64_t contacts_shard = g->shard[0];
+    int32_t node_group = g->node_group, local_group = layout.local_group;
+    if (node_group != local_group)
+      throw IdentityError("0A000", "account " + std::to_string(account_id) + " is not on this node",
+                          "contact_identity's tables are distributed with Citus; the account's shard " +
+                              std::to_string(contacts_shard) + " is on node group " + std::to_string(node_group) +
+                              ", and this is node group " + std::to_string(local_group) + ".",
+                          "Call the function alone, as SELECT ... FROM contact_identity.<function>(..., account_id => "
+                          "<a constant>), so that Citus delegates it to that node (docs/scale-out.md).");
+    lock_shard_metadata(contacts_shard);
+    pg_call([]() noexcept { AcceptInvalidationMessages(); });
+    if (layout.known) {
+      call.group = contacts_shard;
+      return;
+    }
+  }
+  throw IdentityError("40001", "the shards of account " + std::to_string(account_id) + " kept moving",
+                      "Citus's shard metadata changed three times while the call looked for them.",
+                      "Retry the call.");
+}
+
+CallAccountScope::CallAccountScope() : had_(call.set), account_(call.account), group_(call.group) { call.set = false; }
+
+CallAccountScope::~CallAccountScope() {
+  call.set = had_;
+  call.account = account_;
+  call.group = group_;
+}
+
+int64_t call_shard_group() { return call.set ? call.group : 0; }
+
+bool names_distributed_table(const char *sql) {
+  for (const char *t : kTables) {
+    std::string qualified = std::string("contact_identity.") + t;
+    for (const char *at = strstr(sql, qualified.c_str()); at; at = strstr(at + 1, qualified.c_str())) {
+      char next = at[qualified.size()];
+      if (!(isalnum((unsigned char)next) || next == '_')) return true;
+    }
+  }
+  return false;
+}
+
+std::string sql_for_shard_group(const char *sql, int64_t group) {
+  const ShardGroup &g = group_by_id(group);
+  std::string out;
+  const char *p = sql;
+  static const std::string prefix = "contact_identity.";
+  while (*p) {
+    if (strncmp(p, prefix.c_str(), prefix.size()) == 0) {
+      const char *name = p + prefix.size();
+      size_t len = 0;
+      while (isalnum((unsigned char)name[len]) || name[len] == '_') len++;
+      std::string word(name, len);
+      int t = table_index(word.c_str());
+      out += prefix;
+      out += t >= 0 ? shard_name(word.c_str(), g.shard[t]) : word;
+      p = name + len;
+      continue;
+    }
+    out += *p++;
+  }
+  return out;
+}
+
+std::string relation_for(const char *table) {
+  int t = table_index(table);
+  if (t < 0) return table;
+  if (!layout.known) load_layout();
+  if (!layout.distributed) return table;
+  if (!call.set || call.group == 0)
+    throw IdentityError(identity::sqlstate::kInternalError,
+                        "contact_identity: table " + std::string(table) + " read without an account",
+                        "The table is distributed; only an account's shard holds its rows.");
+  return shard_name(table, group_by_id(call.group).shard[t]);
+}
+
+std::string index_for(const char *table, const char *index) {
+  int t = table_index(table);
+  if (t < 0) return index;
+  std::string relation = relation_for(table);
+  if (relation == table) return index;
+  return shard_name(index, group_by_id(call.group).shard[t]);
+}
+
+void register_account_shards() { CacheRegisterRelcacheCallback(layout_invalidated, (Datum)0); }
+
+}  // namespace pgshell

@@ -1,0 +1,59 @@
+// account_shards.h: where the current call's account keeps its rows on this
+// node. On one server that is contact_identity's tables themselves. Once
+// distribute() has sharded them with Citus, it is the account's shard
+// group: one shard of each per-account table, on the worker that Citus
+// delegates the account's calls to. There the library reads and writes the
+// shards directly, as Citus's own local execution does, so that a call is
+// one local transaction with the plans it keeps on one server
+// (docs/scale-out.md says why and what it relies on).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pgshell {
+
+// The account the current entry point works on; require_account() sets it
+// (after spi_connect). On a Citus node it finds the account's shard group
+// here and takes Citus's shard metadata lock on it, which a shard move
+// waits for; an account whose shards are on another node is refused
+// (0A000: the call was not delegated).
+void set_call_account(int64_t account_id);
+
+// Keeps an entry point's call account to itself: a nested entry point
+// (an SQL function calling another) leaves the outer one's as it was.
+class CallAccountScope {
+ public:
+  CallAccountScope();
+  ~CallAccountScope();
+  CallAccountScope(const CallAccountScope &) = delete;
+  CallAccountScope &operator=(const CallAccountScope &) = delete;
+
+ private:
+  bool had_ = false;
+  int64_t account_ = 0;
+  int64_t group_ = 0;
+};
+
+// The shard group the current call's statements run on: 0 for the tables
+// themselves (no Citus, or no call account), else an ID of the group.
+int64_t call_shard_group();
+
+// Whether `sql` names one of the distributed tables (contact_identity.contacts, ...).
+bool names_distributed_table(const char *sql);
+
+// `sql` with each distributed table it names replaced by its shard in
+// `group` (from call_shard_group(), not 0).
+std::string sql_for_shard_group(const char *sql, int64_t group);
+
+// The relation, in schema contact_identity, that holds the call's rows of
+// `table`, and its index named `index` there: the names themselves, or
+// their shards. Throws when the table is distributed and the call has no
+// account: reading the coordinator's empty table would be wrong, not slow.
+std::string relation_for(const char *table);
+std::string index_for(const char *table, const char *index);
+
+// Registers the relcache callback that notices distribute() and shard moves.
+void register_account_shards();
+
+}  // namespace pgshell
