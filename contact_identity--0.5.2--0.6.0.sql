@@ -263,3 +263,124 @@ COMMENT ON FUNCTION contact_identity.distribute() IS
     'shards the per-account tables by account_id with Citus, makes the configuration reference tables and '
     'delegates the per-account functions (a superuser, on the coordinator; run again after adding workers)';
 REVOKE ALL ON FUNCTION contact_identity.distribute() FROM PUBLIC;
+
+-- ==== Functions whose statements Citus could not plan ====
+-- These are redefined with CREATE OR REPLACE, which keeps each function's
+-- OID, grants and comment; the attributes (SECURITY DEFINER, search_path)
+-- are restated, since the command resets them.
+
+-- get_contact: an SQL function's statements are planned with their
+-- parameters unknown, which Citus cannot route; PL/pgSQL plans them with
+-- the values (and on one server keeps its plan across calls, which an SQL
+-- function does not).
+CREATE OR REPLACE FUNCTION contact_identity.get_contact(contact_id bigint, account_id bigint DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM contact_identity.require_account(get_contact.account_id, 'reader');
+    RETURN (
+        SELECT pg_catalog.jsonb_build_object(
+                   'contactId', c.contact_id,
+                   'externalCustomerId', c.external_id,
+                   'firstName', c.first_name,
+                   'lastName', c.last_name,
+                   'channels', COALESCE((
+                       SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('type', i.type, 'value', i.value)
+                                                   ORDER BY t.class DESC, t.priority, i.attached_at, i.value)
+                       FROM contact_identity.identifiers i
+                       JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
+                       WHERE i.account_id OPERATOR(pg_catalog.=) get_contact.account_id
+                         AND i.contact_id OPERATOR(pg_catalog.=) get_contact.contact_id
+                         AND t.class OPERATOR(pg_catalog.<>) 'external'), '[]'::jsonb),
+                   'fields', c.attributes,
+                   'createdAt', c.created_at,
+                   'updatedAt', c.updated_at,
+                   'deletedAt', c.deleted_at,
+                   'mergedInto', c.merged_into)
+        FROM contact_identity.contacts c
+        WHERE c.account_id OPERATOR(pg_catalog.=) get_contact.account_id
+          AND c.contact_id OPERATOR(pg_catalog.=) get_contact.contact_id);
+END
+$$;
+
+-- grant_account: Citus allows only immutable functions in an upsert's DO
+-- UPDATE on its tables; the time is taken first.
+CREATE OR REPLACE FUNCTION contact_identity.grant_account(role name, account_id bigint, level text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    granted timestamptz := pg_catalog.now();
+BEGIN
+    PERFORM contact_identity.require_writable('grant_account');
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF level IS NULL OR NOT level OPERATOR(pg_catalog.=) ANY (ARRAY['reader', 'writer', 'admin']) THEN
+        RAISE EXCEPTION 'invalid level %', COALESCE(pg_catalog.quote_literal(pg_catalog.left(level, 100)), 'NULL')
+            USING ERRCODE = '22023',
+            HINT = 'A level is reader, writer or admin.';
+    END IF;
+    PERFORM contact_identity.require_account(grant_account.account_id, 'admin');
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) grant_account.role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    INSERT INTO contact_identity.account_grants (role, account_id, level, granted_at)
+    VALUES (grant_account.role, grant_account.account_id, grant_account.level, granted)
+    ON CONFLICT ON CONSTRAINT account_grants_pkey DO UPDATE SET level = EXCLUDED.level, granted_at = EXCLUDED.granted_at;
+END
+$$;
+
+-- ==== What does not run distributed yet ====
+-- docs/scale-out.md lists these; each refuses with 0A000 before it reads.
+CREATE FUNCTION contact_identity.refuse_distributed(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF contact_identity.is_distributed() THEN
+        RAISE EXCEPTION 'not supported on distributed tables: contact_identity.%', function_name
+            USING ERRCODE = '0A000',
+            DETAIL = 'contact_identity''s tables are sharded with Citus, and this function reads them in a way Citus cannot plan.',
+            HINT = 'docs/scale-out.md lists what runs distributed and what to use instead.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.refuse_distributed(text) IS
+    'raises 0A000 naming the function when the tables are distributed with Citus (functions that do not run there)';
+REVOKE ALL ON FUNCTION contact_identity.refuse_distributed(text) FROM PUBLIC;
+
+-- verify() and unnormalized_identifiers() start with verify_scope().
+CREATE OR REPLACE FUNCTION contact_identity.verify_scope(account_id bigint)
+RETURNS bigint[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    accounts bigint[];
+BEGIN
+    PERFORM contact_identity.refuse_distributed('verify() and unnormalized_identifiers()');
+    IF verify_scope.account_id IS NOT NULL THEN
+        PERFORM contact_identity.require_account(verify_scope.account_id, 'admin');
+        RETURN ARRAY[verify_scope.account_id];
+    END IF;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) contact_identity.calling_role()) THEN
+        RETURN NULL;
+    END IF;
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT g.account_id), '{}') INTO accounts
+    FROM contact_identity.account_grants g
+    JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.role
+    WHERE g.level OPERATOR(pg_catalog.=) 'admin'
+      AND pg_catalog.pg_has_role(contact_identity.calling_role(), r.oid, 'MEMBER');
+    IF pg_catalog.cardinality(accounts) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'permission denied for verify' USING ERRCODE = '42501',
+            DETAIL = 'Checking every account needs a superuser or an admin grant.',
+            HINT = 'Pass the account_id of an account you administer.';
+    END IF;
+    RETURN accounts;
+END
+$$;

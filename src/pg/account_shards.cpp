@@ -216,7 +216,8 @@ void set_call_account(int64_t account_id) {
                               std::to_string(contacts_shard) + " is on node group " + std::to_string(node_group) +
                               ", and this is node group " + std::to_string(local_group) + ".",
                           "Call the function alone, as SELECT ... FROM contact_identity.<function>(..., account_id => "
-                          "<a constant>), so that Citus delegates it to that node (docs/scale-out.md).");
+                          "<a constant>), so that Citus delegates it to that node; docs/scale-out.md lists what Citus "
+                          "cannot delegate and what to use instead.");
     lock_shard_metadata(contacts_shard);
     pg_call([]() noexcept { AcceptInvalidationMessages(); });
     if (layout.known) {
