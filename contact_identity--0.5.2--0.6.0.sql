@@ -108,6 +108,428 @@ COMMENT ON FUNCTION contact_identity.claim_id_ranges(jsonb) IS
     'gives this node''s sequences of the per-account tables their range of IDs (distribute() runs it on every node)';
 REVOKE ALL ON FUNCTION contact_identity.claim_id_ranges(jsonb) FROM PUBLIC;
 
+-- ==== Readers that answer across the cluster ====
+-- verify(), unnormalized_identifiers() and possible_duplicates_of() read
+-- several tables of an account together, in statements Citus cannot plan
+-- across shards. Each now runs its statement account by account on the
+-- node that holds the account, with the account's shards named there
+-- (local_sql), through a function Citus delegates (*_on_node); on one
+-- server it runs once over everything, as before. The statements are
+-- those of 0.5.2, with their scope as parameters ($1 the account, $2 the
+-- accounts the caller may check); each row comes back as JSON, so that one
+-- function (rows_by_account) goes over the accounts for all three.
+
+CREATE FUNCTION contact_identity.local_sql(sql text, account_id bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ci_local_sql'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION contact_identity.local_sql(text, bigint) IS
+    'a statement with the account''s local shards named in place of the tables when they are distributed with Citus '
+    '(0A000 on a node without them); the statement itself otherwise';
+REVOKE ALL ON FUNCTION contact_identity.local_sql(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.local_sql(text, bigint) TO contact_identity_reader;
+
+CREATE FUNCTION contact_identity.rows_by_account(on_node regprocedure, account_id bigint, scope bigint[])
+RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    one bigint;
+    call text := pg_catalog.format('SELECT * FROM %s($1, $2)', on_node::pg_catalog.oid::pg_catalog.regproc);
+BEGIN
+    -- One statement per account, a function call alone: Citus delegates it
+    -- (EXECUTE plans it with the values, so the account is a constant).
+    IF rows_by_account.account_id IS NOT NULL OR NOT contact_identity.is_distributed() THEN
+        RETURN QUERY EXECUTE call USING rows_by_account.account_id, scope;
+        RETURN;
+    END IF;
+    FOR one IN
+        SELECT a.id FROM (SELECT c.account_id AS id FROM contact_identity.contacts c GROUP BY c.account_id
+                          UNION SELECT i.account_id FROM contact_identity.identifiers i GROUP BY i.account_id
+                          UNION SELECT e.account_id FROM contact_identity.events e GROUP BY e.account_id
+                          UNION SELECT k.account_id FROM contact_identity.event_keys k GROUP BY k.account_id
+                          UNION SELECT r.account_id FROM contact_identity.import_errors r GROUP BY r.account_id) a
+        WHERE scope IS NULL OR a.id OPERATOR(pg_catalog.=) ANY (scope)
+        ORDER BY a.id
+    LOOP
+        RETURN QUERY EXECUTE call USING one, scope;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.rows_by_account(regprocedure, bigint, bigint[]) IS
+    'the rows of an *_on_node function for one account, or for every account (of scope) one by one on its node when distributed';
+REVOKE ALL ON FUNCTION contact_identity.rows_by_account(regprocedure, bigint, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.rows_by_account(regprocedure, bigint, bigint[]) TO contact_identity_reader;
+
+CREATE FUNCTION contact_identity.verify_on_node(account_id bigint, scope bigint[])
+RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'SELECT pg_catalog.to_jsonb(r) FROM (' OPERATOR(pg_catalog.||)
+        contact_identity.local_sql($sql$
+    WITH scope AS MATERIALIZED (SELECT $2::pg_catalog.int8[] AS accounts),
+    c AS (SELECT * FROM contact_identity.contacts c
+               WHERE (SELECT scope.accounts FROM scope) IS NULL OR c.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[])),
+    i AS (SELECT * FROM contact_identity.identifiers i
+          WHERE (SELECT scope.accounts FROM scope) IS NULL OR i.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[])),
+    e AS (SELECT * FROM contact_identity.events e
+          WHERE (SELECT scope.accounts FROM scope) IS NULL OR e.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
+    -- Every identifier's holder exists and is not a merged tombstone.
+    SELECT i.account_id, i.contact_id, 'identifier_holder_missing',
+           pg_catalog.format('%s %s is held by contact %s, which does not exist', i.type, i.value, i.contact_id)
+    FROM i LEFT JOIN c ON c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id
+    WHERE i.contact_id IS NOT NULL AND c.contact_id IS NULL
+    UNION ALL
+    SELECT i.account_id, i.contact_id, 'identifier_held_by_tombstone',
+           pg_catalog.format('%s %s is held by contact %s, which was merged into contact %s', i.type, i.value,
+                             i.contact_id, c.merged_into)
+    FROM i JOIN c ON c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id
+    WHERE c.merged_into IS NOT NULL
+    UNION ALL
+    SELECT i.account_id, i.contact_id, 'identifier_type_unknown',
+           pg_catalog.format('%s %s has a type contact_identity.identifier_types does not have', i.type, i.value)
+    FROM i WHERE NOT EXISTS (SELECT FROM contact_identity.identifier_types t WHERE t.name OPERATOR(pg_catalog.=) i.type)
+    UNION ALL
+    -- A contact's external ID, email and phone are among its identifiers,
+    -- and one holding an external ID says which.
+    SELECT c.account_id, c.contact_id, x.type OPERATOR(pg_catalog.||) '_not_held',
+           pg_catalog.format('the contact''s %s %s is not among its identifiers', x.type, x.value)
+    FROM c CROSS JOIN LATERAL (VALUES ('external_id', c.external_id), ('email', c.email), ('phone', c.phone)) AS x(type, value)
+    WHERE x.value IS NOT NULL
+      AND NOT EXISTS (SELECT FROM contact_identity.identifiers h
+                      WHERE h.account_id OPERATOR(pg_catalog.=) c.account_id AND h.type OPERATOR(pg_catalog.=) x.type
+                        AND h.value OPERATOR(pg_catalog.=) x.value AND h.contact_id OPERATOR(pg_catalog.=) c.contact_id)
+    UNION ALL
+    SELECT c.account_id, c.contact_id, 'external_id_not_set',
+           pg_catalog.format('the contact holds external ID %s but its external_id is empty', pg_catalog.min(i.value))
+    FROM c JOIN i ON i.account_id OPERATOR(pg_catalog.=) c.account_id AND i.contact_id OPERATOR(pg_catalog.=) c.contact_id
+    WHERE i.type OPERATOR(pg_catalog.=) 'external_id' AND c.external_id IS NULL
+    GROUP BY c.account_id, c.contact_id
+    UNION ALL
+    -- merged_into chains end at a contact that is not merged, without cycles.
+    SELECT c.account_id, c.contact_id, 'merged_into_missing',
+           pg_catalog.format('merged into contact %s, which does not exist', c.merged_into)
+    FROM c WHERE c.merged_into IS NOT NULL
+      AND NOT EXISTS (SELECT FROM contact_identity.contacts w
+                      WHERE w.account_id OPERATOR(pg_catalog.=) c.account_id
+                        AND w.contact_id OPERATOR(pg_catalog.=) c.merged_into)
+    UNION ALL
+    (WITH RECURSIVE chain (account_id, start_id, id) AS (
+         SELECT c.account_id, c.contact_id, c.merged_into FROM c WHERE c.merged_into IS NOT NULL
+         UNION ALL
+         SELECT ch.account_id, ch.start_id, n.merged_into
+         FROM chain ch JOIN contact_identity.contacts n ON n.account_id OPERATOR(pg_catalog.=) ch.account_id
+                                                      AND n.contact_id OPERATOR(pg_catalog.=) ch.id
+         WHERE n.merged_into IS NOT NULL)
+       CYCLE id SET looped USING path
+     SELECT DISTINCT ch.account_id, ch.start_id, 'merge_chain_cycle',
+            'its merged_into chain comes back to a contact it went through'
+     FROM chain ch WHERE ch.looped)
+    UNION ALL
+    -- No contact holds more identifiers of a type than its max_per_contact.
+    SELECT i.account_id, i.contact_id, 'over_limit',
+           pg_catalog.format('holds %s identifiers of type %s, max_per_contact is %s', pg_catalog.count(*), i.type,
+                             pg_catalog.min(t.max_per_contact))
+    FROM i JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
+    WHERE i.contact_id IS NOT NULL AND t.max_per_contact IS NOT NULL
+    GROUP BY i.account_id, i.contact_id, i.type
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) pg_catalog.min(t.max_per_contact)
+    UNION ALL
+    -- Events belong to contacts that exist and are not merged; the
+    -- identifiers of anonymous events only are kept in event_keys.
+    SELECT e.account_id, e.contact_id, 'event_contact_missing',
+           pg_catalog.format('event %s belongs to contact %s, which does not exist', e.event_id, e.contact_id)
+    FROM e LEFT JOIN c ON c.account_id OPERATOR(pg_catalog.=) e.account_id AND c.contact_id OPERATOR(pg_catalog.=) e.contact_id
+    WHERE e.contact_id IS NOT NULL AND c.contact_id IS NULL
+    UNION ALL
+    SELECT e.account_id, e.contact_id, 'event_on_tombstone',
+           pg_catalog.format('event %s belongs to contact %s, which was merged into contact %s', e.event_id,
+                             e.contact_id, c.merged_into)
+    FROM e JOIN c ON c.account_id OPERATOR(pg_catalog.=) e.account_id AND c.contact_id OPERATOR(pg_catalog.=) e.contact_id
+    WHERE c.merged_into IS NOT NULL
+    UNION ALL
+    SELECT k.account_id, e.contact_id, CASE WHEN e.event_id IS NULL THEN 'event_key_orphan' ELSE 'event_key_of_attached_event' END,
+           pg_catalog.format('event_keys holds %s %s of event %s, which %s', k.type, k.value, k.event_id,
+                             CASE WHEN e.event_id IS NULL THEN 'does not exist'
+                                  ELSE pg_catalog.format('belongs to contact %s', e.contact_id) END)
+    FROM contact_identity.event_keys k
+    LEFT JOIN contact_identity.events e ON e.account_id OPERATOR(pg_catalog.=) k.account_id
+                                       AND e.event_id OPERATOR(pg_catalog.=) k.event_id
+    WHERE ((SELECT scope.accounts FROM scope) IS NULL OR k.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
+      AND (e.event_id IS NULL OR e.contact_id IS NOT NULL)
+    UNION ALL
+    -- An anonymous event's identifiers are remembered without a holder: the
+    -- write that gives one a holder attaches the event.
+    SELECT k.account_id, i.contact_id,
+           CASE WHEN i.type IS NULL THEN 'event_key_unremembered' ELSE 'event_key_held' END,
+           pg_catalog.format('event %s waits under %s %s, which %s', k.event_id, k.type, k.value,
+                             CASE WHEN i.type IS NULL THEN 'has no identifiers row'
+                                  ELSE pg_catalog.format('contact %s holds', i.contact_id) END)
+    FROM contact_identity.event_keys k
+    JOIN contact_identity.events e ON e.account_id OPERATOR(pg_catalog.=) k.account_id
+                                  AND e.event_id OPERATOR(pg_catalog.=) k.event_id AND e.contact_id IS NULL
+    LEFT JOIN contact_identity.identifiers i ON i.account_id OPERATOR(pg_catalog.=) k.account_id
+                                            AND i.type OPERATOR(pg_catalog.=) k.type
+                                            AND i.value OPERATOR(pg_catalog.=) k.value
+    WHERE ((SELECT scope.accounts FROM scope) IS NULL OR k.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
+      AND (i.type IS NULL OR i.contact_id IS NOT NULL)
+    UNION ALL
+    -- Every contact's creation is in the log.
+    SELECT c.account_id, c.contact_id, 'created_not_logged', 'identity_log has no created row for the contact'
+    FROM c WHERE NOT EXISTS (SELECT FROM contact_identity.identity_log l
+                             WHERE l.account_id OPERATOR(pg_catalog.=) c.account_id
+                               AND l.contact_id OPERATOR(pg_catalog.=) c.contact_id
+                               AND l.action OPERATOR(pg_catalog.=) 'created')
+    UNION ALL
+    -- Failed import rows belong to an import.
+    SELECT r.account_id, NULL::pg_catalog.int8, 'import_error_orphan',
+           pg_catalog.format('import_errors holds row %s of import %s, which does not exist', r.row_number, r.import_id)
+    FROM contact_identity.import_errors r
+    WHERE ((SELECT scope.accounts FROM scope) IS NULL OR r.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
+      AND NOT EXISTS (SELECT FROM contact_identity.imports m
+                      WHERE m.account_id OPERATOR(pg_catalog.=) r.account_id
+                        AND m.import_id OPERATOR(pg_catalog.=) r.import_id)
+    ORDER BY 1, 2, 3, 4
+$sql$, verify_on_node.account_id) OPERATOR(pg_catalog.||) ') AS r(account_id, contact_id, problem, detail)'
+        USING verify_on_node.account_id, scope;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.verify_on_node(bigint, bigint[]) IS
+    'verify()''s checks of one account (NULL: all) on the node that holds it, each problem as JSON';
+REVOKE ALL ON FUNCTION contact_identity.verify_on_node(bigint, bigint[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION contact_identity.verify(account_id bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, contact_id bigint, problem text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- verify_scope checks the caller's grant before anything is read.
+    SELECT x.account_id, x.contact_id, x.problem, x.detail
+    FROM contact_identity.rows_by_account('contact_identity.verify_on_node(bigint, bigint[])', verify.account_id,
+                                          contact_identity.verify_scope(verify.account_id)) AS j(r)
+    CROSS JOIN LATERAL pg_catalog.jsonb_to_record(j.r) AS x(account_id bigint, contact_id bigint, problem text, detail text)
+    ORDER BY 1, 2, 3, 4
+$$;
+
+CREATE FUNCTION contact_identity.unnormalized_on_node(account_id bigint, scope bigint[])
+RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'SELECT pg_catalog.to_jsonb(r) FROM (' OPERATOR(pg_catalog.||)
+        contact_identity.local_sql($sql$
+    WITH scope AS MATERIALIZED (SELECT $2::pg_catalog.int8[] AS accounts),
+    checked AS (
+        SELECT i.account_id, i.contact_id, i.type, i.value, f.normalized, f.refused
+        FROM contact_identity.identifiers i
+        JOIN contact_identity.identifier_types t ON t.name OPERATOR(pg_catalog.=) i.type
+        CROSS JOIN LATERAL contact_identity.identifier_normal_form(i.type, t.normalizer, i.value) f
+        WHERE ((SELECT scope.accounts FROM scope) IS NULL
+               OR i.account_id OPERATOR(pg_catalog.=) ANY ((SELECT scope.accounts FROM scope)::pg_catalog.int8[]))
+          AND i.value OPERATOR(pg_catalog.~) '[^\x01-\x7f]')
+    SELECT c.account_id, c.contact_id, c.type, c.value, c.normalized,
+           CASE WHEN c.refused IS NOT NULL THEN 'refused'
+                WHEN h.type IS NOT NULL THEN 'normalized_held'
+                ELSE 'not_normalized' END,
+           CASE WHEN c.refused IS NOT NULL THEN c.refused
+                WHEN h.type IS NOT NULL THEN
+                    pg_catalog.format('requests for it look up %s %s, which %s holds', c.type, c.normalized,
+                                      COALESCE('contact ' OPERATOR(pg_catalog.||) h.contact_id, 'no contact'))
+                ELSE pg_catalog.format('requests for it look up %s %s, which nobody holds', c.type, c.normalized) END
+    FROM checked c
+    LEFT JOIN contact_identity.identifiers h
+           ON h.account_id OPERATOR(pg_catalog.=) c.account_id AND h.type OPERATOR(pg_catalog.=) c.type
+          AND h.value OPERATOR(pg_catalog.=) c.normalized
+    WHERE c.refused IS NOT NULL
+       OR (c.normalized OPERATOR(pg_catalog.<>) c.value
+           AND NOT (h.type IS NOT NULL AND h.contact_id IS NOT DISTINCT FROM c.contact_id))
+    ORDER BY 1, 2, 3, 4
+$sql$, unnormalized_on_node.account_id) OPERATOR(pg_catalog.||)
+        ') AS r(account_id, contact_id, type, value, normalized, problem, detail)'
+        USING unnormalized_on_node.account_id, scope;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.unnormalized_on_node(bigint, bigint[]) IS
+    'unnormalized_identifiers() of one account (NULL: all) on the node that holds it, each row as JSON';
+REVOKE ALL ON FUNCTION contact_identity.unnormalized_on_node(bigint, bigint[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION contact_identity.unnormalized_identifiers(account_id bigint DEFAULT NULL)
+RETURNS TABLE (account_id bigint, contact_id bigint, type text, value text, normalized text, problem text,
+               detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- verify_scope checks the caller's grant before anything is read.
+    SELECT x.account_id, x.contact_id, x.type, x.value, x.normalized, x.problem, x.detail
+    FROM contact_identity.rows_by_account('contact_identity.unnormalized_on_node(bigint, bigint[])',
+                                          unnormalized_identifiers.account_id,
+                                          contact_identity.verify_scope(unnormalized_identifiers.account_id)) AS j(r)
+    CROSS JOIN LATERAL pg_catalog.jsonb_to_record(j.r)
+        AS x(account_id bigint, contact_id bigint, type text, value text, normalized text, problem text, detail text)
+    ORDER BY 1, 2, 3, 4
+$$;
+
+-- possible_duplicates_of reads with the caller's rights (row-level
+-- security), as before; so do the functions it goes through.
+CREATE FUNCTION contact_identity.possible_duplicates_on_node(account_id bigint, scope bigint[])
+RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
+SET jit = off
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'SELECT pg_catalog.to_jsonb(r) FROM (' OPERATOR(pg_catalog.||)
+        contact_identity.local_sql($sql$
+WITH mailbox_groups AS (
+    SELECT i.account_id, contact_identity.email_mailbox(i.value) AS mailbox,
+           pg_catalog.array_agg(i.contact_id ORDER BY i.contact_id, i.value) AS contact_ids,
+           pg_catalog.array_agg(i.value ORDER BY i.contact_id, i.value) AS emails
+    FROM contact_identity.identifiers i
+    JOIN contact_identity.contacts c ON c.account_id OPERATOR(pg_catalog.=) i.account_id
+                                    AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id
+    WHERE i.type OPERATOR(pg_catalog.=) 'email' AND c.deleted_at IS NULL AND c.merged_into IS NULL
+      AND ($1::pg_catalog.int8 IS NULL OR i.account_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8)
+    GROUP BY 1, 2
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1),
+name_groups AS (
+    SELECT c.account_id,
+           pg_catalog.array_agg(c.contact_id ORDER BY c.contact_id) AS contact_ids,
+           pg_catalog.array_agg(c.first_name ORDER BY c.contact_id) AS first_names,
+           pg_catalog.array_agg(c.last_name ORDER BY c.contact_id) AS last_names,
+           c.attributes OPERATOR(pg_catalog.->>) 'birth_date' AS birth_date
+    FROM contact_identity.contacts c
+    WHERE c.deleted_at IS NULL AND c.merged_into IS NULL
+      AND ($1::pg_catalog.int8 IS NULL OR c.account_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8)
+    GROUP BY c.account_id, pg_catalog.lower(c.first_name), pg_catalog.lower(c.last_name),
+             c.attributes OPERATOR(pg_catalog.->>) 'birth_date'
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
+       AND pg_catalog.lower(c.first_name) IS NOT NULL AND pg_catalog.lower(c.last_name) IS NOT NULL
+       AND c.attributes OPERATOR(pg_catalog.->>) 'birth_date' IS NOT NULL),
+detached_phones AS MATERIALIZED (
+    SELECT l.account_id, s.contact_id, s.identifier_value AS phone
+    FROM contact_identity.identity_log l
+    -- A whole row of a shard has the shard's row type: log_steps takes the
+    -- table's (its name quoted so that local_sql leaves it as it is).
+    CROSS JOIN LATERAL contact_identity.log_steps(ROW(l.*)::contact_identity."identity_log") s
+    WHERE (l.action OPERATOR(pg_catalog.=) 'identifier_detached' OR l.detail OPERATOR(pg_catalog.?) 'detached')
+      AND s.action OPERATOR(pg_catalog.=) 'identifier_detached' AND s.identifier_type OPERATOR(pg_catalog.=) 'phone'
+      AND ($1::pg_catalog.int8 IS NULL OR l.account_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8)),
+pairs AS (
+    SELECT g.account_id, g.contact_ids[a] AS contact_id, g.contact_ids[b] AS other_contact_id, 'same_mailbox' AS reason,
+           pg_catalog.jsonb_build_object('email', g.emails[a], 'other_email', g.emails[b], 'mailbox', g.mailbox) AS detail
+    FROM mailbox_groups g
+    CROSS JOIN LATERAL pg_catalog.generate_series(1, pg_catalog.cardinality(g.contact_ids)) a
+    CROSS JOIN LATERAL pg_catalog.generate_series(a OPERATOR(pg_catalog.+) 1, pg_catalog.cardinality(g.contact_ids)) b
+    WHERE g.contact_ids[b] OPERATOR(pg_catalog.>) g.contact_ids[a]
+    UNION ALL
+    SELECT DISTINCT d.account_id, LEAST(d.contact_id, i.contact_id), GREATEST(d.contact_id, i.contact_id),
+           'same_phone', pg_catalog.jsonb_build_object('phone', i.value)
+    FROM detached_phones d
+    JOIN contact_identity.identifiers i ON i.account_id OPERATOR(pg_catalog.=) d.account_id
+                                       AND i.type OPERATOR(pg_catalog.=) 'phone'
+                                       AND i.value OPERATOR(pg_catalog.=) d.phone
+    WHERE i.contact_id OPERATOR(pg_catalog.<>) d.contact_id
+      -- Both live, each looked up by its key: joins of both contacts would
+      -- share account_id, and a planner without statistics joins them on
+      -- it alone.
+      AND (SELECT c.deleted_at IS NULL AND c.merged_into IS NULL FROM contact_identity.contacts c
+           WHERE c.account_id OPERATOR(pg_catalog.=) d.account_id AND c.contact_id OPERATOR(pg_catalog.=) d.contact_id)
+      AND (SELECT c.deleted_at IS NULL AND c.merged_into IS NULL FROM contact_identity.contacts c
+           WHERE c.account_id OPERATOR(pg_catalog.=) i.account_id AND c.contact_id OPERATOR(pg_catalog.=) i.contact_id)
+    UNION ALL
+    SELECT g.account_id, g.contact_ids[a], g.contact_ids[b], 'same_name_and_birth_date',
+           pg_catalog.jsonb_build_object('first_name', g.first_names[a], 'last_name', g.last_names[a],
+                                         'birth_date', g.birth_date)
+    FROM name_groups g
+    CROSS JOIN LATERAL pg_catalog.generate_series(1, pg_catalog.cardinality(g.contact_ids)) a
+    CROSS JOIN LATERAL pg_catalog.generate_series(a OPERATOR(pg_catalog.+) 1, pg_catalog.cardinality(g.contact_ids)) b),
+unmerged AS (
+    SELECT u.account_id, LEAST(u.contact_id, u.other_contact_id) AS contact_id,
+           GREATEST(u.contact_id, u.other_contact_id) AS other_contact_id
+    FROM contact_identity.identity_log u
+    WHERE u.action OPERATOR(pg_catalog.=) 'unmerged'
+      AND ($1::pg_catalog.int8 IS NULL OR u.account_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8))
+SELECT p.account_id, p.contact_id, p.other_contact_id, p.reason, p.detail
+FROM pairs p
+WHERE NOT EXISTS (SELECT FROM unmerged u
+                  WHERE u.account_id OPERATOR(pg_catalog.=) p.account_id
+                    AND u.contact_id OPERATOR(pg_catalog.=) p.contact_id
+                    AND u.other_contact_id OPERATOR(pg_catalog.=) p.other_contact_id)
+$sql$, possible_duplicates_on_node.account_id) OPERATOR(pg_catalog.||)
+        ') AS r(account_id, contact_id, other_contact_id, reason, detail)'
+        USING possible_duplicates_on_node.account_id, scope;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.possible_duplicates_on_node(bigint, bigint[]) IS
+    'possible_duplicates_of() of one account (NULL: all) on the node that holds it, each pair as JSON';
+REVOKE ALL ON FUNCTION contact_identity.possible_duplicates_on_node(bigint, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.possible_duplicates_on_node(bigint, bigint[]) TO contact_identity_reader;
+
+CREATE OR REPLACE FUNCTION contact_identity.possible_duplicates_of(account_id bigint)
+RETURNS TABLE (account_id bigint, contact_id bigint, other_contact_id bigint, reason text, detail jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
+SET jit = off
+AS $$
+    SELECT x.account_id, x.contact_id, x.other_contact_id, x.reason, x.detail
+    FROM contact_identity.rows_by_account('contact_identity.possible_duplicates_on_node(bigint, bigint[])',
+                                          possible_duplicates_of.account_id, NULL) AS j(r)
+    CROSS JOIN LATERAL pg_catalog.jsonb_to_record(j.r)
+        AS x(account_id bigint, contact_id bigint, other_contact_id bigint, reason text, detail jsonb)
+$$;
+
+-- import_contacts on the coordinator for an account whose shards are on a
+-- worker sends the source's rows there in batches (src/pg/import_forward.cpp):
+-- each batch, JSON with the source's columns and row numbers, becomes a
+-- temporary table on the worker, imported there by import_contacts. Not
+-- SECURITY DEFINER: the caller imports as itself, with its own grant.
+CREATE FUNCTION contact_identity.import_forwarded(
+    rows jsonb,
+    column_names text[],
+    column_types text[],
+    dedupe_on text,
+    restore_deleted boolean,
+    clear_nulls boolean,
+    account_id bigint)
+RETURNS TABLE (row_number bigint, contact_id bigint, action text, matched_by text,
+               error_code text, error_message text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    definition text;
+BEGIN
+    -- Names quoted and types read as types: nothing of the text is SQL.
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c.name, c.type::pg_catalog.regtype), ', ' ORDER BY c.ord)
+      INTO definition
+      FROM ROWS FROM (pg_catalog.unnest(column_names), pg_catalog.unnest(column_types)) WITH ORDINALITY AS c(name, type, ord);
+    IF NOT 'row_number' OPERATOR(pg_catalog.=) ANY (column_names) THEN
+        definition := COALESCE(definition OPERATOR(pg_catalog.||) ', ', '') OPERATOR(pg_catalog.||) 'row_number bigint';
+    END IF;
+    IF pg_catalog.to_regclass('pg_temp.contact_identity_forwarded') IS NOT NULL THEN
+        DROP TABLE pg_temp.contact_identity_forwarded;
+    END IF;
+    EXECUTE pg_catalog.format('CREATE TEMP TABLE contact_identity_forwarded ON COMMIT DROP AS'
+                              ' SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS x(%s)', definition)
+      USING rows;
+    RETURN QUERY SELECT * FROM contact_identity.import_contacts(
+        'pg_temp.contact_identity_forwarded'::pg_catalog.regclass, import_forwarded.dedupe_on,
+        import_forwarded.restore_deleted, import_forwarded.clear_nulls, import_forwarded.account_id);
+    DROP TABLE pg_temp.contact_identity_forwarded;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.import_forwarded(jsonb, text[], text[], text, boolean, boolean, bigint) IS
+    'one batch of an import_contacts the coordinator sends to the account''s worker (Citus); not for direct use';
+REVOKE ALL ON FUNCTION contact_identity.import_forwarded(jsonb, text[], text[], text, boolean, boolean, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.import_forwarded(jsonb, text[], text[], text, boolean, boolean, bigint)
+    TO contact_identity_writer;
+
 -- The per-account functions delegated to the worker that holds the
 -- account (Citus's create_distributed_function): the C functions, which
 -- work there on the account's local shards, and the PL/pgSQL ones whose
@@ -127,7 +549,11 @@ AS $$
         'contact_identity.purge_contact(bigint,bigint)',
         'contact_identity.unmerge_contact(bigint,bigint)',
         'contact_identity.import_contacts_json(jsonb,text,boolean,boolean,bigint)',
-        'contact_identity.cancel_import(bigint,bigint)'
+        'contact_identity.cancel_import(bigint,bigint)',
+        'contact_identity.import_forwarded(jsonb,text[],text[],text,boolean,boolean,bigint)',
+        'contact_identity.verify_on_node(bigint,bigint[])',
+        'contact_identity.unnormalized_on_node(bigint,bigint[])',
+        'contact_identity.possible_duplicates_on_node(bigint,bigint[])'
     ]::pg_catalog.regprocedure[]
 $$;
 COMMENT ON FUNCTION contact_identity.delegated_functions() IS
@@ -334,53 +760,76 @@ BEGIN
 END
 $$;
 
--- ==== What does not run distributed yet ====
--- docs/scale-out.md lists these; each refuses with 0A000 before it reads.
-CREATE FUNCTION contact_identity.refuse_distributed(function_name text)
-RETURNS void
-LANGUAGE plpgsql STABLE
+-- explain_contact: Citus sends a whole-row reference to the shard as the
+-- shard's row type, which log_steps does not take; the row built from
+-- the columns is an identity_log on every node.
+CREATE OR REPLACE FUNCTION contact_identity.explain_contact(contact_id bigint, account_id bigint DEFAULT 0)
+RETURNS TABLE (at timestamptz, what text, detail jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF contact_identity.is_distributed() THEN
-        RAISE EXCEPTION 'not supported on distributed tables: contact_identity.%', function_name
-            USING ERRCODE = '0A000',
-            DETAIL = 'contact_identity''s tables are sharded with Citus, and this function reads them in a way Citus cannot plan.',
-            HINT = 'docs/scale-out.md lists what runs distributed and what to use instead.';
+    IF explain_contact.contact_id IS NULL THEN
+        RAISE EXCEPTION 'contact_id must not be null' USING ERRCODE = '22004';
     END IF;
-END
-$$;
-COMMENT ON FUNCTION contact_identity.refuse_distributed(text) IS
-    'raises 0A000 naming the function when the tables are distributed with Citus (functions that do not run there)';
-REVOKE ALL ON FUNCTION contact_identity.refuse_distributed(text) FROM PUBLIC;
-
--- verify() and unnormalized_identifiers() start with verify_scope().
-CREATE OR REPLACE FUNCTION contact_identity.verify_scope(account_id bigint)
-RETURNS bigint[]
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    accounts bigint[];
-BEGIN
-    PERFORM contact_identity.refuse_distributed('verify() and unnormalized_identifiers()');
-    IF verify_scope.account_id IS NOT NULL THEN
-        PERFORM contact_identity.require_account(verify_scope.account_id, 'admin');
-        RETURN ARRAY[verify_scope.account_id];
+    PERFORM contact_identity.require_account(explain_contact.account_id, 'reader');
+    PERFORM FROM contact_identity.contacts c
+    WHERE c.account_id OPERATOR(pg_catalog.=) explain_contact.account_id
+      AND c.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'contact % does not exist', explain_contact.contact_id USING ERRCODE = 'P0002',
+            DETAIL = pg_catalog.format('Account %s has no contact %s.', explain_contact.account_id,
+                                       explain_contact.contact_id),
+            HINT = 'Check contact_id and account_id.';
     END IF;
-    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) contact_identity.calling_role()) THEN
-        RETURN NULL;
-    END IF;
-    SELECT COALESCE(pg_catalog.array_agg(DISTINCT g.account_id), '{}') INTO accounts
-    FROM contact_identity.account_grants g
-    JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.role
-    WHERE g.level OPERATOR(pg_catalog.=) 'admin'
-      AND pg_catalog.pg_has_role(contact_identity.calling_role(), r.oid, 'MEMBER');
-    IF pg_catalog.cardinality(accounts) OPERATOR(pg_catalog.=) 0 THEN
-        RAISE EXCEPTION 'permission denied for verify' USING ERRCODE = '42501',
-            DETAIL = 'Checking every account needs a superuser or an admin grant.',
-            HINT = 'Pass the account_id of an account you administer.';
-    END IF;
-    RETURN accounts;
+    RETURN QUERY
+    SELECT l.logged_at,
+           CASE
+             WHEN s.action OPERATOR(pg_catalog.=) 'merged' AND s.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               THEN pg_catalog.format('merged into contact %s', s.contact_id)
+             WHEN s.action OPERATOR(pg_catalog.=) 'unmerged' AND s.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               THEN pg_catalog.format('contact %s unmerged from this one: %s identifier(s) and %s event(s) went back',
+                                      s.contact_id, contact_identity.unmerged_identifiers(s.detail, s.contact_id),
+                                      s.detail OPERATOR(pg_catalog.->>) 'events')
+             WHEN s.action OPERATOR(pg_catalog.=) 'identifier_moved' AND s.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               THEN pg_catalog.format('%s %s moved to contact %s', s.identifier_type, s.identifier_value, s.contact_id)
+             ELSE CASE s.action
+               WHEN 'created' THEN 'profile created'
+               WHEN 'updated' THEN 'profile updated'
+               WHEN 'restored' THEN 'profile restored'
+               WHEN 'deleted' THEN 'profile deleted'
+               WHEN 'merged' THEN pg_catalog.format('contact %s merged into this one%s', s.other_contact_id,
+                   CASE WHEN (s.detail OPERATOR(pg_catalog.->>) 'explicit')::boolean THEN ' by merge_contacts'
+                        ELSE '' END)
+               WHEN 'unmerged' THEN pg_catalog.format('unmerged from contact %s: %s identifier(s) and %s event(s) came back',
+                                                      s.other_contact_id,
+                                                      contact_identity.unmerged_identifiers(s.detail, s.contact_id),
+                                                      s.detail OPERATOR(pg_catalog.->>) 'events')
+               WHEN 'external_id_assigned' THEN pg_catalog.format('external ID %s assigned', s.identifier_value)
+               WHEN 'identifier_attached' THEN pg_catalog.format('%s %s attached', s.identifier_type, s.identifier_value)
+               WHEN 'identifier_detached' THEN pg_catalog.format('%s %s detached', s.identifier_type, s.identifier_value)
+               WHEN 'identifier_moved' THEN pg_catalog.format('%s %s moved here from contact %s', s.identifier_type,
+                                                              s.identifier_value, s.other_contact_id)
+               WHEN 'events_attached' THEN pg_catalog.format('%s anonymous event(s) attached',
+                                                             s.detail OPERATOR(pg_catalog.->>) 'events')
+               ELSE s.action
+             END
+           END
+           OPERATOR(pg_catalog.||) CASE WHEN s.matched_by IS NOT NULL AND s.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+                    THEN pg_catalog.format(', matched by %s', s.matched_by) ELSE '' END,
+           pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+               'action', s.action, 'matched_by', s.matched_by, 'identifier_type', s.identifier_type,
+               'identifier_value', s.identifier_value, 'other_contact_id', s.other_contact_id))
+             OPERATOR(pg_catalog.||) (COALESCE(s.detail, '{}'::jsonb) OPERATOR(pg_catalog.-) 'event_ids'::text)
+    FROM contact_identity.identity_log l
+    CROSS JOIN LATERAL contact_identity.log_steps(ROW(l.*)::contact_identity.identity_log) s
+    WHERE l.account_id OPERATOR(pg_catalog.=) explain_contact.account_id
+      AND (l.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+           OR (l.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               AND l.action OPERATOR(pg_catalog.=) ANY (ARRAY['merged', 'merged_into', 'unmerged', 'identifier_moved'])))
+      AND (s.contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+           OR (s.other_contact_id OPERATOR(pg_catalog.=) explain_contact.contact_id
+               AND s.action OPERATOR(pg_catalog.=) ANY (ARRAY['merged', 'unmerged', 'identifier_moved'])))
+    ORDER BY l.log_id, s.step;
 END
 $$;

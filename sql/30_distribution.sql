@@ -39,13 +39,29 @@ JOIN pg_proc p ON p.oid = f
 WHERE NOT 'account_id' = ANY (p.proargnames);
 SELECT cardinality(contact_identity.delegated_functions()) AS delegated;
 
--- What does not run distributed yet passes on one server.
-SELECT count(*) FROM contact_identity.verify();
-SELECT contact_identity.refuse_distributed('verify()');
+-- On one server a statement is its own local form, whatever the account.
+SELECT contact_identity.local_sql('SELECT 1 FROM contact_identity.contacts', 5) AS local_sql;
+SELECT contact_identity.local_sql('SELECT 1 FROM contact_identity.contacts', NULL) AS local_sql;
+SELECT contact_identity.local_sql(NULL, 5);
 
 -- get_contact, now PL/pgSQL: the same answer, and NULL for an unknown contact.
 SELECT contact_id FROM contact_identity.upsert_contact(email => 'ann@example.com', first_name => 'Ann');
 SELECT contact_identity.get_contact(1) - 'createdAt' - 'updatedAt';
 SELECT contact_identity.get_contact(99);
+
+-- verify(), unnormalized_identifiers() and possible_duplicates_of() go
+-- through rows_by_account and their *_on_node functions: the same rows as
+-- the statements of 0.5.2 (sql/26, sql/29 and sql/21 test what they find),
+-- here one problem and one pair, in every account and in one.
+SELECT contact_id FROM contact_identity.upsert_contact(email => 'annsmith@example.com', account_id => 0);
+SELECT contact_id FROM contact_identity.upsert_contact(email => 'bob.b@gmail.com', account_id => 2);
+SELECT contact_id FROM contact_identity.upsert_contact(email => 'bobb@gmail.com', account_id => 2);
+SELECT * FROM contact_identity.possible_duplicates ORDER BY 1, 2;
+SELECT * FROM contact_identity.possible_duplicates_of(2);
+DELETE FROM contact_identity.identifiers WHERE value = 'bobb@gmail.com';
+SELECT * FROM contact_identity.verify();
+SELECT * FROM contact_identity.verify(2);
+SELECT count(*) FROM contact_identity.verify(0);
+SELECT count(*) FROM contact_identity.unnormalized_identifiers();
 
 DROP EXTENSION contact_identity;

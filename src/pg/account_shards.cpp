@@ -16,6 +16,7 @@
 #include "core/identity_error.h"
 #include "pg/pg_boundary.h"
 #include "pg/postgres_headers.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -25,6 +26,7 @@ extern "C" {
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+PG_FUNCTION_INFO_V1(ci_local_sql);
 }
 
 namespace pgshell {
@@ -36,6 +38,10 @@ using identity::IdentityError;
 constexpr const char *kTables[] = {"contacts",     "identifiers", "events",       "event_keys",
                                    "identity_log", "imports",     "import_errors"};
 constexpr int kTableCount = sizeof(kTables) / sizeof(kTables[0]);
+// The reference tables (contact_identity.reference_tables()): one shard,
+// with a copy on every node; a statement of the call reads the local copy.
+constexpr const char *kReferenceTables[] = {"identifier_types", "blocked_values", "account_settings",
+                                            "account_grants",   "secrets",        "segments"};
 
 int table_index(const char *table) {
   for (int t = 0; t < kTableCount; t++)
@@ -55,6 +61,7 @@ struct Layout {
   bool distributed = false;
   int32_t local_group = -1;
   std::vector<ShardGroup> groups;  // by min_hash
+  std::map<std::string, int64_t> reference_shards;  // table -> its shard
   std::vector<Oid> watched;        // relations whose invalidation makes it stale
 };
 Layout layout;
@@ -79,15 +86,17 @@ void layout_invalidated(Datum, Oid relation) {
   }
 }
 
+// Hash-distributed tables: a row per shard with its hash range and node
+// group; reference tables ('n'): their one shard, the range NULL.
 const char *kLayoutSql =
     "SELECT c.relname::pg_catalog.text, s.shardid, s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4,"
     " (SELECT pl.groupid FROM pg_catalog.pg_dist_placement pl WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid"
     "   ORDER BY pl.placementid LIMIT 1),"
-    " (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)"
+    " (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g), p.partmethod OPERATOR(pg_catalog.=) 'n'"
     " FROM pg_catalog.pg_dist_partition p"
     " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid"
     " JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid"
-    " WHERE c.relnamespace OPERATOR(pg_catalog.=) $1 AND p.partmethod OPERATOR(pg_catalog.=) 'h'"
+    " WHERE c.relnamespace OPERATOR(pg_catalog.=) $1 AND p.partmethod OPERATOR(pg_catalog.=) ANY ('{h,n}')"
     " ORDER BY 3, 1";
 
 // Reads the layout from Citus's metadata, or finds there is none. Runs
@@ -110,6 +119,7 @@ void load_layout() {
       std::string table;
       int64_t shard;
       int32_t min, max, node_group, local_group;
+      bool reference;
     };
     std::vector<Row> rows = pg_call([&]() noexcept {
       std::vector<Row> out;
@@ -120,14 +130,16 @@ void load_layout() {
       for (uint64 r = 0; r < SPI_processed; r++) {
         HeapTuple tuple = SPI_tuptable->vals[r];
         TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull[6];
-        Datum d[6];
-        for (int c = 0; c < 6; c++) d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
-        if (isnull[0] || isnull[1] || isnull[2] || isnull[3] || isnull[4] || isnull[5]) continue;
+        bool isnull[7];
+        Datum d[7];
+        for (int c = 0; c < 7; c++) d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
+        bool reference = !isnull[6] && DatumGetBool(d[6]);
+        if (isnull[0] || isnull[1] || isnull[5] || (!reference && (isnull[2] || isnull[3] || isnull[4]))) continue;
         char *name = text_to_cstring(DatumGetTextPP(d[0]));
         // noexcept body: a bad_alloc here ends the backend, as palloc's would.
-        out.push_back(Row{name, DatumGetInt64(d[1]), DatumGetInt32(d[2]), DatumGetInt32(d[3]), DatumGetInt32(d[4]),
-                          DatumGetInt32(d[5])});
+        out.push_back(Row{name, DatumGetInt64(d[1]), reference ? 0 : DatumGetInt32(d[2]),
+                          reference ? 0 : DatumGetInt32(d[3]), reference ? 0 : DatumGetInt32(d[4]),
+                          DatumGetInt32(d[5]), reference});
       }
       SPI_freetuptable(SPI_tuptable);
       return out;
@@ -135,6 +147,10 @@ void load_layout() {
     std::map<int32_t, ShardGroup> by_min;
     bool has_contacts = false;
     for (const Row &row : rows) {
+      if (row.reference) {
+        fresh.reference_shards[row.table] = row.shard;
+        continue;
+      }
       int t = table_index(row.table.c_str());
       if (t < 0) continue;
       ShardGroup &g = by_min[row.min];
@@ -190,7 +206,18 @@ const ShardGroup &group_by_id(int64_t id) {
 
 std::string shard_name(const char *name, int64_t shard) { return std::string(name) + "_" + std::to_string(shard); }
 
+int32_t account_hash(int64_t account_id) {
+  return pg_call([&]() noexcept { return DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(account_id))); });
+}
+
 }  // namespace
+
+bool account_is_elsewhere(int64_t account_id) {
+  if (!layout.known) load_layout();
+  if (!layout.distributed) return false;
+  const ShardGroup *g = group_of_hash(account_hash(account_id));
+  return g != nullptr && g->node_group != layout.local_group;
+}
 
 void set_call_account(int64_t account_id) {
   call.set = true;
@@ -202,7 +229,7 @@ void set_call_account(int64_t account_id) {
   for (int attempt = 0; attempt < 3; attempt++) {
     if (!layout.known) load_layout();
     if (!layout.distributed) return;
-    int32_t hash = pg_call([&]() noexcept { return DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(account_id))); });
+    int32_t hash = account_hash(account_id);
     const ShardGroup *g = group_of_hash(hash);
     if (g == nullptr)
       throw IdentityError("55000", "account " + std::to_string(account_id) + " has no shard",
@@ -241,7 +268,9 @@ CallAccountScope::~CallAccountScope() {
 int64_t call_shard_group() { return call.set ? call.group : 0; }
 
 bool names_distributed_table(const char *sql) {
-  for (const char *t : kTables) {
+  std::vector<const char *> names(std::begin(kTables), std::end(kTables));
+  names.insert(names.end(), std::begin(kReferenceTables), std::end(kReferenceTables));
+  for (const char *t : names) {
     std::string qualified = std::string("contact_identity.") + t;
     for (const char *at = strstr(sql, qualified.c_str()); at; at = strstr(at + 1, qualified.c_str())) {
       char next = at[qualified.size()];
@@ -263,8 +292,11 @@ std::string sql_for_shard_group(const char *sql, int64_t group) {
       while (isalnum((unsigned char)name[len]) || name[len] == '_') len++;
       std::string word(name, len);
       int t = table_index(word.c_str());
+      auto reference = layout.reference_shards.find(word);
       out += prefix;
-      out += t >= 0 ? shard_name(word.c_str(), g.shard[t]) : word;
+      out += t >= 0                                    ? shard_name(word.c_str(), g.shard[t])
+             : reference != layout.reference_shards.end() ? shard_name(word.c_str(), reference->second)
+                                                          : word;
       p = name + len;
       continue;
     }
@@ -296,3 +328,24 @@ std::string index_for(const char *table, const char *index) {
 void register_account_shards() { CacheRegisterRelcacheCallback(layout_invalidated, (Datum)0); }
 
 }  // namespace pgshell
+
+using namespace pgshell;
+
+// local_sql(sql, account_id): the statement text the SQL and PL/pgSQL
+// functions that read an account (verify, possible_duplicates_of, ...)
+// run with EXECUTE: itself on one server or for a NULL account, else with
+// the account's local shards named (0A000 on a node that does not hold
+// them), after Citus's shard lock is taken as for a C function's call.
+extern "C" Datum ci_local_sql(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum {
+    if (PG_ARGISNULL(0)) throw IdentityError("22004", "sql must not be null");
+    std::string sql = pg_call([&]() noexcept { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+    if (!PG_ARGISNULL(1)) {
+      spi_connect();
+      set_call_account(PG_GETARG_INT64(1));
+      if (int64_t group = call_shard_group()) sql = sql_for_shard_group(sql.c_str(), group);
+      spi_finish();
+    }
+    return PointerGetDatum(pg_call([&]() noexcept { return cstring_to_text_with_len(sql.data(), (int)sql.size()); }));
+  });
+}

@@ -20,6 +20,11 @@ namespace pgshell {
 // (0A000: the call was not delegated).
 void set_call_account(int64_t account_id);
 
+// Whether the tables are distributed and the account's shards are on
+// another node: what import_contacts forwards there (import_forward.h).
+// Takes no lock; set_call_account() is still the check.
+bool account_is_elsewhere(int64_t account_id);
+
 // Keeps an entry point's call account to itself: a nested entry point
 // (an SQL function calling another) leaves the outer one's as it was.
 class CallAccountScope {
@@ -39,11 +44,13 @@ class CallAccountScope {
 // themselves (no Citus, or no call account), else an ID of the group.
 int64_t call_shard_group();
 
-// Whether `sql` names one of the distributed tables (contact_identity.contacts, ...).
+// Whether `sql` names one of the distributed tables (contact_identity.contacts, ...)
+// or of the reference tables (contact_identity.identifier_types, ...).
 bool names_distributed_table(const char *sql);
 
 // `sql` with each distributed table it names replaced by its shard in
-// `group` (from call_shard_group(), not 0).
+// `group` (from call_shard_group(), not 0), and each reference table by
+// its copy on this node.
 std::string sql_for_shard_group(const char *sql, int64_t group);
 
 // The relation, in schema contact_identity, that holds the call's rows of

@@ -6,8 +6,10 @@
 // Rows run in batches (import_batch.h).
 #include "core/identity_error.h"
 #include "pg/access.h"
+#include "pg/account_shards.h"
 #include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
+#include "pg/import_forward.h"
 #include "pg/import_source.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
@@ -97,6 +99,14 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     // allocated, so memory is bounded by the batch, not by the source. The
     // source's cursor lives on between connections.
     spi_connect();
+    if (account_is_elsewhere(options.account_id)) {  // a Citus coordinator: the rows go to the account's worker
+      require_grant(options.account_id, Level::kWriter);
+      require_select(source);
+      SourceReader reader(source, options);  // the same checks of the columns, before anything is sent
+      forward_import(source, options, reader, results);
+      spi_finish();
+      return (Datum)0;
+    }
     require_account(options.account_id, Level::kWriter);
     require_select(source);
     region_for(options.account_id);  // a refused setting ends the import here, instead of failing every row

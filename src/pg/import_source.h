@@ -60,6 +60,11 @@ class SourceReader {
   // `position` past them.
   std::vector<SourceRow> page(SourcePosition &position, long limit);
 
+  // The import order as an ORDER BY list: (row_number,) (tableoid,) ctid.
+  std::string order_key() const;
+  // Whether the source has a row_number column.
+  bool has_row_number() const { return !row_number_type_.empty(); }
+
  private:
   struct Column {
     std::string name;
@@ -67,8 +72,6 @@ class SourceReader {
                 kIdentifiers, kIdentifierType, kAttribute, kRowError } role;
   };
   SourceRow make_row(uint64_t index, int64_t ordinal) const;
-  // The import order as an ORDER BY list: (row_number,) (tableoid,) ctid.
-  std::string order_key() const;
   std::vector<SourceRow> page_physical(SourcePosition &position, long limit);
   std::vector<SourceRow> rows_of_result(SourcePosition &position);
 
