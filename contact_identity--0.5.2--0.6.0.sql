@@ -833,3 +833,60 @@ BEGIN
     ORDER BY l.log_id, s.step;
 END
 $$;
+
+-- identifier_type_in_use: on a Citus cluster the trigger fires on every
+-- node's copy of identifier_types (identifier_types_<shard>), where a
+-- query of the distributed identifiers is refused; each node then checks
+-- the identifiers of its own shards, which together are all of them.
+CREATE OR REPLACE FUNCTION contact_identity.identifier_type_in_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    held bigint := 0;
+    n bigint;
+    shard text;
+    on_shard boolean := TG_TABLE_NAME OPERATOR(pg_catalog.<>) 'identifier_types';
+    type_name text;  -- NULL for a TRUNCATE: any identifier counts
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'TRUNCATE' THEN
+        IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.name OPERATOR(pg_catalog.=) NEW.name THEN
+            RETURN NEW;
+        END IF;
+        type_name := OLD.name;
+    END IF;
+    IF NOT on_shard THEN
+        SELECT pg_catalog.count(*) INTO held FROM contact_identity.identifiers i
+        WHERE type_name IS NULL OR i.type OPERATOR(pg_catalog.=) type_name;
+    ELSE
+        FOR shard IN EXECUTE
+            'SELECT pg_catalog.format(''contact_identity.%I'', ''identifiers_'' OPERATOR(pg_catalog.||) s.shardid)'
+            ' FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid'
+            ' WHERE s.logicalrelid OPERATOR(pg_catalog.=) ''contact_identity.identifiers''::pg_catalog.regclass'
+            ' AND p.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)'
+        LOOP
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s i'
+                                      ' WHERE $1 IS NULL OR i.type OPERATOR(pg_catalog.=) $1', shard)
+               INTO n USING type_name;
+            held := held OPERATOR(pg_catalog.+) n;
+        END LOOP;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+        IF held OPERATOR(pg_catalog.>) 0 THEN
+            RAISE EXCEPTION 'cannot truncate contact_identity.identifier_types: identifiers use its types'
+                USING ERRCODE = '23503',
+                      HINT = 'Delete the identifiers first, or delete only the types nobody uses.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF held OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'identifier type "%" is in use', OLD.name
+            USING ERRCODE = '23503',
+                  DETAIL = pg_catalog.format('%s identifier(s) of type "%s" are stored.', held, OLD.name),
+                  HINT = pg_catalog.format('Identifiers keep their type; add a new type instead of %s this one.',
+                                           CASE TG_OP WHEN 'DELETE' THEN 'deleting' ELSE 'renaming' END);
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
