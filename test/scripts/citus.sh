@@ -371,13 +371,14 @@ fresh_db() {
   all_ports -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ci_regress WITH (FORCE)" \
     -c "CREATE DATABASE ci_regress" >/dev/null
   all_ports -d ci_regress -c "SET client_min_messages = warning" -c "CREATE EXTENSION citus" >/dev/null
-  # pg_regress sets these when it creates its database itself.
   on_port "$coordinator" -d ci_regress >/dev/null <<SQL
 SELECT citus_set_coordinator_host('127.0.0.1', $coordinator);
 SELECT citus_add_node('127.0.0.1', ${workers[0]});
 SELECT citus_add_node('127.0.0.1', ${workers[1]});
 SELECT citus_set_node_property('127.0.0.1', ${workers[1]}, 'shouldhaveshards', false);
+-- Fewer shards than the 32 of the default: distribute() in a second.
 ALTER DATABASE ci_regress SET citus.shard_count = 4;
+-- What pg_regress sets when it creates its database itself.
 ALTER DATABASE ci_regress SET lc_messages = 'C';
 ALTER DATABASE ci_regress SET lc_monetary = 'C';
 ALTER DATABASE ci_regress SET lc_numeric = 'C';
