@@ -890,3 +890,27 @@ BEGIN
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END
 $$;
+
+-- import_progress: the session that runs an import is looked up where
+-- the view is read, on the imports rows as read (OFFSET 0): Citus sends no
+-- volatile function to the workers, and a run_import from the coordinator
+-- holds its lock there.
+CREATE OR REPLACE VIEW contact_identity.import_progress WITH (security_invoker = true) AS
+SELECT i.account_id, i.import_id, i.source,
+       CASE WHEN i.status OPERATOR(pg_catalog.=) 'running' AND s.pid IS NULL THEN 'interrupted'
+            ELSE i.status END AS status,
+       s.pid AS session_pid,
+       i.rows_total, i.rows_done, i.created, i.updated, i.restored, i.merged, i.skipped, i.failed,
+       i.started_at, i.finished_at, i.last_error_sqlstate, i.last_error_message, i.last_error_at
+FROM (SELECT * FROM contact_identity.imports OFFSET 0) AS i
+LEFT JOIN LATERAL (SELECT contact_identity.import_session_pid(i.import_id) AS pid
+                   WHERE i.status OPERATOR(pg_catalog.=) 'running') AS s ON true;
+
+-- identity_log_steps: log_steps of a whole row, built from the columns
+-- (Citus sends a whole row to a shard with the shard's row type).
+CREATE OR REPLACE VIEW contact_identity.identity_log_steps WITH (security_invoker = true) AS
+SELECT l.account_id, l.log_id, s.step, l.logged_at, s.contact_id, s.action, s.matched_by, s.identifier_type,
+       s.identifier_value, s.other_contact_id, s.detail
+FROM contact_identity.identity_log l
+CROSS JOIN LATERAL contact_identity.log_steps(ROW(l.*)::contact_identity.identity_log) s
+WHERE NOT s.mirrored;

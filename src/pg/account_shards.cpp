@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
+#include "pg/forward_call.h"
 #include "pg/pg_boundary.h"
 #include "pg/postgres_headers.h"
 #include "pg/spi.h"
@@ -237,6 +238,7 @@ void set_call_account(int64_t account_id) {
                           "Check Citus's metadata (pg_dist_shard).");
     int64_t contacts_shard = g->shard[0];
     int32_t node_group = g->node_group, local_group = layout.local_group;
+    if (node_group != local_group && forwarding_allowed()) throw ForwardToWorker();
     if (node_group != local_group)
       throw IdentityError("0A000", "account " + std::to_string(account_id) + " is not on this node",
                           "contact_identity's tables are distributed with Citus; the account's shard " +
@@ -257,15 +259,24 @@ void set_call_account(int64_t account_id) {
                       "Retry the call.");
 }
 
-CallAccountScope::CallAccountScope() : had_(call.set), account_(call.account), group_(call.group) { call.set = false; }
+CallAccountScope::CallAccountScope()
+    : had_(call.set), account_(call.account), group_(call.group), forwarding_(exchange_forwarding(false)) {
+  call.set = false;
+}
 
 CallAccountScope::~CallAccountScope() {
   call.set = had_;
   call.account = account_;
   call.group = group_;
+  exchange_forwarding(forwarding_);
 }
 
 int64_t call_shard_group() { return call.set ? call.group : 0; }
+
+bool tables_distributed() {
+  if (!layout.known) load_layout();
+  return layout.distributed;
+}
 
 bool names_distributed_table(const char *sql) {
   std::vector<const char *> names(std::begin(kTables), std::end(kTables));

@@ -16,8 +16,9 @@ namespace pgshell {
 // The account the current entry point works on; require_account() sets it
 // (after spi_connect). On a Citus node it finds the account's shard group
 // here and takes Citus's shard metadata lock on it, which a shard move
-// waits for; an account whose shards are on another node is refused
-// (0A000: the call was not delegated).
+// waits for. An account whose shards are on another node: the call is
+// forwarded there (ForwardToWorker, forward_call.h) where the entry point
+// allows it, else refused with 0A000.
 void set_call_account(int64_t account_id);
 
 // Whether the tables are distributed and the account's shards are on
@@ -38,11 +39,15 @@ class CallAccountScope {
   bool had_ = false;
   int64_t account_ = 0;
   int64_t group_ = 0;
+  bool forwarding_ = false;  // forward_call.h
 };
 
 // The shard group the current call's statements run on: 0 for the tables
 // themselves (no Citus, or no call account), else an ID of the group.
 int64_t call_shard_group();
+
+// Whether the tables are distributed with Citus (read once per backend).
+bool tables_distributed();
 
 // Whether `sql` names one of the distributed tables (contact_identity.contacts, ...)
 // or of the reference tables (contact_identity.identifier_types, ...).

@@ -9,6 +9,7 @@
 // finds it in event_keys, or links first and track_event then finds the
 // contact: no event is left behind.
 #include "pg/events.h"
+#include "pg/forward_call.h"
 
 #include "core/decision.h"
 #include "core/identity_error.h"
@@ -149,7 +150,7 @@ using namespace pgshell;
 // track_event(event_type, payload, external_id, email, phone, identifiers,
 // occurred_at, account_id): the event's ID.
 extern "C" Datum ci_track_event(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return account_entry(fcinfo, [&]() -> Datum {
     require_writable("track_event");
     EventArgs event;
     std::optional<std::string> type = text_arg(fcinfo, 0);

@@ -4,6 +4,7 @@
 #include "core/identity_error.h"
 #include "core/normalize.h"
 #include "pg/access.h"
+#include "pg/forward_call.h"
 #include "pg/writer.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
@@ -108,7 +109,7 @@ extern "C" Datum ci_is_region(PG_FUNCTION_ARGS) {
 
 // resolve_contact(...): the read-only priority search; zero or one row.
 extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return account_entry(fcinfo, [&]() -> Datum {
     CallKeys keys = key_args(fcinfo, 0);
     keys.account_id = account_arg(fcinfo, 4);
     if (PG_ARGISNULL(5)) throw IdentityError("22004", "include_deleted must not be null", "", "Pass true or false.");
@@ -144,7 +145,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
 // upsert_contact(...): find the person by the rules, then create, update,
 // restore or merge.
 extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
-  return guarded([&] {
+  return account_entry(fcinfo, [&] {
     require_writable("upsert_contact");
     CallKeys keys = key_args(fcinfo, 0);
     ProfileFields fields;
@@ -166,7 +167,7 @@ extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
 
 // assign_external_id(contact_id, external_id): give a contact its ID.
 extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
-  return guarded([&] {
+  return account_entry(fcinfo, [&] {
     require_writable("assign_external_id");
     CallKeys keys;
     keys.contact_id = int8_arg(fcinfo, 0);
@@ -184,7 +185,7 @@ extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
 
 // delete_contact(contact_id): soft delete; false when already deleted.
 extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
-  return guarded([&] {
+  return account_entry(fcinfo, [&] {
     require_writable("delete_contact");
     std::optional<int64_t> contact_id = int8_arg(fcinfo, 0);
     int64_t account_id = account_arg(fcinfo, 1);

@@ -99,18 +99,19 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     // allocated, so memory is bounded by the batch, not by the source. The
     // source's cursor lives on between connections.
     spi_connect();
-    if (account_is_elsewhere(options.account_id)) {  // a Citus coordinator: the rows go to the account's worker
+    // On a Citus coordinator, for an account on a worker: the rows go there.
+    const bool forwarded = account_is_elsewhere(options.account_id);
+    options.keep_source_json = forwarded;
+    if (forwarded) {
       require_grant(options.account_id, Level::kWriter);
-      require_select(source);
-      SourceReader reader(source, options);  // the same checks of the columns, before anything is sent
-      forward_import(source, options, reader, results);
-      spi_finish();
-      return (Datum)0;
+    } else {
+      require_account(options.account_id, Level::kWriter);
+      region_for(options.account_id);  // a refused setting ends the import here, instead of failing every row
     }
-    require_account(options.account_id, Level::kWriter);
     require_select(source);
-    region_for(options.account_id);  // a refused setting ends the import here, instead of failing every row
     SourceReader reader(source, options);
+    ForwardedSource forward;
+    if (forwarded) forward = forwarded_source(source, reader);
     reader.open_cursor();
     spi_finish();
     ImportProgress progress("import_contacts");
@@ -132,8 +133,9 @@ extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
     while (!rows.empty()) {
       spi_connect();
       next = reader.next(kBatchRows);
-      next_ahead.start(keys_of(next));
-      std::vector<RowResult> batch = run_batch(rows, &ahead, &assume_new_keys);
+      if (!forwarded) next_ahead.start(keys_of(next));
+      std::vector<RowResult> batch =
+          forwarded ? forward_rows(forward, rows, options) : run_batch(rows, &ahead, &assume_new_keys);
       if (next.empty()) reader.close_cursor();
       spi_finish();
       put_results(results, batch, scratch, progress);

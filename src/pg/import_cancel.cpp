@@ -3,6 +3,7 @@
 // longer be resumed; the batches it committed stay.
 #include "core/identity_error.h"
 #include "pg/access.h"
+#include "pg/forward_call.h"
 #include "pg/import_lock.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -52,7 +53,7 @@ using namespace pgshell;
 // cancel_import(import_id, account_id): true when the import is cancelled
 // now, false when it was already.
 extern "C" Datum ci_cancel_import(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return account_entry(fcinfo, [&]() -> Datum {
     require_writable("cancel_import");
     int64_t import_id = required_int8_arg(fcinfo, 0, "import_id");
     int64_t account_id = account_arg(fcinfo, 1);

@@ -1,21 +1,16 @@
-// import_forward.cpp: import_contacts from the coordinator, batch by batch
-// through the delegated import_forwarded().
+// import_forward.cpp: a batch of source rows imported on the account's
+// worker through the delegated import_forwarded().
 #include "pg/import_forward.h"
 
-#include <string>
-#include <vector>
-
+#include "core/identity_error.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
 
 namespace pgshell {
 namespace {
 
-// Rows per delegated call: a few megabytes of JSON.
-constexpr long kForwardRows = 10000;
-
-// The call Citus delegates to the account's worker (a function in FROM,
-// its account a constant once the one-shot plan has the values).
+// The call Citus delegates to the account's worker (a function in FROM;
+// planned with the values, so that its account is a constant).
 const char *kForwardSql =
     "SELECT r.row_number, r.contact_id, r.action, r.matched_by, r.error_code, r.error_message"
     " FROM contact_identity.import_forwarded($1, $2, $3, $4, $5, $6, $7) AS r";
@@ -26,101 +21,73 @@ Statement columns_statement{
     " AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped ORDER BY a.attnum",
     {OIDOID}};
 
-// The source's columns, names and types, in order.
-void source_columns(Oid source, std::vector<std::string> &names, std::vector<std::string> &types) {
-  uint64_t n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, true);
-  for (uint64_t r = 0; r < n; r++) {
-    names.push_back(result_text(r, 1).value_or(""));
-    types.push_back(result_text(r, 2).value_or("text"));
-  }
-}
-
-// A cursor over the source in import order, each row as JSON text with
-// its row number (the source's own row_number column, else its ordinal).
-Portal open_source(Oid source, const SourceReader &reader) {
-  const char *relation = pg_call([&]() noexcept {
-    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), get_rel_name(source));
-  });
-  std::string order = reader.order_key();
-  std::string row = reader.has_row_number()
-                        ? "pg_catalog.to_jsonb(s)"
-                        : "pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('row_number',"
-                          " pg_catalog.row_number() OVER (ORDER BY " + order + "))";
-  std::string sql = "SELECT (" + row + ")::pg_catalog.text FROM " + relation + " AS s ORDER BY " + order;
-  return pg_call([&]() noexcept -> Portal {
-    SPIPlanPtr plan = SPI_prepare(sql.c_str(), 0, nullptr);
-    if (plan == nullptr) elog(ERROR, "contact_identity: could not prepare the source query: %s", sql.c_str());
-    return SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
-  });
-}
-
-// The next batch of rows as one JSON array; empty at the end.
-std::string next_batch(Portal portal) {
-  std::vector<std::string> rows;
-  pg_call([&]() noexcept {
-    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
-    SPI_cursor_fetch(portal, true, kForwardRows);
-  });
-  for (uint64_t r = 0; r < SPI_processed; r++) rows.push_back(result_text(r, 1).value_or("null"));
-  if (rows.empty()) return "";
+// The rows as one JSON array, each with its row number.
+std::string rows_json(const ForwardedSource &source, const std::vector<SourceRow> &rows) {
   std::string json = "[";
-  for (size_t i = 0; i < rows.size(); i++) json += (i ? "," : "") + rows[i];
-  return json + "]";
-}
-
-// Sends one batch; its result rows go to `results`.
-void import_batch_there(const std::string &json, const std::vector<std::string> &names,
-                        const std::vector<std::string> &types, const ImportOptions &options,
-                        const ResultSet &results) {
-  std::vector<Param> params = {jsonb_param(json),
-                               text_array_param(names),
-                               text_array_param(types),
-                               text_param(options.dedupe_on),
-                               bool_param(options.restore_deleted),
-                               bool_param(options.clear_nulls),
-                               int8_param(options.account_id)};
-  std::vector<Oid> argtypes = {JSONBOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID, BOOLOID, BOOLOID, INT8OID};
-  std::vector<Datum> values;
-  std::string nulls;
-  for (const Param &p : params) {
-    values.push_back(p.value);
-    nulls += p.is_null ? 'n' : ' ';
-  }
-  pg_call([&]() noexcept {
-    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
-    // One-shot: planned with the values, so the account is a constant and
-    // Citus delegates the call.
-    int rc = SPI_execute_with_args(kForwardSql, (int)argtypes.size(), argtypes.data(), values.data(), nulls.c_str(),
-                                   false, 0);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "contact_identity: forwarding an import batch failed: %s",
-                                  SPI_result_code_string(rc));
-    for (uint64 r = 0; r < SPI_processed; r++) {
-      Datum row[6];
-      bool isnull[6];
-      for (int c = 0; c < 6; c++) row[c] = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1, &isnull[c]);
-      tuplestore_putvalues(results.store, results.desc, row, isnull);
+  for (size_t i = 0; i < rows.size(); i++) {
+    const std::string &row = rows[i].source_json.value();
+    if (i) json += ",";
+    if (source.has_row_number) {
+      json += row;
+    } else {  // an object: its ordinal goes in before the closing brace
+      json += row.substr(0, row.size() - 1);
+      json += row.size() > 2 ? ", " : "";
+      json += "\"row_number\": " + std::to_string(rows[i].row_number) + "}";
     }
-  });
+  }
+  return json + "]";
 }
 
 }  // namespace
 
-void forward_import(Oid source, const ImportOptions &options, const SourceReader &reader, const ResultSet &results) {
-  std::vector<std::string> names, types;
-  source_columns(source, names, types);
-  Portal portal = open_source(source, reader);
-  // One SPI connection per batch, as import_contacts runs them: what a
-  // batch allocates (its JSON, its parameters) goes at its end. The
-  // cursor lives on between connections.
-  spi_finish();
-  for (;;) {
-    spi_connect();
-    std::string json = next_batch(portal);
-    if (json.empty()) break;
-    import_batch_there(json, names, types, options, results);
-    spi_finish();
+ForwardedSource forwarded_source(Oid source, const SourceReader &reader) {
+  ForwardedSource out;
+  uint64_t n = execute(columns_statement, {Param{ObjectIdGetDatum(source), false}}, true);
+  for (uint64_t r = 0; r < n; r++) {
+    out.names.push_back(result_text(r, 1).value_or(""));
+    out.types.push_back(result_text(r, 2).value_or("text"));
   }
-  pg_call([&]() noexcept { SPI_cursor_close(portal); });
+  out.has_row_number = reader.has_row_number();
+  return out;
+}
+
+std::vector<RowResult> forward_rows(const ForwardedSource &source, const std::vector<SourceRow> &rows,
+                                    const ImportOptions &options) {
+  std::vector<RowResult> results;
+  if (rows.empty()) return results;
+  std::vector<Param> params = {jsonb_param(rows_json(source, rows)), text_array_param(source.names),
+                               text_array_param(source.types),       text_param(options.dedupe_on),
+                               bool_param(options.restore_deleted),  bool_param(options.clear_nulls),
+                               int8_param(options.account_id)};
+  Oid argtypes[7] = {JSONBOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID, BOOLOID, BOOLOID, INT8OID};
+  Datum values[7];
+  char nulls[8] = "       ";
+  for (size_t i = 0; i < params.size(); i++) {
+    values[i] = params[i].value;
+    if (params[i].is_null) nulls[i] = 'n';
+  }
+  uint64_t n = pg_call([&]() noexcept {
+    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
+    int rc = SPI_execute_with_args(kForwardSql, 7, argtypes, values, nulls, false, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "contact_identity: forwarding an import batch failed: %s",
+                                  SPI_result_code_string(rc));
+    return (uint64_t)SPI_processed;
+  });
+  if (n != rows.size())
+    throw identity::IdentityError(identity::sqlstate::kInternalError,
+                                  "contact_identity: the worker imported " + std::to_string(n) + " of " +
+                                      std::to_string(rows.size()) + " rows sent");
+  for (uint64_t r = 0; r < n; r++) {
+    RowResult result;
+    result.row_number = result_int8(r, 1).value_or(0);
+    result.contact_id = result_int8(r, 2);
+    result.action = result_text(r, 3);
+    result.matched_by = result_text(r, 4);
+    result.error_code = result_text(r, 5);
+    result.error_message = result_text(r, 6);
+    results.push_back(std::move(result));
+  }
+  return results;
 }
 
 }  // namespace pgshell

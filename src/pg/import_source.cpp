@@ -137,6 +137,7 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
          (partitioned_ ? "s.tableoid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.||) ' '"
                          " OPERATOR(pg_catalog.||) s.ctid::pg_catalog.text"
                        : "s.ctid::pg_catalog.text");
+  if (options_.keep_source_json) sql += ", pg_catalog.to_jsonb(s)::pg_catalog.text";
   const char *relation = pg_call([&]() noexcept {
     return quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), get_rel_name(source));
   });
@@ -260,6 +261,7 @@ std::vector<SourceRow> SourceReader::rows_of_result(SourcePosition &position) {
     rows.push_back(make_row(r, ++position.rows_read));
     position.row_number = result_text(r, width + 1);
     position.ctid = result_text(r, width + 2);
+    if (options_.keep_source_json) rows.back().source_json = result_text(r, width + 3);
   }
   pg_call([]() noexcept { SPI_freetuptable(SPI_tuptable); });
   return rows;

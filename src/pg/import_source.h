@@ -21,6 +21,7 @@ struct SourceRow {
   std::optional<std::string> error_code;  // set: the row fails with this
   std::string error_message;
   std::string row_json;  // the row as the source had it, for error reports (ImportOptions::keep_row_json)
+  std::optional<std::string> source_json;  // to_jsonb of the source row (ImportOptions::keep_source_json)
 };
 
 // The options every row of one import shares.
@@ -30,6 +31,7 @@ struct ImportOptions {
   bool clear_nulls = false;
   int64_t account_id = 0;
   bool keep_row_json = false;  // SourceRow::row_json, which run_import keeps for a failed row
+  bool keep_source_json = false;  // SourceRow::source_json, which a forwarded import sends (import_forward.h)
 };
 
 // Where a paged read stands: after the row with these values, and how many

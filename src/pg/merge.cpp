@@ -6,6 +6,7 @@
 #include "core/identity_error.h"
 #include "core/write_plan.h"
 #include "pg/access.h"
+#include "pg/forward_call.h"
 #include "pg/writer.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
@@ -74,7 +75,7 @@ using namespace pgshell;
 
 // merge_contacts(winner, loser, force, account_id): the winner's contact ID.
 extern "C" Datum ci_merge_contacts(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return account_entry(fcinfo, [&]() -> Datum {
     require_writable("merge_contacts");
     int64_t winner = required_int8_arg(fcinfo, 0, "winner");
     int64_t loser = required_int8_arg(fcinfo, 1, "loser");

@@ -14,7 +14,9 @@
 #include "core/normalize.h"
 #include "core/log_rows.h"
 #include "pg/access.h"
+#include "pg/account_shards.h"
 #include "pg/config_cache.h"
+#include "pg/forward_call.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -156,13 +158,19 @@ std::string keyed_hash(const std::string &key, const std::string &value) {
 }
 
 std::string database_key() {
-  Datum fresh = pg_call([]() noexcept {
-    bytea *b = (bytea *)palloc(VARHDRSZ + 32);
-    SET_VARSIZE(b, VARHDRSZ + 32);
-    if (!pg_strong_random(VARDATA(b), 32)) elog(ERROR, "contact_identity: could not generate random bytes");
-    return PointerGetDatum(b);
-  });
-  execute(make_key_statement, {Param{fresh, false}}, false);
+  // Read first: the key is made once, by the first purge (on a Citus
+  // cluster by distribute(): written from a worker, secrets being a
+  // reference table, it would be a write to every node; on a worker the
+  // statements read the node's copy, so none is written there).
+  if (execute(key_statement, {}, false) != 1 && call_shard_group() == 0) {
+    Datum fresh = pg_call([]() noexcept {
+      bytea *b = (bytea *)palloc(VARHDRSZ + 32);
+      SET_VARSIZE(b, VARHDRSZ + 32);
+      if (!pg_strong_random(VARDATA(b), 32)) elog(ERROR, "contact_identity: could not generate random bytes");
+      return PointerGetDatum(b);
+    });
+    execute(make_key_statement, {Param{fresh, false}}, false);
+  }
   if (execute(key_statement, {}, false) != 1)
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, "contact_identity.secrets has no key",
                         "purge_contact hashes the purged values with the key in contact_identity.secrets.",
@@ -289,7 +297,7 @@ using namespace pgshell;
 
 // purge_contact(contact_id, account_id): what was erased, as jsonb.
 extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return account_entry(fcinfo, [&]() -> Datum {
     require_writable("purge_contact");
     int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
     int64_t account_id = account_arg(fcinfo, 1);

@@ -9,8 +9,10 @@
 #include "core/identity_error.h"
 #include "core/json_text.h"
 #include "pg/access.h"
+#include "pg/account_shards.h"
 #include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
+#include "pg/import_forward.h"
 #include "pg/import_lock.h"
 #include "pg/import_source.h"
 #include "pg/module.h"
@@ -20,6 +22,8 @@
 #include "pg/writable.h"
 
 extern "C" {
+#include "catalog/namespace.h"
+#include "utils/varlena.h"
 PG_FUNCTION_INFO_V1(ci_run_import);
 }
 
@@ -50,8 +54,10 @@ Statement create_import_statement{
     " VALUES ($1, pg_catalog.nextval('contact_identity.imports_import_id_seq'::pg_catalog.regclass), $2, $3, $4, $5, $6, $7) RETURNING import_id",
     {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID, INT8OID}};
 
+// The source is looked up by name here, not in the statement: on a Citus
+// coordinator the statement runs on the worker, which has no such table.
 Statement load_import_statement{
-    "SELECT pg_catalog.to_regclass(i.source)::pg_catalog.oid::pg_catalog.int8, i.dedupe_on, i.batch_size,"
+    "SELECT NULL::pg_catalog.int8, i.dedupe_on, i.batch_size,"
     " i.restore_deleted, i.clear_nulls, i.status, i.rows_done,"
     " i.last_row_number, i.last_ctid, i.source"
     " FROM contact_identity.imports i"
@@ -65,9 +71,12 @@ Statement progress_statement{
     " skipped = skipped OPERATOR(pg_catalog.+) $7, failed = failed OPERATOR(pg_catalog.+) $8,"
     " last_row_number = $9, last_ctid = $10,"
     " status = CASE WHEN $11 THEN 'done' ELSE status END,"
-    " finished_at = CASE WHEN $11 THEN pg_catalog.now() END"
+    // The time as a parameter: Citus allows no function but an immutable
+    // one in a CASE of a statement it routes.
+    " finished_at = CASE WHEN $11 THEN $13 END"
     " WHERE account_id OPERATOR(pg_catalog.=) $12 AND import_id OPERATOR(pg_catalog.=) $1",
-    {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, BOOLOID, INT8OID}};
+    {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, BOOLOID, INT8OID,
+     TIMESTAMPTZOID}};
 
 Statement error_statement{
     "INSERT INTO contact_identity.import_errors (import_id, row_number, account_id, sqlstate, message, row_data)"
@@ -125,6 +134,16 @@ ImportRun create_import(Oid source, const ImportOptions &options, int batch_size
   return run;
 }
 
+// The table a stored name (format('%I.%I')) names now, as to_regclass.
+std::optional<Oid> relation_named(const std::string &name) {
+  Oid relation = pg_call([&]() noexcept {
+    List *names = stringToQualifiedNameList(name.c_str());
+    return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+  });
+  if (!OidIsValid(relation)) return std::nullopt;
+  return relation;
+}
+
 // Loads an import to resume; its stored options win over the call's. A
 // cancelled import is refused.
 ImportRun load_import(int64_t import_id, int64_t account_id) {
@@ -134,7 +153,8 @@ ImportRun load_import(int64_t import_id, int64_t account_id) {
                         "Call run_import without import_id to start a new one.");
   ImportRun run;
   run.import_id = import_id;
-  std::optional<int64_t> source = result_int8(0, 1);
+  std::optional<std::string> source_name = result_text(0, 10);
+  std::optional<Oid> source = source_name ? relation_named(*source_name) : std::nullopt;
   std::optional<std::string> status = result_text(0, 6);
   if (status == "cancelled")
     throw IdentityError(identity::sqlstate::kObjectNotInPrerequisiteState,
@@ -146,7 +166,7 @@ ImportRun load_import(int64_t import_id, int64_t account_id) {
     throw IdentityError("42P01", "source " + identity::quoted(result_text(0, 10).value_or("")) + " of import " +
                                      std::to_string(import_id) + " no longer exists",
                         "", "Restore the source table to resume the import.");
-  run.source = source ? static_cast<Oid>(*source) : InvalidOid;
+  run.source = source.value_or(InvalidOid);
   run.options.account_id = account_id;
   run.options.dedupe_on = result_text(0, 2).value_or("external_id");
   run.batch_size = static_cast<int>(result_int8(0, 3).value_or(10000));
@@ -180,7 +200,8 @@ void record_batch(const ImportRun &run, const std::vector<SourceRow> &rows, cons
           {int8_param(run.import_id), int8_param(static_cast<int64_t>(results.size())), int8_param(counts[0]),
            int8_param(counts[1]), int8_param(counts[2]), int8_param(counts[3]), int8_param(counts[4]),
            int8_param(counts[5]), text_param(run.position.row_number), text_param(run.position.ctid),
-           bool_param(finished), int8_param(run.options.account_id)},
+           bool_param(finished), int8_param(run.options.account_id),
+           Param{TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false}},
           false);
 }
 
@@ -299,11 +320,20 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     ImportOptions options;
     std::optional<SourceReader> reader;
     ImportSession session;  // the import's lock, from before its first read until the call ends
+    // On a Citus coordinator, for an account on a worker: each batch's rows
+    // go there (import_forward.h); the imports row is written through Citus.
+    bool forwarded = false;
+    ForwardedSource forward;
     {
       RunAs as_owner(owner);
       pin_settings();
-      require_account(account_id, Level::kWriter);
-      region_for(account_id);  // a refused setting ends the import here, instead of failing every row
+      forwarded = account_is_elsewhere(account_id);
+      if (forwarded) {
+        require_grant(account_id, Level::kWriter);
+      } else {
+        require_account(account_id, Level::kWriter);
+        region_for(account_id);  // a refused setting ends the import here, instead of failing every row
+      }
       if (resume) {
         session.take(*resume, "resume it");
         run = load_import(*resume, account_id);
@@ -315,10 +345,12 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
         options.account_id = account_id;
       }
       options.keep_row_json = true;
+      options.keep_source_json = forwarded;
       if (!run.done) {
         Oid source = resume ? run.source : PG_GETARG_OID(0);
         require_select(source);
         reader.emplace(source, options);  // a bad source is refused before anything is recorded
+        if (forwarded) forward = forwarded_source(source, *reader);
         if (!resume) {
           run = create_import(source, options, batch_size);
           session.take(run.import_id, "resume it");  // before the import is visible
@@ -344,7 +376,8 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
           run = load_import(run.import_id, account_id);
           if (!run.done) {
             std::vector<SourceRow> rows = reader->page(run.position, run.batch_size);
-            std::vector<RowResult> results = run_batch(rows, nullptr, &assume_new_keys);
+            std::vector<RowResult> results =
+                forwarded ? forward_rows(forward, rows, options) : run_batch(rows, nullptr, &assume_new_keys);
             record_batch(run, rows, results, rows.empty());
             for (const RowResult &r : results) progress.count(r);
           }

@@ -110,31 +110,39 @@ void spi_finish() {
 namespace {
 
 // A kept plan of sql with the statement's parameters.
-SPIPlanPtr kept_plan(const Statement &st, const char *sql) {
+SPIPlanPtr kept_plan(const Statement &st, const char *sql, int options = CURSOR_OPT_GENERIC_PLAN) {
   return pg_call([&]() noexcept {
     // Generic plans: the statements are written so that one plan fits
     // every call (probes, never scans), and a plan made for one call's
     // values may be wrong for the next: a custom plan for an account the
     // statistics do not know yet scanned the account once per row.
     SPIPlanPtr plan = SPI_prepare_cursor(sql, (int)st.argtypes.size(), const_cast<Oid *>(st.argtypes.data()),
-                                         CURSOR_OPT_GENERIC_PLAN);
+                                         options);
     if (plan == nullptr) elog(ERROR, "contact_identity: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     if (SPI_keepplan(plan) != 0) elog(ERROR, "contact_identity: SPI_keepplan failed");
     return plan;
   });
 }
 
-// The statement's kept plan, prepared on first use: on a Citus node, the
-// plan for the call's shard group when it names a distributed table.
+// The statement's kept plan, prepared on first use. On a Citus node, for
+// a statement that names a distributed table: with the call's shard
+// group, the plan with its shards' names; without one, a plan Citus
+// plans anew for each call's values (it cannot route a generic plan of
+// every statement, and Citus 13.2.2 crashes on some: a fast-path UPDATE).
 SPIPlanPtr prepared(Statement &st) {
-  if (int64_t group = call_shard_group()) {
+  int64_t group = call_shard_group();
+  if (group || tables_distributed()) {
     if (st.names_shards < 0) st.names_shards = names_distributed_table(st.sql) ? 1 : 0;
-    if (st.names_shards) {
+    if (st.names_shards && group) {
       for (const auto &[g, plan] : st.shard_plans)
         if (g == group) return plan;
       std::string sql = sql_for_shard_group(st.sql, group);
       st.shard_plans.emplace_back(group, kept_plan(st, sql.c_str()));
       return st.shard_plans.back().second;
+    }
+    if (st.names_shards) {
+      if (!st.routed_plan) st.routed_plan = kept_plan(st, st.sql, CURSOR_OPT_CUSTOM_PLAN);
+      return st.routed_plan;
     }
   }
   if (!st.plan) st.plan = kept_plan(st, st.sql);

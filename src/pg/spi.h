@@ -22,6 +22,9 @@ struct Statement {
   // (account_shards.h), each with the shards' names in it.
   int names_shards = -1;
   std::vector<std::pair<int64_t, SPIPlanPtr>> shard_plans;
+  // On a Citus node, for a call without local shards (the coordinator's
+  // run_import): the plan Citus routes, planned with each call's values.
+  SPIPlanPtr routed_plan = nullptr;
 };
 
 // A parameter for Statement: a Datum or SQL NULL.

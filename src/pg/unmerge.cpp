@@ -15,6 +15,7 @@
 #include "core/identity_error.h"
 #include "core/unmerge_rules.h"
 #include "pg/access.h"
+#include "pg/forward_call.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -170,7 +171,7 @@ using namespace pgshell;
 
 // unmerge_contact(loser, account_id): what went back, as jsonb.
 extern "C" Datum ci_unmerge_contact(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return account_entry(fcinfo, [&]() -> Datum {
     require_writable("unmerge_contact");
     int64_t loser = required_int8_arg(fcinfo, 0, "loser");
     int64_t account_id = account_arg(fcinfo, 1);
