@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
+#include "core/table_names.h"
 #include "pg/forward_call.h"
 #include "pg/pg_boundary.h"
 #include "pg/postgres_headers.h"
@@ -293,27 +294,10 @@ bool names_distributed_table(const char *sql) {
 
 std::string sql_for_shard_group(const char *sql, int64_t group) {
   const ShardGroup &g = group_by_id(group);
-  std::string out;
-  const char *p = sql;
-  static const std::string prefix = "contact_identity.";
-  while (*p) {
-    if (strncmp(p, prefix.c_str(), prefix.size()) == 0) {
-      const char *name = p + prefix.size();
-      size_t len = 0;
-      while (isalnum((unsigned char)name[len]) || name[len] == '_') len++;
-      std::string word(name, len);
-      int t = table_index(word.c_str());
-      auto reference = layout.reference_shards.find(word);
-      out += prefix;
-      out += t >= 0                                    ? shard_name(word.c_str(), g.shard[t])
-             : reference != layout.reference_shards.end() ? shard_name(word.c_str(), reference->second)
-                                                          : word;
-      p = name + len;
-      continue;
-    }
-    out += *p++;
-  }
-  return out;
+  std::map<std::string, std::string> shards;
+  for (int t = 0; t < kTableCount; t++) shards[kTables[t]] = shard_name(kTables[t], g.shard[t]);
+  for (const auto &[table, shard] : layout.reference_shards) shards[table] = shard_name(table.c_str(), shard);
+  return identity::rename_tables(sql, "contact_identity", shards);
 }
 
 std::string relation_for(const char *table) {
