@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/identity_error.h"
@@ -91,10 +93,10 @@ void layout_invalidated(Datum, Oid relation) {
 // Hash-distributed tables: a row per shard with its hash range and node
 // group; reference tables ('n'): their one shard, the range NULL.
 const char *kLayoutSql =
-    "SELECT c.relname::pg_catalog.text, s.shardid, s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4,"
-    " (SELECT pl.groupid FROM pg_catalog.pg_dist_placement pl WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid"
-    "   ORDER BY pl.placementid LIMIT 1),"
-    " (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g), p.partmethod OPERATOR(pg_catalog.=) 'n'"
+    "SELECT c.relname::pg_catalog.text, s.shardid, s.shardminvalue::pg_catalog.int8, s.shardmaxvalue::pg_catalog.int8,"
+    " (SELECT pl.groupid::pg_catalog.int8 FROM pg_catalog.pg_dist_placement pl"
+    "   WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid ORDER BY pl.placementid LIMIT 1),"
+    " (SELECT g.groupid::pg_catalog.int8 FROM pg_catalog.pg_dist_local_group g), p.partmethod OPERATOR(pg_catalog.=) 'n'"
     " FROM pg_catalog.pg_dist_partition p"
     " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid"
     " JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid"
@@ -123,29 +125,23 @@ void load_layout() {
       int32_t min, max, node_group, local_group;
       bool reference;
     };
-    std::vector<Row> rows = pg_call([&]() noexcept {
-      std::vector<Row> out;
+    pg_call([&]() noexcept {
       Oid argtypes[1] = {OIDOID};
       Datum values[1] = {ObjectIdGetDatum(nsp)};
       if (SPI_execute_with_args(kLayoutSql, 1, argtypes, values, nullptr, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "contact_identity: reading Citus's shard metadata failed");
-      for (uint64 r = 0; r < SPI_processed; r++) {
-        HeapTuple tuple = SPI_tuptable->vals[r];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull[7];
-        Datum d[7];
-        for (int c = 0; c < 7; c++) d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
-        bool reference = !isnull[6] && DatumGetBool(d[6]);
-        if (isnull[0] || isnull[1] || isnull[5] || (!reference && (isnull[2] || isnull[3] || isnull[4]))) continue;
-        char *name = text_to_cstring(DatumGetTextPP(d[0]));
-        // noexcept body: a bad_alloc here ends the backend, as palloc's would.
-        out.push_back(Row{name, DatumGetInt64(d[1]), reference ? 0 : DatumGetInt32(d[2]),
-                          reference ? 0 : DatumGetInt32(d[3]), reference ? 0 : DatumGetInt32(d[4]),
-                          DatumGetInt32(d[5]), reference});
-      }
-      SPI_freetuptable(SPI_tuptable);
-      return out;
     });
+    std::vector<Row> rows;
+    for (uint64_t r = 0; r < SPI_processed; r++) {
+      std::optional<std::string> table = result_text(r, 1);
+      std::optional<int64_t> shard = result_int8(r, 2), min = result_int8(r, 3), max = result_int8(r, 4),
+                             node_group = result_int8(r, 5), local_group = result_int8(r, 6);
+      bool reference = result_bool(r, 7);
+      if (!table || !shard || !local_group || (!reference && (!min || !max || !node_group))) continue;
+      rows.push_back(Row{*table, *shard, static_cast<int32_t>(min.value_or(0)), static_cast<int32_t>(max.value_or(0)),
+                         static_cast<int32_t>(node_group.value_or(-1)), static_cast<int32_t>(*local_group), reference});
+    }
+    pg_call([]() noexcept { SPI_freetuptable(SPI_tuptable); });
     std::map<int32_t, ShardGroup> by_min;
     bool has_contacts = false;
     for (const Row &row : rows) {

@@ -342,6 +342,38 @@ session=$(q -c "SET contact_identity.default_region = 'UA'" \
   -c "SELECT action FROM contact_identity.upsert_contact(phone => '050 777 3344', account_id => $b)" 2>&1 | head -n 1) || true
 echo "figure: with a session's SET of default_region instead, the same call gives: $session"
 
+# Imports from a table on the coordinator, for an account on a worker: the
+# rows go to the worker a batch at a time (docs/scale-out.md). import_contacts
+# in one transaction, run_import committing after each batch of 2 rows; the
+# same results as on one server: the bad row fails alone with its row
+# number, the others are applied, and run_import's progress is kept.
+q >/dev/null <<'SQL'
+CREATE TABLE public.citus_import_src (row_number int, external_id text, email text, first_name text, city text);
+INSERT INTO public.citus_import_src VALUES
+  (1, 'imp-1', 'imp1@x.example', 'One', 'Kyiv'), (2, 'imp-2', 'not-an-email', 'Two', NULL),
+  (3, 'imp-3', 'imp3@x.example', 'Three', 'Lviv'), (4, 'imp-1', 'imp1@x.example', 'One again', NULL),
+  (5, 'imp-5', 'imp5@x.example', 'Five', NULL);
+SQL
+for a in "${use_accounts[1]}" "${use_accounts[3]}"; do
+  got=$(q -c "SELECT string_agg(row_number || ':' || COALESCE(action, error_code), ' ' ORDER BY row_number)
+                FROM contact_identity.import_contacts('public.citus_import_src', account_id => $a)")
+  want="1:created 2:22023 3:created 4:updated 5:created"
+  echo "import_contacts from the coordinator into account $a (worker $(worker_of "$a")): $got"
+  [[ $got == "$want" ]] || fail "import_contacts into account $a: $got, not $want"
+  q -c "CALL contact_identity.run_import('public.citus_import_src', dedupe_on => 'email', batch_size => 2, account_id => $a)" >/dev/null ||
+    fail "run_import into account $a failed"
+  got=$(q -F ' ' -c "SELECT p.status, p.rows_done, p.created, p.updated, p.failed,
+                            (SELECT string_agg(e.row_number || ':' || e.sqlstate, ' ') FROM contact_identity.import_errors e
+                              WHERE e.account_id = $a AND e.import_id = p.import_id),
+                            (SELECT c.first_name || ' ' || (c.attributes ->> 'city') FROM contact_identity.contacts c
+                              WHERE c.account_id = $a AND c.external_id = 'imp-3')
+                       FROM contact_identity.import_progress p WHERE p.account_id = $a")
+  want="done 5 0 4 1 2:22023 Three Lviv"
+  echo "run_import from the coordinator into account $a, batches of 2: $got"
+  [[ $got == "$want" ]] || fail "run_import into account $a: $got, not $want"
+done
+q -c "DROP TABLE public.citus_import_src" >/dev/null
+
 # ---- 7. regression files and isolation specs ----
 # Each runs in a database of its own, created on the three nodes, where only
 # worker 1 (node group 1, whose IDs start at 1 as on one server) takes
