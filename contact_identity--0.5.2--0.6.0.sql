@@ -116,8 +116,10 @@ REVOKE ALL ON FUNCTION contact_identity.claim_id_ranges(jsonb) FROM PUBLIC;
 -- (local_sql), through a function Citus delegates (*_on_node); on one
 -- server it runs once over everything, as before. The statements are
 -- those of 0.5.2, with their scope as parameters ($1 the account, $2 the
--- accounts the caller may check); each row comes back as JSON, so that one
--- function (rows_by_account) goes over the accounts for all three.
+-- accounts the caller may check). verify's and unnormalized_identifiers'
+-- rows come back as JSON, so that one function (rows_by_account) goes over
+-- the accounts for both; possible_duplicates_of, which returns many rows,
+-- has a loop of its own with typed rows.
 
 CREATE FUNCTION contact_identity.local_sql(sql text, account_id bigint)
 RETURNS text
@@ -128,6 +130,29 @@ COMMENT ON FUNCTION contact_identity.local_sql(text, bigint) IS
     '(0A000 on a node without them); the statement itself otherwise';
 REVOKE ALL ON FUNCTION contact_identity.local_sql(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION contact_identity.local_sql(text, bigint) TO contact_identity_reader;
+
+-- The accounts that have rows (of `scope`, when given), in order: what a
+-- check of every account goes over, one account at a time.
+CREATE FUNCTION contact_identity.accounts_with_rows(scope bigint[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.id FROM (SELECT c.account_id AS id FROM contact_identity.contacts c GROUP BY c.account_id
+                      UNION SELECT i.account_id FROM contact_identity.identifiers i GROUP BY i.account_id
+                      UNION SELECT e.account_id FROM contact_identity.events e GROUP BY e.account_id
+                      UNION SELECT k.account_id FROM contact_identity.event_keys k GROUP BY k.account_id
+                      UNION SELECT r.account_id FROM contact_identity.import_errors r GROUP BY r.account_id) a
+    WHERE scope IS NULL OR a.id OPERATOR(pg_catalog.=) ANY (scope)
+    ORDER BY a.id;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.accounts_with_rows(bigint[]) IS
+    'the accounts that have rows in the per-account tables (those of scope, when given), in order';
+REVOKE ALL ON FUNCTION contact_identity.accounts_with_rows(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.accounts_with_rows(bigint[]) TO contact_identity_reader;
 
 CREATE FUNCTION contact_identity.rows_by_account(on_node regprocedure, account_id bigint, scope bigint[])
 RETURNS SETOF jsonb
@@ -144,15 +169,7 @@ BEGIN
         RETURN QUERY EXECUTE call USING rows_by_account.account_id, scope;
         RETURN;
     END IF;
-    FOR one IN
-        SELECT a.id FROM (SELECT c.account_id AS id FROM contact_identity.contacts c GROUP BY c.account_id
-                          UNION SELECT i.account_id FROM contact_identity.identifiers i GROUP BY i.account_id
-                          UNION SELECT e.account_id FROM contact_identity.events e GROUP BY e.account_id
-                          UNION SELECT k.account_id FROM contact_identity.event_keys k GROUP BY k.account_id
-                          UNION SELECT r.account_id FROM contact_identity.import_errors r GROUP BY r.account_id) a
-        WHERE scope IS NULL OR a.id OPERATOR(pg_catalog.=) ANY (scope)
-        ORDER BY a.id
-    LOOP
+    FOR one IN SELECT a.id FROM contact_identity.accounts_with_rows(scope) AS a(id) LOOP
         RETURN QUERY EXECUTE call USING one, scope;
     END LOOP;
 END
@@ -376,15 +393,15 @@ $$;
 -- possible_duplicates_of reads with the caller's rights (row-level
 -- security), as before; so do the functions it goes through.
 CREATE FUNCTION contact_identity.possible_duplicates_on_node(account_id bigint, scope bigint[])
-RETURNS SETOF jsonb
+RETURNS TABLE (pair_account_id bigint, pair_contact_id bigint, pair_other_contact_id bigint, pair_reason text,
+               pair_detail jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
 SET jit = off
 AS $$
 BEGIN
-    RETURN QUERY EXECUTE 'SELECT pg_catalog.to_jsonb(r) FROM (' OPERATOR(pg_catalog.||)
-        contact_identity.local_sql($sql$
+    RETURN QUERY EXECUTE contact_identity.local_sql($sql$
 WITH mailbox_groups AS (
     SELECT i.account_id, contact_identity.email_mailbox(i.value) AS mailbox,
            pg_catalog.array_agg(i.contact_id ORDER BY i.contact_id, i.value) AS contact_ids,
@@ -460,15 +477,41 @@ WHERE NOT EXISTS (SELECT FROM unmerged u
                   WHERE u.account_id OPERATOR(pg_catalog.=) p.account_id
                     AND u.contact_id OPERATOR(pg_catalog.=) p.contact_id
                     AND u.other_contact_id OPERATOR(pg_catalog.=) p.other_contact_id)
-$sql$, possible_duplicates_on_node.account_id) OPERATOR(pg_catalog.||)
-        ') AS r(account_id, contact_id, other_contact_id, reason, detail)'
+$sql$, possible_duplicates_on_node.account_id)
         USING possible_duplicates_on_node.account_id, scope;
 END
 $$;
 COMMENT ON FUNCTION contact_identity.possible_duplicates_on_node(bigint, bigint[]) IS
-    'possible_duplicates_of() of one account (NULL: all) on the node that holds it, each pair as JSON';
+    'possible_duplicates_of() of one account (NULL: all) on the node that holds it';
 REVOKE ALL ON FUNCTION contact_identity.possible_duplicates_on_node(bigint, bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION contact_identity.possible_duplicates_on_node(bigint, bigint[]) TO contact_identity_reader;
+
+-- Its own loop over the accounts, with typed rows: a pair as JSON and back
+-- cost a single server about 40% more (possible_duplicates returns many
+-- rows; verify() and unnormalized_identifiers() none when all is well).
+CREATE FUNCTION contact_identity.possible_duplicates_rows(for_account bigint)
+RETURNS TABLE (pair_account_id bigint, pair_contact_id bigint, pair_other_contact_id bigint, pair_reason text,
+               pair_detail jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    one bigint;
+BEGIN
+    -- Each account's call a statement of its own, which Citus delegates.
+    IF for_account IS NOT NULL OR NOT contact_identity.is_distributed() THEN
+        RETURN QUERY EXECUTE 'SELECT * FROM contact_identity.possible_duplicates_on_node($1, NULL)' USING for_account;
+        RETURN;
+    END IF;
+    FOR one IN SELECT a.id FROM contact_identity.accounts_with_rows(NULL) AS a(id) LOOP
+        RETURN QUERY EXECUTE 'SELECT * FROM contact_identity.possible_duplicates_on_node($1, NULL)' USING one;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION contact_identity.possible_duplicates_rows(bigint) IS
+    'the pairs of possible_duplicates_of: of one account, or on a Citus cluster of every account one by one on its node';
+REVOKE ALL ON FUNCTION contact_identity.possible_duplicates_rows(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION contact_identity.possible_duplicates_rows(bigint) TO contact_identity_reader;
 
 CREATE OR REPLACE FUNCTION contact_identity.possible_duplicates_of(account_id bigint)
 RETURNS TABLE (account_id bigint, contact_id bigint, other_contact_id bigint, reason text, detail jsonb)
@@ -477,11 +520,7 @@ SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
 SET jit = off
 AS $$
-    SELECT x.account_id, x.contact_id, x.other_contact_id, x.reason, x.detail
-    FROM contact_identity.rows_by_account('contact_identity.possible_duplicates_on_node(bigint, bigint[])',
-                                          possible_duplicates_of.account_id, NULL) AS j(r)
-    CROSS JOIN LATERAL pg_catalog.jsonb_to_record(j.r)
-        AS x(account_id bigint, contact_id bigint, other_contact_id bigint, reason text, detail jsonb)
+    SELECT * FROM contact_identity.possible_duplicates_rows(possible_duplicates_of.account_id)
 $$;
 
 -- import_contacts on the coordinator for an account whose shards are on a
