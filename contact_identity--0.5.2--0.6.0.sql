@@ -953,3 +953,15 @@ SELECT l.account_id, l.log_id, s.step, l.logged_at, s.contact_id, s.action, s.ma
 FROM contact_identity.identity_log l
 CROSS JOIN LATERAL contact_identity.log_steps(ROW(l.*)::contact_identity.identity_log) s
 WHERE NOT s.mirrored;
+
+-- readable_accounts: in C, reading the grants from this node's copy of
+-- account_grants and keeping them for the statement. On a Citus cluster
+-- the policies call it for every row (Citus refuses the InitPlan form),
+-- inside the query Citus runs on a shard, where reading the distributed
+-- reference table through Citus would be a nested distributed query,
+-- which Citus refuses.
+CREATE OR REPLACE FUNCTION contact_identity.readable_accounts()
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'ci_readable_accounts'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;

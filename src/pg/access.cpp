@@ -3,6 +3,7 @@
 #include "pg/access.h"
 
 #include <string>
+#include <vector>
 
 #include "core/identity_error.h"
 #include "pg/account_shards.h"
@@ -13,10 +14,13 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/syscache.h"
 PG_FUNCTION_INFO_V1(ci_require_account);
 PG_FUNCTION_INFO_V1(ci_calling_role);
+PG_FUNCTION_INFO_V1(ci_readable_accounts);
 }
 
 namespace pgshell {
@@ -32,6 +36,25 @@ Statement granted_statement{
     " WHERE g.account_id OPERATOR(pg_catalog.=) $1 AND g.level OPERATOR(pg_catalog.=) ANY ($3)"
     " AND pg_catalog.pg_has_role($2, r.oid, 'MEMBER'))",
     {INT8OID, OIDOID, TEXTARRAYOID}};
+
+// The accounts a role ($1) has any grant on, through its memberships.
+Statement readable_statement{
+    "SELECT DISTINCT g.account_id FROM contact_identity.account_grants g"
+    " JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.role"
+    " WHERE pg_catalog.pg_has_role($1, r.oid, 'MEMBER') ORDER BY 1",
+    {OIDOID}};
+
+// readable_accounts() of the last statement: the policies call it for
+// every row on a Citus node (without the InitPlan Citus refuses), so one
+// statement reads the grants once. A grant made since is seen by the next
+// statement (its command ID differs).
+struct Readable {
+  LocalTransactionId transaction = InvalidLocalTransactionId;
+  CommandId command = InvalidCommandId;
+  Oid role = InvalidOid;
+  std::vector<int64_t> accounts;
+};
+Readable readable;
 
 const char *level_name(Level level) {
   return level == Level::kReader ? "reader" : level == Level::kWriter ? "writer" : "admin";
@@ -139,6 +162,36 @@ extern "C" Datum ci_require_account(PG_FUNCTION_ARGS) {
     require_grant(account_id, level);
     spi_finish();
     PG_RETURN_VOID();
+  });
+}
+
+// readable_accounts(): the accounts the calling role has any grant on;
+// what row-level security lets it read. SECURITY DEFINER: it reads the
+// grants, which the role may not.
+extern "C" Datum ci_readable_accounts(PG_FUNCTION_ARGS) {
+  return guarded([&]() -> Datum {
+    Oid role = calling_role();
+    LocalTransactionId transaction = MyProc->lxid;
+    CommandId command = pg_call([]() noexcept { return GetCurrentCommandId(false); });
+    if (readable.transaction != transaction || readable.command != command || readable.role != role) {
+      readable.transaction = InvalidLocalTransactionId;
+      std::vector<int64_t> accounts;
+      spi_connect();
+      uint64_t n = execute(readable_statement, {pgshell::Param{ObjectIdGetDatum(role), false}}, true);
+      for (uint64_t r = 0; r < n; r++) accounts.push_back(result_int8(r, 1).value_or(0));
+      spi_finish();
+      readable.accounts = std::move(accounts);
+      readable.transaction = transaction;
+      readable.command = command;
+      readable.role = role;
+    }
+    const std::vector<int64_t> &accounts = readable.accounts;
+    return pg_call([&]() noexcept {
+      int n = (int)accounts.size();
+      Datum *elems = (Datum *)palloc(sizeof(Datum) * (n > 0 ? n : 1));
+      for (int i = 0; i < n; i++) elems[i] = Int64GetDatum(accounts[i]);
+      return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    });
   });
 }
 

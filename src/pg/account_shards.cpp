@@ -94,8 +94,11 @@ void layout_invalidated(Datum, Oid relation) {
 // group; reference tables ('n'): their one shard, the range NULL.
 const char *kLayoutSql =
     "SELECT c.relname::pg_catalog.text, s.shardid, s.shardminvalue::pg_catalog.int8, s.shardmaxvalue::pg_catalog.int8,"
+    // A reference table's shard: its placement on this node, if it has one.
     " (SELECT pl.groupid::pg_catalog.int8 FROM pg_catalog.pg_dist_placement pl"
-    "   WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid ORDER BY pl.placementid LIMIT 1),"
+    "   WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid"
+    "   ORDER BY pl.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g) DESC,"
+    "   pl.placementid LIMIT 1),"
     " (SELECT g.groupid::pg_catalog.int8 FROM pg_catalog.pg_dist_local_group g), p.partmethod OPERATOR(pg_catalog.=) 'n'"
     " FROM pg_catalog.pg_dist_partition p"
     " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid"
@@ -137,7 +140,7 @@ void load_layout() {
       std::optional<int64_t> shard = result_int8(r, 2), min = result_int8(r, 3), max = result_int8(r, 4),
                              node_group = result_int8(r, 5), local_group = result_int8(r, 6);
       bool reference = result_bool(r, 7);
-      if (!table || !shard || !local_group || (!reference && (!min || !max || !node_group))) continue;
+      if (!table || !shard || !local_group || (!reference && (!min || !max)) || !node_group) continue;
       rows.push_back(Row{*table, *shard, static_cast<int32_t>(min.value_or(0)), static_cast<int32_t>(max.value_or(0)),
                          static_cast<int32_t>(node_group.value_or(-1)), static_cast<int32_t>(*local_group), reference});
     }
@@ -146,7 +149,7 @@ void load_layout() {
     bool has_contacts = false;
     for (const Row &row : rows) {
       if (row.reference) {
-        fresh.reference_shards[row.table] = row.shard;
+        if (row.node_group == row.local_group) fresh.reference_shards[row.table] = row.shard;
         continue;
       }
       int t = table_index(row.table.c_str());
@@ -203,6 +206,17 @@ const ShardGroup &group_by_id(int64_t id) {
 }
 
 std::string shard_name(const char *name, int64_t shard) { return std::string(name) + "_" + std::to_string(shard); }
+
+// Whether sql names contact_identity.<table> (the whole name: not
+// contacts_export for contacts).
+bool names_table(const char *sql, const char *table) {
+  std::string qualified = std::string("contact_identity.") + table;
+  for (const char *at = strstr(sql, qualified.c_str()); at; at = strstr(at + 1, qualified.c_str())) {
+    char next = at[qualified.size()];
+    if (!(isalnum((unsigned char)next) || next == '_')) return true;
+  }
+  return false;
+}
 
 int32_t account_hash(int64_t account_id) {
   return pg_call([&]() noexcept { return DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(account_id))); });
@@ -270,21 +284,33 @@ CallAccountScope::~CallAccountScope() {
 
 int64_t call_shard_group() { return call.set ? call.group : 0; }
 
+bool names_only_reference_tables(const char *sql) {
+  for (const char *t : kTables)
+    if (names_table(sql, t)) return false;
+  return true;
+}
+
+std::optional<std::string> sql_for_local_copies(const char *sql) {
+  if (!layout.known) load_layout();
+  std::map<std::string, std::string> copies;
+  for (const char *t : kReferenceTables) {
+    auto shard = layout.reference_shards.find(t);
+    if (shard == layout.reference_shards.end()) return std::nullopt;  // no copy on this node
+    copies[t] = shard_name(t, shard->second);
+  }
+  return identity::rename_tables(sql, "contact_identity", copies);
+}
+
 bool tables_distributed() {
   if (!layout.known) load_layout();
   return layout.distributed;
 }
 
 bool names_distributed_table(const char *sql) {
-  std::vector<const char *> names(std::begin(kTables), std::end(kTables));
-  names.insert(names.end(), std::begin(kReferenceTables), std::end(kReferenceTables));
-  for (const char *t : names) {
-    std::string qualified = std::string("contact_identity.") + t;
-    for (const char *at = strstr(sql, qualified.c_str()); at; at = strstr(at + 1, qualified.c_str())) {
-      char next = at[qualified.size()];
-      if (!(isalnum((unsigned char)next) || next == '_')) return true;
-    }
-  }
+  for (const char *t : kTables)
+    if (names_table(sql, t)) return true;
+  for (const char *t : kReferenceTables)
+    if (names_table(sql, t)) return true;
   return false;
 }
 

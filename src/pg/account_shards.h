@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pgshell {
@@ -48,6 +49,15 @@ int64_t call_shard_group();
 
 // Whether the tables are distributed with Citus (read once per backend).
 bool tables_distributed();
+
+// Whether `sql` names no per-account table (only reference tables, or none).
+bool names_only_reference_tables(const char *sql);
+
+// `sql` with each reference table named by its copy on this node, for a
+// statement of no account (the grants read for row-level security, inside
+// a query Citus runs on a shard, where it refuses a distributed query);
+// nullopt when this node holds no copy.
+std::optional<std::string> sql_for_local_copies(const char *sql);
 
 // Whether `sql` names one of the distributed tables (contact_identity.contacts, ...)
 // or of the reference tables (contact_identity.identifier_types, ...).

@@ -1,6 +1,7 @@
 // spi.cpp: SPI calls, each wrapped by pg_call.
 #include "pg/spi.h"
 
+#include <cstring>
 #include <stdexcept>
 
 #include "pg/account_shards.h"
@@ -139,6 +140,14 @@ SPIPlanPtr prepared(Statement &st) {
       std::string sql = sql_for_shard_group(st.sql, group);
       st.shard_plans.emplace_back(group, kept_plan(st, sql.c_str()));
       return st.shard_plans.back().second;
+    }
+    // Reads only: a write to a reference table goes to every node's copy.
+    if (st.names_shards && strncmp(st.sql, "SELECT ", 7) == 0 && names_only_reference_tables(st.sql)) {
+      if (!st.local_copy_plan) {
+        if (std::optional<std::string> sql = sql_for_local_copies(st.sql))
+          st.local_copy_plan = kept_plan(st, sql->c_str());
+      }
+      if (st.local_copy_plan) return st.local_copy_plan;
     }
     if (st.names_shards) {
       if (!st.routed_plan) st.routed_plan = kept_plan(st, st.sql, CURSOR_OPT_CUSTOM_PLAN);

@@ -25,6 +25,9 @@ struct Statement {
   // On a Citus node, for a call without local shards (the coordinator's
   // run_import): the plan Citus routes, planned with each call's values.
   SPIPlanPtr routed_plan = nullptr;
+  // On a Citus node, for a statement of reference tables only and no call
+  // account: the plan with this node's copies named.
+  SPIPlanPtr local_copy_plan = nullptr;
 };
 
 // A parameter for Statement: a Datum or SQL NULL.

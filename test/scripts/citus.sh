@@ -374,6 +374,25 @@ for a in "${use_accounts[1]}" "${use_accounts[3]}"; do
 done
 q -c "DROP TABLE public.citus_import_src" >/dev/null
 
+# Row-level security for a role with a grant (a LOGIN role: Citus connects
+# to the workers as it): it reads its account's rows and no other, through
+# the tables, the views and possible_duplicates, on both workers; a grant
+# made later counts from the next statement on.
+a=${use_accounts[0]} b=${use_accounts[2]}
+q -c "CREATE ROLE citus_test_reader LOGIN" -c "GRANT contact_identity_reader TO citus_test_reader" \
+  -c "SELECT contact_identity.grant_account('citus_test_reader', $a, 'reader')" >/dev/null
+as_reader() { q -U citus_test_reader -c "$1" 2>&1; }
+seen=$(as_reader "SELECT string_agg(DISTINCT account_id::text, ' ') FROM contact_identity.contacts")
+dups=$(as_reader "SELECT count(*) FILTER (WHERE account_id <> $a) FROM contact_identity.possible_duplicates")
+export_rows=$(as_reader "SELECT count(*) FROM contact_identity.contacts_export")
+[[ $export_rows == "$(as_reader "SELECT count(*) FROM contact_identity.contacts")" ]] && export_rows=t
+q -c "SELECT contact_identity.grant_account('citus_test_reader', $b, 'reader')" >/dev/null
+later=$(as_reader "SELECT string_agg(DISTINCT account_id::text, ' ' ORDER BY account_id::text) FROM contact_identity.contacts")
+want_later=$(printf '%s\n' "$a" "$b" | sort | xargs)
+echo "a reader of account $a sees accounts: $seen; pairs of other accounts: $dups; the export has its rows: $export_rows; granted $b too: $later"
+[[ $seen == "$a" && $dups == 0 && $export_rows == t && $later == "$want_later" ]] ||
+  fail "row-level security on the cluster: saw '$seen', $dups pairs of other accounts, export $export_rows, then '$later'"
+
 # ---- 7. regression files and isolation specs ----
 # Each runs in a database of its own, created on the three nodes, where only
 # worker 1 (node group 1, whose IDs start at 1 as on one server) takes
