@@ -162,7 +162,8 @@ std::string database_key() {
   // cluster by distribute(): written from a worker, secrets being a
   // reference table, it would be a write to every node; on a worker the
   // statements read the node's copy, so none is written there).
-  if (execute(key_statement, {}, false) != 1 && call_shard_group() == 0) {
+  uint64_t keys = execute(key_statement, {}, false);
+  if (keys != 1 && call_shard_group() == 0) {
     Datum fresh = pg_call([]() noexcept {
       bytea *b = (bytea *)palloc(VARHDRSZ + 32);
       SET_VARSIZE(b, VARHDRSZ + 32);
@@ -170,8 +171,9 @@ std::string database_key() {
       return PointerGetDatum(b);
     });
     execute(make_key_statement, {Param{fresh, false}}, false);
+    keys = execute(key_statement, {}, false);
   }
-  if (execute(key_statement, {}, false) != 1)
+  if (keys != 1)
     throw IdentityError(sqlstate::kObjectNotInPrerequisiteState, "contact_identity.secrets has no key",
                         "purge_contact hashes the purged values with the key in contact_identity.secrets.",
                         "Restore the row from a backup, or insert 32 random bytes as hmac_key.");

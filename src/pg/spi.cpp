@@ -133,8 +133,12 @@ SPIPlanPtr kept_plan(const Statement &st, const char *sql, int options = CURSOR_
 SPIPlanPtr prepared(Statement &st) {
   int64_t group = call_shard_group();
   if (group || tables_distributed()) {
-    if (st.names_shards < 0) st.names_shards = names_distributed_table(st.sql) ? 1 : 0;
-    if (st.names_shards && group) {
+    using Names = Statement::Names;
+    if (st.names == Names::kUnknown)
+      st.names = !names_distributed_table(st.sql)         ? Names::kNone
+                 : names_only_reference_tables(st.sql) ? Names::kReferenceOnly
+                                                       : Names::kAccountTables;
+    if (st.names != Names::kNone && group) {
       for (const auto &[g, plan] : st.shard_plans)
         if (g == group) return plan;
       std::string sql = sql_for_shard_group(st.sql, group);
@@ -142,14 +146,14 @@ SPIPlanPtr prepared(Statement &st) {
       return st.shard_plans.back().second;
     }
     // Reads only: a write to a reference table goes to every node's copy.
-    if (st.names_shards && strncmp(st.sql, "SELECT ", 7) == 0 && names_only_reference_tables(st.sql)) {
+    if (st.names == Names::kReferenceOnly && strncmp(st.sql, "SELECT ", 7) == 0) {
       if (!st.local_copy_plan) {
         if (std::optional<std::string> sql = sql_for_local_copies(st.sql))
           st.local_copy_plan = kept_plan(st, sql->c_str());
       }
       if (st.local_copy_plan) return st.local_copy_plan;
     }
-    if (st.names_shards) {
+    if (st.names != Names::kNone) {
       if (!st.routed_plan) st.routed_plan = kept_plan(st, st.sql, CURSOR_OPT_CUSTOM_PLAN);
       return st.routed_plan;
     }

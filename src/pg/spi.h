@@ -17,10 +17,10 @@ struct Statement {
   const char *sql;
   std::vector<Oid> argtypes;
   SPIPlanPtr plan = nullptr;
-  // On a Citus node: whether it names a distributed table (-1: not looked
-  // at yet), and its plans for the shard groups it ran on
+  // On a Citus node: which of the extension's tables it names (looked at
+  // once), and its plans for the shard groups it ran on
   // (account_shards.h), each with the shards' names in it.
-  int names_shards = -1;
+  enum class Names { kUnknown, kNone, kReferenceOnly, kAccountTables } names = Names::kUnknown;
   std::vector<std::pair<int64_t, SPIPlanPtr>> shard_plans;
   // On a Citus node, for a call without local shards (the coordinator's
   // run_import): the plan Citus routes, planned with each call's values.
