@@ -11,11 +11,24 @@
 
 namespace identity {
 
-// SQLSTATEs the core raises, as their five-character codes.
+// The SQLSTATEs contact_identity raises or tests for, named as in
+// PostgreSQL's errcodes.txt; nothing else spells a code out.
 namespace sqlstate {
+inline constexpr const char *kFeatureNotSupported = "0A000";
+inline constexpr const char *kNullValueNotAllowed = "22004";
 inline constexpr const char *kInvalidParameterValue = "22023";
+inline constexpr const char *kInvalidTextRepresentation = "22P02";
 inline constexpr const char *kUniqueViolation = "23505";
+inline constexpr const char *kReadOnlySqlTransaction = "25006";
+inline constexpr const char *kInvalidTransactionTermination = "2D000";
+inline constexpr const char *kSerializationFailure = "40001";
+inline constexpr const char *kInsufficientPrivilege = "42501";
+inline constexpr const char *kUndefinedColumn = "42703";
+inline constexpr const char *kWrongObjectType = "42809";
+inline constexpr const char *kUndefinedTable = "42P01";
+inline constexpr const char *kOutOfMemory = "53200";
 inline constexpr const char *kObjectNotInPrerequisiteState = "55000";
+inline constexpr const char *kObjectInUse = "55006";
 inline constexpr const char *kNoDataFound = "P0002";
 inline constexpr const char *kInternalError = "XX000";
 }  // namespace sqlstate

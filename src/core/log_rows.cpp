@@ -198,4 +198,23 @@ std::string purge_detail(const std::string &detail, const std::map<std::string, 
   return to_json(root);
 }
 
+LogStep contact_step(int64_t contact_id, std::string action, std::optional<int64_t> other_contact_id,
+                     std::optional<std::string> detail) {
+  LogStep step;
+  step.contact_id = contact_id;
+  step.action = std::move(action);
+  step.other_contact_id = other_contact_id;
+  step.detail = std::move(detail);
+  return step;
+}
+
+LogStep identifier_step(std::optional<int64_t> contact_id, std::string action, std::string type, std::string value) {
+  LogStep step;
+  step.contact_id = contact_id;
+  step.action = std::move(action);
+  step.type = std::move(type);
+  step.value = std::move(value);
+  return step;
+}
+
 }  // namespace identity

@@ -28,6 +28,15 @@ struct LogStep {
   std::optional<std::string> detail;  // a JSON object, as text
 };
 
+// A step about a contact (deleted), or about it and another contact
+// (unmerged: the winner it left), with the step's detail.
+LogStep contact_step(int64_t contact_id, std::string action, std::optional<int64_t> other_contact_id = std::nullopt,
+                     std::optional<std::string> detail = std::nullopt);
+
+// A step about an identifier, of a contact or of none yet
+// (identifier_remembered: an event's key before the person is known).
+LogStep identifier_step(std::optional<int64_t> contact_id, std::string action, std::string type, std::string value);
+
 // One identity_log row of 0.5.0 on.
 struct LogRow {
   std::optional<int64_t> contact_id;

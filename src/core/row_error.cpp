@@ -12,4 +12,8 @@ bool is_row_error(std::string_view sqlstate) {
   return sqlstate == sqlstate::kObjectNotInPrerequisiteState || sqlstate == sqlstate::kNoDataFound;
 }
 
+std::string row_error_text(const std::string &message, const std::string &detail) {
+  return detail.empty() ? message : message + ": " + detail;
+}
+
 }  // namespace identity

@@ -8,6 +8,7 @@
 // report a good row as failed and never apply it.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace identity {
@@ -19,5 +20,9 @@ namespace identity {
 // contact_id with an unknown contact). An allow-list: an SQLSTATE nobody
 // thought of ends the import rather than losing a row.
 bool is_row_error(std::string_view sqlstate);
+
+// How a row's result (and identifier_normal_form's `refused`) states an
+// error: its message, then ": " and its detail when it has one.
+std::string row_error_text(const std::string &message, const std::string &detail);
 
 }  // namespace identity

@@ -8,8 +8,9 @@
 #include "core/identity_error.h"
 #include "pg/account_shards.h"
 #include "pg/pg_boundary.h"
-#include "pg/request.h"
+#include "pg/arguments.h"
 #include "pg/spi.h"
+#include "pg/sql_entry.h"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -102,7 +103,7 @@ void require_grant(int64_t account_id, Level level) {
   std::string literal = "'";  // the role name as an SQL literal, for the hint
   for (char c : name) literal += c == '\'' ? std::string("''") : std::string(1, c);
   literal += "'";
-  throw IdentityError("42501", "permission denied for account " + account,
+  throw IdentityError(identity::sqlstate::kInsufficientPrivilege, "permission denied for account " + account,
                       "Role " + identity::quoted(name) + " has no " + level_name(level) + " grant on account " +
                           account + ".",
                       "A superuser or an admin of account " + account + " grants it: SELECT " +
@@ -123,7 +124,7 @@ void require_select(Oid relation) {
   });
   if (allowed) return;
   const char *rel = pg_call([&]() noexcept { return get_rel_name(relation); });
-  throw IdentityError("42501", "permission denied for table " + std::string(rel ? rel : "?"),
+  throw IdentityError(identity::sqlstate::kInsufficientPrivilege, "permission denied for table " + std::string(rel ? rel : "?"),
                       "Role " + identity::quoted(role_name(role)) + " may not read the import's source.",
                       "Grant it SELECT on the source table.");
 }
@@ -155,12 +156,11 @@ using namespace pgshell;
 // require_account(account_id, level): nothing, or 42501 (for the SQL and
 // PL/pgSQL functions, which check as the C ones do).
 extern "C" Datum ci_require_account(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return sql_entry(fcinfo, EntryPoint::plain("require_account"), [&](EntryCall &call) -> Datum {
     int64_t account_id = account_arg(fcinfo, 0);
     Level level = level_arg(fcinfo, 1);
-    spi_connect();
+    call.connect();
     require_grant(account_id, level);
-    spi_finish();
     PG_RETURN_VOID();
   });
 }
@@ -169,17 +169,17 @@ extern "C" Datum ci_require_account(PG_FUNCTION_ARGS) {
 // what row-level security lets it read. SECURITY DEFINER: it reads the
 // grants, which the role may not.
 extern "C" Datum ci_readable_accounts(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return sql_entry(fcinfo, EntryPoint::plain("readable_accounts"), [&](EntryCall &call) -> Datum {
     Oid role = calling_role();
     LocalTransactionId transaction = MyProc->lxid;
     CommandId command = pg_call([]() noexcept { return GetCurrentCommandId(false); });
     if (readable.transaction != transaction || readable.command != command || readable.role != role) {
       readable.transaction = InvalidLocalTransactionId;
       std::vector<int64_t> accounts;
-      spi_connect();
+      call.connect();
       uint64_t n = execute(readable_statement, {pgshell::Param{ObjectIdGetDatum(role), false}}, true);
       for (uint64_t r = 0; r < n; r++) accounts.push_back(result_int8(r, 1).value_or(0));
-      spi_finish();
+      call.close();
       readable.accounts = std::move(accounts);
       readable.transaction = transaction;
       readable.command = command;
@@ -197,5 +197,6 @@ extern "C" Datum ci_readable_accounts(PG_FUNCTION_ARGS) {
 
 // calling_role(): the role the call is made for (see calling_role()).
 extern "C" Datum ci_calling_role(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum { return ObjectIdGetDatum(calling_role()); });
+  return sql_entry(fcinfo, EntryPoint::plain("calling_role"),
+                   [&](EntryCall &) -> Datum { return ObjectIdGetDatum(calling_role()); });
 }

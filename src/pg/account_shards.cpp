@@ -17,10 +17,12 @@
 
 #include "core/identity_error.h"
 #include "core/table_names.h"
+#include "pg/arguments.h"
 #include "pg/forward_call.h"
 #include "pg/pg_boundary.h"
 #include "pg/postgres_headers.h"
 #include "pg/spi.h"
+#include "pg/sql_entry.h"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -170,7 +172,7 @@ void load_layout() {
       for (const ShardGroup &g : fresh.groups)
         for (int t = 0; t < kTableCount; t++)
           if (g.shard[t] == 0)
-            throw IdentityError("55000", "contact_identity's tables are distributed only in part",
+            throw IdentityError(identity::sqlstate::kObjectNotInPrerequisiteState, "contact_identity's tables are distributed only in part",
                                 "Table " + std::string(kTables[t]) + " is not co-located with contacts.",
                                 "Run SELECT contact_identity.distribute() on the coordinator.");
     }
@@ -244,14 +246,14 @@ void set_call_account(int64_t account_id) {
     int32_t hash = account_hash(account_id);
     const ShardGroup *g = group_of_hash(hash);
     if (g == nullptr)
-      throw IdentityError("55000", "account " + std::to_string(account_id) + " has no shard",
+      throw IdentityError(identity::sqlstate::kObjectNotInPrerequisiteState, "account " + std::to_string(account_id) + " has no shard",
                           "No shard of contact_identity.contacts covers hash value " + std::to_string(hash) + ".",
                           "Check Citus's metadata (pg_dist_shard).");
     int64_t contacts_shard = g->shard[0];
     int32_t node_group = g->node_group, local_group = layout.local_group;
     if (node_group != local_group && forwarding_allowed()) throw ForwardToWorker();
     if (node_group != local_group)
-      throw IdentityError("0A000", "account " + std::to_string(account_id) + " is not on this node",
+      throw IdentityError(identity::sqlstate::kFeatureNotSupported, "account " + std::to_string(account_id) + " is not on this node",
                           "contact_identity's tables are distributed with Citus; the account's shard " +
                               std::to_string(contacts_shard) + " is on node group " + std::to_string(node_group) +
                               ", and this is node group " + std::to_string(local_group) + ".",
@@ -265,7 +267,7 @@ void set_call_account(int64_t account_id) {
       return;
     }
   }
-  throw IdentityError("40001", "the shards of account " + std::to_string(account_id) + " kept moving",
+  throw IdentityError(identity::sqlstate::kSerializationFailure, "the shards of account " + std::to_string(account_id) + " kept moving",
                       "Citus's shard metadata changed three times while the call looked for them.",
                       "Retry the call.");
 }
@@ -354,14 +356,13 @@ using namespace pgshell;
 // the account's local shards named (0A000 on a node that does not hold
 // them), after Citus's shard lock is taken as for a C function's call.
 extern "C" Datum ci_local_sql(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
-    if (PG_ARGISNULL(0)) throw IdentityError("22004", "sql must not be null");
-    std::string sql = pg_call([&]() noexcept { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+  return sql_entry(fcinfo, EntryPoint::plain("local_sql"), [&](EntryCall &call) -> Datum {
+    std::string sql = required_text_arg(fcinfo, 0, "sql");
     if (!PG_ARGISNULL(1)) {
-      spi_connect();
+      call.connect();
       set_call_account(PG_GETARG_INT64(1));
       if (int64_t group = call_shard_group()) sql = sql_for_shard_group(sql.c_str(), group);
-      spi_finish();
+      call.close();
     }
     return PointerGetDatum(pg_call([&]() noexcept { return cstring_to_text_with_len(sql.data(), (int)sql.size()); }));
   });

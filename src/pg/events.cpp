@@ -9,7 +9,7 @@
 // finds it in event_keys, or links first and track_event then finds the
 // contact: no event is left behind.
 #include "pg/events.h"
-#include "pg/forward_call.h"
+#include "pg/sql_entry.h"
 
 #include "core/decision.h"
 #include "core/identity_error.h"
@@ -21,7 +21,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/writable.h"
+#include "pg/arguments.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_track_event);
@@ -109,7 +109,7 @@ int64_t track(const CallKeys &keys, const EventArgs &event) {
     types.push_back(key.type);
     values.push_back(key.value);
     if (locked.fresh[i])
-      log.add(std::nullopt, "identifier_remembered", std::nullopt, key.type, key.value, std::nullopt, std::nullopt);
+      log.add(identity::identifier_step(std::nullopt, "identifier_remembered", key.type, key.value));
   }
   execute(insert_event_keys_statement,
           {int8_param(keys.account_id), text_array_param(types), text_array_param(values), int8_param(event_id)},
@@ -150,11 +150,11 @@ using namespace pgshell;
 // track_event(event_type, payload, external_id, email, phone, identifiers,
 // occurred_at, account_id): the event's ID.
 extern "C" Datum ci_track_event(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&]() -> Datum {
-    require_writable("track_event");
+  return sql_entry(fcinfo, EntryPoint::on_account("track_event", Level::kWriter, Writes::kYes),
+                   [&](EntryCall &call) -> Datum {
     EventArgs event;
     std::optional<std::string> type = text_arg(fcinfo, 0);
-    if (!type) throw IdentityError("22004", "event_type must not be null", "", "");
+    if (!type) throw null_argument("event_type");
     if (type->empty())
       throw IdentityError(sqlstate::kInvalidParameterValue, "event_type must not be empty", "",
                           "Name the event, such as 'order' or 'page_view'.");
@@ -164,14 +164,10 @@ extern "C" Datum ci_track_event(PG_FUNCTION_ARGS) {
     if ((*event.payload_json)[0] != '{')
       throw IdentityError(sqlstate::kInvalidParameterValue, "payload must be a JSON object", "",
                           "Pass a payload such as '{\"total\": 42}'.");
-    if (PG_ARGISNULL(6)) throw IdentityError("22004", "occurred_at must not be null", "", "Leave it out for now().");
+    if (PG_ARGISNULL(6)) throw null_argument("occurred_at", "Leave it out for now().");
     event.occurred_at = PG_GETARG_DATUM(6);
     CallKeys keys = key_args(fcinfo, 2);
-    keys.account_id = account_arg(fcinfo, 7);
-    spi_connect();
-    require_account(keys.account_id, Level::kWriter);
-    int64_t event_id = track(keys, event);
-    spi_finish();
-    return Int64GetDatum(event_id);
+    keys.account_id = call.open(account_arg(fcinfo, 7));
+    return Int64GetDatum(track(keys, event));
   });
 }

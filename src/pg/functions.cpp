@@ -1,20 +1,20 @@
-// functions.cpp: the SQL-callable functions. Each one reads its arguments,
-// runs the core under guarded(), and builds its result.
+// functions.cpp: the SQL-callable functions of one contact (resolve, upsert,
+// assign, delete) and the normalizers. Each reads its arguments, runs the
+// core inside sql_entry(), and builds its result.
 #include "core/decision.h"
 #include "core/identity_error.h"
 #include "core/normalize.h"
-#include "pg/access.h"
-#include "pg/forward_call.h"
 #include "pg/writer.h"
 #include "pg/log_batch.h"
 #include "pg/lookup.h"
+#include "pg/arguments.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/result_set.h"
 #include "pg/spi.h"
+#include "pg/sql_entry.h"
 #include "pg/upsert.h"
-#include "pg/writable.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_normalize_email);
@@ -73,7 +73,7 @@ using namespace pgshell;
 
 // normalize_email(email text): the stored form of an email.
 extern "C" Datum ci_normalize_email(PG_FUNCTION_ARGS) {
-  return guarded([&] {
+  return sql_entry(fcinfo, EntryPoint::plain("normalize_email"), [&](EntryCall &) {
     std::string email = identity::normalize_email(*text_arg(fcinfo, 0));
     return PointerGetDatum(pg_call([&]() noexcept { return text_of(email); }));
   });
@@ -81,7 +81,7 @@ extern "C" Datum ci_normalize_email(PG_FUNCTION_ARGS) {
 
 // email_mailbox(email text): the mailbox a stored email delivers to (STRICT).
 extern "C" Datum ci_email_mailbox(PG_FUNCTION_ARGS) {
-  return guarded([&] {
+  return sql_entry(fcinfo, EntryPoint::plain("email_mailbox"), [&](EntryCall &) {
     std::string mailbox = identity::email_mailbox(*text_arg(fcinfo, 0));
     return PointerGetDatum(pg_call([&]() noexcept { return text_of(mailbox); }));
   });
@@ -90,7 +90,7 @@ extern "C" Datum ci_email_mailbox(PG_FUNCTION_ARGS) {
 // normalize_phone(phone text, region text): the stored form of a phone (E.164, and
 // ";ext=" with its extension when it has one).
 extern "C" Datum ci_normalize_phone(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return sql_entry(fcinfo, EntryPoint::plain("normalize_phone"), [&](EntryCall &) -> Datum {
     std::optional<std::string> phone = text_arg(fcinfo, 0);
     if (!phone) {
       fcinfo->isnull = true;
@@ -104,23 +104,24 @@ extern "C" Datum ci_normalize_phone(PG_FUNCTION_ARGS) {
 
 // is_region(region text): whether libphonenumber knows the region code.
 extern "C" Datum ci_is_region(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum { return BoolGetDatum(identity::is_supported_region(*text_arg(fcinfo, 0))); });
+  return sql_entry(fcinfo, EntryPoint::plain("is_region"), [&](EntryCall &) -> Datum {
+    return BoolGetDatum(identity::is_supported_region(*text_arg(fcinfo, 0)));
+  });
 }
 
 // resolve_contact(...): the read-only priority search; zero or one row.
 extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&]() -> Datum {
+  return sql_entry(fcinfo, EntryPoint::on_account("resolve_contact", Level::kReader, Writes::kNo),
+                   [&](EntryCall &call) -> Datum {
     CallKeys keys = key_args(fcinfo, 0);
     keys.account_id = account_arg(fcinfo, 4);
-    if (PG_ARGISNULL(5)) throw IdentityError("22004", "include_deleted must not be null", "", "Pass true or false.");
-    bool include_deleted = PG_GETARG_BOOL(5);
+    bool include_deleted = required_bool_arg(fcinfo, 5, "include_deleted");
     if (!keys.external_id && !keys.email && !keys.phone && !keys.identifiers_json)
       throw IdentityError(sqlstate::kInvalidParameterValue, "resolve_contact needs an identifier",
                           "The call carries no external ID, email, phone or identifier.",
                           "Pass at least one of external_id, email, phone or identifiers.");
 
-    spi_connect();
-    require_account(keys.account_id, Level::kReader);
+    call.open(keys.account_id);
     identity::Request request = build_request(keys);
     identity::SearchResult found;
     if (!request.keys.empty()) {
@@ -128,7 +129,7 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
       found = identity::search(request, read.result.matches);
       if (found.contact && read.result.rows.at(*found.contact).state.deleted && !include_deleted) found = {};
     }
-    spi_finish();
+    call.close();
 
     ResultSet results = open_result_set(fcinfo, "resolve_contact");
     if (found.contact) {
@@ -145,8 +146,8 @@ extern "C" Datum ci_resolve_contact(PG_FUNCTION_ARGS) {
 // upsert_contact(...): find the person by the rules, then create, update,
 // restore or merge.
 extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&] {
-    require_writable("upsert_contact");
+  return sql_entry(fcinfo, EntryPoint::on_account("upsert_contact", Level::kWriter, Writes::kYes),
+                   [&](EntryCall &call) {
     CallKeys keys = key_args(fcinfo, 0);
     ProfileFields fields;
     fields.first_name = text_arg(fcinfo, 4);
@@ -155,43 +156,39 @@ extern "C" Datum ci_upsert_contact(PG_FUNCTION_ARGS) {
     keys.contact_id = int8_arg(fcinfo, 7);
     keys.account_id = account_arg(fcinfo, 8);
     keys.dedupe_on = text_arg(fcinfo, 9);
-    if (PG_ARGISNULL(10)) throw IdentityError("22004", "restore_deleted must not be null", "", "Pass true or false.");
-    keys.restore_deleted = PG_GETARG_BOOL(10);
-    spi_connect();
-    require_account(keys.account_id, Level::kWriter);
+    keys.restore_deleted = required_bool_arg(fcinfo, 10, "restore_deleted");
+    call.open(keys.account_id);
     Outcome out = upsert(keys, fields, "upsert_contact");
-    spi_finish();
+    call.close();
     return upsert_result_datum(fcinfo, out);
   });
 }
 
 // assign_external_id(contact_id, external_id): give a contact its ID.
 extern "C" Datum ci_assign_external_id(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&] {
-    require_writable("assign_external_id");
+  return sql_entry(fcinfo, EntryPoint::on_account("assign_external_id", Level::kWriter, Writes::kYes),
+                   [&](EntryCall &call) {
     CallKeys keys;
     keys.contact_id = int8_arg(fcinfo, 0);
     keys.external_id = text_arg(fcinfo, 1);
     keys.account_id = account_arg(fcinfo, 2);
-    if (!keys.contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
-    if (!keys.external_id) throw IdentityError("22004", "external_id must not be null", "", "");
-    spi_connect();
-    require_account(keys.account_id, Level::kWriter);
+    if (!keys.contact_id) throw null_argument("contact_id");
+    if (!keys.external_id) throw null_argument("external_id");
+    call.open(keys.account_id);
     Outcome out = upsert(keys, ProfileFields{}, "assign_external_id");
-    spi_finish();
+    call.close();
     return upsert_result_datum(fcinfo, out);
   });
 }
 
 // delete_contact(contact_id): soft delete; false when already deleted.
 extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&] {
-    require_writable("delete_contact");
+  return sql_entry(fcinfo, EntryPoint::on_account("delete_contact", Level::kWriter, Writes::kYes),
+                   [&](EntryCall &call) {
     std::optional<int64_t> contact_id = int8_arg(fcinfo, 0);
     int64_t account_id = account_arg(fcinfo, 1);
-    if (!contact_id) throw IdentityError("22004", "contact_id must not be null", "", "");
-    spi_connect();
-    require_account(account_id, Level::kWriter);
+    if (!contact_id) throw null_argument("contact_id");
+    call.open(account_id);
     if (execute(lock_for_delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false) == 0)
       throw IdentityError(sqlstate::kNoDataFound, "contact " + std::to_string(*contact_id) + " does not exist",
                           "Account " + std::to_string(account_id) + " has no contact " + std::to_string(*contact_id) + ".",
@@ -202,10 +199,10 @@ extern "C" Datum ci_delete_contact(PG_FUNCTION_ARGS) {
     if (deleted_now) {
       execute(delete_statement, {int8_param(account_id), int8_param(*contact_id)}, false);
       LogBatch log;
-      log.add(*contact_id, "deleted", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
+      log.add(identity::contact_step(*contact_id, "deleted"));
       log.flush(account_id);
     }
-    spi_finish();
+    call.close();
     if (merged_into)
       throw IdentityError(sqlstate::kObjectNotInPrerequisiteState,
                           "contact " + std::to_string(*contact_id) + " was merged into contact " +

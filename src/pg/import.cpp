@@ -6,6 +6,7 @@
 // Rows run in batches (import_batch.h).
 #include "core/identity_error.h"
 #include "pg/access.h"
+#include "pg/arguments.h"
 #include "pg/account_shards.h"
 #include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
@@ -15,7 +16,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/result_set.h"
 #include "pg/spi.h"
-#include "pg/writable.h"
+#include "pg/sql_entry.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_import_contacts);
@@ -80,18 +81,15 @@ using namespace pgshell;
 // import_contacts(source, dedupe_on, restore_deleted, clear_nulls,
 // account_id): one result row per source row, in one transaction.
 extern "C" Datum ci_import_contacts(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
-    require_writable("import_contacts");
-    for (int i = 0; i < 5; i++)
-      if (PG_ARGISNULL(i)) {
-        static const char *names[] = {"source", "dedupe_on", "restore_deleted", "clear_nulls", "account_id"};
-        throw IdentityError("22004", std::string(names[i]) + " must not be null", "", "");
-      }
+  // The account's grant is checked here, not by sql_entry: on a Citus
+  // coordinator the rows are read here and sent to the account's worker.
+  return sql_entry(fcinfo, EntryPoint::plain("import_contacts", Writes::kYes), [&](EntryCall &) -> Datum {
+    if (PG_ARGISNULL(0)) throw null_argument("source");
     Oid source = PG_GETARG_OID(0);
     ImportOptions options;
-    options.dedupe_on = *text_arg(fcinfo, 1);
-    options.restore_deleted = PG_GETARG_BOOL(2);
-    options.clear_nulls = PG_GETARG_BOOL(3);
+    options.dedupe_on = required_text_arg(fcinfo, 1, "dedupe_on");
+    options.restore_deleted = required_bool_arg(fcinfo, 2, "restore_deleted");
+    options.clear_nulls = required_bool_arg(fcinfo, 3, "clear_nulls");
     options.account_id = account_arg(fcinfo, 4);
     ResultSet results = open_result_set(fcinfo, "import_contacts");
 

@@ -39,27 +39,12 @@ RowResult apply_row(const SourceRow &row, const identity::Request *request = nul
 // (identity::is_row_error: the data or the rules refuse it). Anything else
 // (a read-only transaction, a lock or statement timeout, a deadlock, a
 // cancel, a shutdown, resources running out, a bug) ends the import.
-bool is_row_error() {
-  try {
-    throw;
-  } catch (const PgError &e) {
-    return identity::is_row_error(unpack_sql_state(e.data()->sqlerrcode));
-  } catch (const IdentityError &e) {
-    return identity::is_row_error(e.sqlstate());
-  } catch (...) {
-    return false;
-  }
-}
+bool is_row_error() { return identity::is_row_error(caught_error().sqlstate); }
 
 // The error of a failed attempt, for the row that raised it.
 RowResult failed_current(const SourceRow &row) {
-  try {
-    throw;
-  } catch (const PgError &e) {
-    return row_failed(row, unpack_sql_state(e.data()->sqlerrcode), e.data()->message ? e.data()->message : "error");
-  } catch (const IdentityError &e) {
-    return row_failed(row, e);
-  }
+  CaughtError e = caught_error();
+  return row_failed(row, e.sqlstate, identity::row_error_text(e.message, e.detail));
 }
 
 }  // namespace
@@ -74,7 +59,7 @@ RowResult row_failed(const SourceRow &row, const std::string &code, const std::s
 
 RowResult row_failed(const SourceRow &row, const IdentityError &e) {
   if (!identity::is_row_error(e.sqlstate())) throw e;  // not the row's fault: the batch ends
-  return row_failed(row, e.sqlstate(), e.detail().empty() ? std::string(e.what()) : std::string(e.what()) + ": " + e.detail());
+  return row_failed(row, e.sqlstate(), identity::row_error_text(e.what(), e.detail()));
 }
 
 // Runs a batch in one subtransaction, set-based first. With

@@ -3,12 +3,12 @@
 // longer be resumed; the batches it committed stay.
 #include "core/identity_error.h"
 #include "pg/access.h"
-#include "pg/forward_call.h"
+#include "pg/sql_entry.h"
 #include "pg/import_lock.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/writable.h"
+#include "pg/arguments.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_cancel_import);
@@ -53,12 +53,10 @@ using namespace pgshell;
 // cancel_import(import_id, account_id): true when the import is cancelled
 // now, false when it was already.
 extern "C" Datum ci_cancel_import(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&]() -> Datum {
-    require_writable("cancel_import");
+  return sql_entry(fcinfo, EntryPoint::on_account("cancel_import", Level::kWriter, Writes::kYes),
+                   [&](EntryCall &call) -> Datum {
     int64_t import_id = required_int8_arg(fcinfo, 0, "import_id");
-    int64_t account_id = account_arg(fcinfo, 1);
-    spi_connect();
-    require_account(account_id, Level::kWriter);
+    int64_t account_id = call.open(account_arg(fcinfo, 1));
     // Read before the lock, so that the lock (keyed by the import ID alone)
     // says nothing about another account's import.
     bool cancelled_now = false;
@@ -69,7 +67,6 @@ extern "C" Datum ci_cancel_import(PG_FUNCTION_ARGS) {
       cancelled_now = execute(cancel_statement, {int8_param(account_id), int8_param(import_id)}, false) == 1;
       if (!cancelled_now) status_of(account_id, import_id);  // it ended meanwhile: done, or cancelled by another call
     }
-    spi_finish();
     return BoolGetDatum(cancelled_now);
   });
 }

@@ -4,8 +4,9 @@
 
 #include "core/identity_error.h"
 #include "pg/pg_boundary.h"
-#include "pg/request.h"
+#include "pg/arguments.h"
 #include "pg/spi.h"
+#include "pg/sql_entry.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_import_session_pid);
@@ -41,7 +42,7 @@ bool try_lock(PGFunction fn, int64_t import_id) {
   std::string name = "import " + std::to_string(import_id);
   std::string backend = pid ? std::to_string(*pid) : "PID";
   throw identity::IdentityError(
-      "55006", name + " is running in another session",
+      identity::sqlstate::kObjectInUse, name + " is running in another session",
       pid ? "Backend " + backend + " runs it (CALL contact_identity.run_import)."
           : "Another session held its lock a moment ago.",
       "Wait for that call to end, or stop it with SELECT pg_catalog.pg_cancel_backend(" + backend + "), then " +
@@ -82,11 +83,11 @@ using namespace pgshell;
 
 // import_session_pid(import_id): the backend running the import, or NULL.
 extern "C" Datum ci_import_session_pid(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return sql_entry(fcinfo, EntryPoint::plain("import_session_pid"), [&](EntryCall &call) -> Datum {
     int64_t import_id = required_int8_arg(fcinfo, 0, "import_id");
-    spi_connect();
+    call.connect();
     std::optional<int32_t> pid = import_session_pid(import_id);
-    spi_finish();
+    call.close();
     if (!pid) fcinfo->isnull = true;
     return Int32GetDatum(pid.value_or(0));
   });

@@ -68,7 +68,7 @@ std::vector<std::optional<Request>> build_all(const std::vector<SourceRow> &rows
     }
     if (rows[i].fields.attributes_json && !rows[i].fields.attributes_parse &&
         !parses_as_json(*rows[i].fields.attributes_json, scratch)) {
-      results[i] = row_failed(rows[i], "22P02", "invalid input syntax for type json");
+      results[i] = row_failed(rows[i], identity::sqlstate::kInvalidTextRepresentation, "invalid input syntax for type json");
       done[i] = true;
       continue;
     }

@@ -60,11 +60,11 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
   std::string relkind = result_text(0, 1).value_or("");
   partitioned_ = relkind == "p";
   if (relkind != "r" && relkind != "p" && relkind != "m")
-    throw IdentityError("42809", "import source must be a table",
+    throw IdentityError(identity::sqlstate::kWrongObjectType, "import source must be a table",
                         "Views and foreign tables have no physical row order to import and resume by.",
                         "Copy the rows into a table first, e.g. CREATE TEMP TABLE src AS SELECT * FROM the_view.");
   if (result_bool(0, 2))
-    throw IdentityError("42809", "import source must not be a table of contact_identity",
+    throw IdentityError(identity::sqlstate::kWrongObjectType, "import source must not be a table of contact_identity",
                         "An import writes those tables, so it would read the rows it writes.",
                         "Copy the rows into a table of your own first.");
   std::set<std::string> type_names;  // the per-type columns (the external ID has its own)
@@ -110,7 +110,7 @@ SourceReader::SourceReader(Oid source, const ImportOptions &options)
   bool found = dedupe != "external_id" && dedupe != "contact_id" && present.count("identifiers") > 0;
   for (const std::string &w : wanted) found = found || present.count(w) > 0;
   if (!found)
-    throw IdentityError("42703", "source has no " + dedupe + " column",
+    throw IdentityError(identity::sqlstate::kUndefinedColumn, "source has no " + dedupe + " column",
                         "dedupe_on " + dedupe + " searches by that column; the source has: " +
                             [&] {
                               std::string list;
@@ -294,14 +294,14 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
       case Column::kRowNumber:
         if (v) {
           if (auto number = parse_int8(*v)) row.row_number = *number;
-          else fail("22P02", "invalid row_number " + identity::quoted(*v));
+          else fail(identity::sqlstate::kInvalidTextRepresentation, "invalid row_number " + identity::quoted(*v));
         }
         break;
       case Column::kExternalId: row.keys.external_id = v; break;
       case Column::kContactId:  // only dedupe_on contact_id targets IDs: an export loads anywhere
         if (v && options_.dedupe_on == "contact_id") {
           if (auto id = parse_int8(*v)) row.keys.contact_id = id;
-          else fail("22P02", "invalid contact_id " + identity::quoted(*v));
+          else fail(identity::sqlstate::kInvalidTextRepresentation, "invalid contact_id " + identity::quoted(*v));
         }
         break;
       case Column::kEmail: row.keys.email = v; break;
@@ -314,7 +314,7 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
         if (v) row.keys.more_identifiers.push_back({c.name, *v});
         break;
       case Column::kRowError:
-        if (v) fail("22023", *v);
+        if (v) fail(identity::sqlstate::kInvalidParameterValue, *v);
         break;
       case Column::kAttribute:
         if (v || options_.clear_nulls)
@@ -327,7 +327,7 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
   // Made of to_jsonb of the other columns, and a json column's text: valid.
   row.fields.attributes_parse = !attributes || attributes_typed_;
   if (attributes && (attributes->empty() || (*attributes)[0] != '{'))
-    fail("22023", "attributes must be a JSON object, not " + identity::quoted(*attributes));
+    fail(identity::sqlstate::kInvalidParameterValue, "attributes must be a JSON object, not " + identity::quoted(*attributes));
   // The attributes column, then the other columns over it.
   if (attributes && !extra_attributes.empty()) {
     std::string inner = attributes->substr(1, attributes->size() - 2);

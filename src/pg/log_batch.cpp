@@ -105,12 +105,6 @@ void write_steps(int64_t account_id, const std::vector<identity::LogStep> &steps
 
 }  // namespace
 
-void LogBatch::add(OptId contact_id, const std::string &what, OptText by, OptText id_type, OptText id_value,
-                   OptId other_id, OptText detail_json) {
-  steps_.push_back({contact_id, what, std::move(by), std::move(id_type), std::move(id_value), other_id,
-                    std::move(detail_json)});
-}
-
 void LogBatch::add(std::vector<identity::LogStep> steps) {
   steps_.insert(steps_.end(), std::make_move_iterator(steps.begin()), std::make_move_iterator(steps.end()));
 }

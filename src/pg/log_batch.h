@@ -16,11 +16,8 @@ namespace pgshell {
 // The log steps of one call or one import batch, in the order they happened.
 class LogBatch {
  public:
-  using OptText = std::optional<std::string>;
-  using OptId = std::optional<int64_t>;
-
-  void add(OptId contact_id, const std::string &what, OptText by, OptText id_type, OptText id_value, OptId other_id,
-           OptText detail_json);
+  // One step (core/log_rows.h: contact_step, identifier_step).
+  void add(identity::LogStep step) { steps_.push_back(std::move(step)); }
   // Steps made elsewhere (core/write_plan.h), in their order.
   void add(std::vector<identity::LogStep> steps);
   // Room for this many steps, so that a batch's steps are not moved as they grow.

@@ -484,7 +484,7 @@ LookupResult claim_and_lock(int64_t account_id, identity::Request &request, KeyR
   try {
     for (int attempt = 0;; attempt++) {
       if (attempt >= kMaxRereads)
-        throw identity::IdentityError("40001", "could not serialize access to the contacts of this request",
+        throw identity::IdentityError(identity::sqlstate::kSerializationFailure, "could not serialize access to the contacts of this request",
                                       "Their identifiers kept changing under concurrent calls.",
                                       "Retry the transaction.");
       if (!read_is_current) read = read_holders(account_id, request, false);

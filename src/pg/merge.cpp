@@ -6,13 +6,13 @@
 #include "core/identity_error.h"
 #include "core/write_plan.h"
 #include "pg/access.h"
-#include "pg/forward_call.h"
+#include "pg/sql_entry.h"
 #include "pg/writer.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/writable.h"
+#include "pg/arguments.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_merge_contacts);
@@ -56,7 +56,7 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
                         "Check loser and account_id.");
   auto w = rows.find(winner);
   if (w == rows.end())
-    throw IdentityError("40001", "could not serialize access to " + contact_name(winner),
+    throw IdentityError(sqlstate::kSerializationFailure, "could not serialize access to " + contact_name(winner),
                         "It was removed while this call waited for it.", "Retry the transaction.");
   const ContactRow &win = w->second, &lose = l->second;
   identity::check_merge({winner, win.state.external_id, win.state.deleted, win.merged_into},
@@ -75,17 +75,12 @@ using namespace pgshell;
 
 // merge_contacts(winner, loser, force, account_id): the winner's contact ID.
 extern "C" Datum ci_merge_contacts(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&]() -> Datum {
-    require_writable("merge_contacts");
+  return sql_entry(fcinfo, EntryPoint::on_account("merge_contacts", Level::kAdmin, Writes::kYes),
+                   [&](EntryCall &call) -> Datum {
     int64_t winner = required_int8_arg(fcinfo, 0, "winner");
     int64_t loser = required_int8_arg(fcinfo, 1, "loser");
-    if (PG_ARGISNULL(2)) throw IdentityError("22004", "force must not be null", "", "Pass true or false.");
-    bool force = PG_GETARG_BOOL(2);
-    int64_t account_id = account_arg(fcinfo, 3);
-    spi_connect();
-    require_account(account_id, Level::kAdmin);
-    int64_t result = merge_contacts(account_id, winner, loser, force);
-    spi_finish();
-    return Int64GetDatum(result);
+    bool force = required_bool_arg(fcinfo, 2, "force");
+    int64_t account_id = call.open(account_arg(fcinfo, 3));
+    return Int64GetDatum(merge_contacts(account_id, winner, loser, force));
   });
 }

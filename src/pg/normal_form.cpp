@@ -8,8 +8,10 @@
 
 #include "core/identity_error.h"
 #include "core/normalize.h"
+#include "core/row_error.h"
 #include "pg/pg_boundary.h"
-#include "pg/request.h"
+#include "pg/arguments.h"
+#include "pg/sql_entry.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_identifier_normal_form);
@@ -20,14 +22,14 @@ using namespace pgshell;
 // (normalized, refused): one of them NULL. STRICT; never raises for a bad
 // value, so that one query can look at every row.
 extern "C" Datum ci_identifier_normal_form(PG_FUNCTION_ARGS) {
-  return guarded([&] {
+  return sql_entry(fcinfo, EntryPoint::plain("identifier_normal_form"), [&](EntryCall &) {
     const std::string type = *text_arg(fcinfo, 0), normalizer = *text_arg(fcinfo, 1), value = *text_arg(fcinfo, 2);
     std::optional<std::string> normalized, refused;
     try {
       // Stored phones are E.164: no default region is needed to read them.
       normalized = identity::normalize_identifier(normalizer, value, type, "");
     } catch (const identity::IdentityError &e) {
-      refused = std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail());
+      refused = identity::row_error_text(e.what(), e.detail());
     }
     return pg_call([&]() noexcept {
       TupleDesc desc;

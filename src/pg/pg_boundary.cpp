@@ -1,6 +1,7 @@
 // pg_boundary.cpp: converting errors between PostgreSQL and C++.
 #include "pg/pg_boundary.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -21,48 +22,68 @@ void throw_pg_error(MemoryContext context) {
   throw PgError(data);
 }
 
-namespace {
-
-void copy_text(char *to, size_t size, const char *from) {
-  strncpy(to, from, size - 1);
-  to[size - 1] = '\0';
+CaughtError caught_error() {
+  try {
+    throw;
+  } catch (const PgError &e) {
+    ErrorData *d = e.data();
+    return {unpack_sql_state(d->sqlerrcode), d->message ? d->message : "", d->detail ? d->detail : "",
+            d->hint ? d->hint : "", d};
+  } catch (const identity::IdentityError &e) {
+    return {e.sqlstate(), e.what(), e.detail(), e.hint(), nullptr};
+  } catch (const std::bad_alloc &) {
+    return {identity::sqlstate::kOutOfMemory, "out of memory", "", "", nullptr};
+  } catch (const std::exception &e) {
+    return {identity::sqlstate::kInternalError, e.what(), "", "", nullptr};
+  } catch (...) {
+    return {identity::sqlstate::kInternalError, "unexpected C++ exception in contact_identity", "", "", nullptr};
+  }
 }
 
-void set_pending(PendingError &p, const char *sqlstate, const char *message, const char *detail,
-                 const char *hint) {
-  p.has_error = true;
-  copy_text(p.sqlstate, sizeof p.sqlstate, sqlstate);
-  copy_text(p.message, sizeof p.message, message);
-  copy_text(p.detail, sizeof p.detail, detail);
-  copy_text(p.hint, sizeof p.hint, hint);
+namespace {
+
+// A malloc'd copy of text, or nullptr when out of memory.
+char *malloc_copy(const std::string &text) {
+  char *copy = static_cast<char *>(std::malloc(text.size() + 1));
+  if (copy) std::memcpy(copy, text.c_str(), text.size() + 1);
+  return copy;
+}
+
+// The palloc'd copy of a malloc_copy, which is freed.
+char *palloc_copy(char *&text) {
+  char *copy = text ? pstrdup(text) : nullptr;
+  std::free(text);
+  text = nullptr;
+  return copy;
 }
 
 }  // namespace
 
 void capture_current_exception(PendingError &pending) noexcept {
+  pending.has_error = true;
   try {
-    throw;
-  } catch (const PgError &e) {
-    pending.has_error = true;
-    pending.pg_error = e.data();
-  } catch (const identity::IdentityError &e) {
-    set_pending(pending, e.sqlstate().c_str(), e.what(), e.detail().c_str(), e.hint().c_str());
-  } catch (const std::bad_alloc &) {
-    set_pending(pending, "53200", "out of memory", "", "");
-  } catch (const std::exception &e) {
-    set_pending(pending, "XX000", e.what(), "", "");
-  } catch (...) {
-    set_pending(pending, "XX000", "unexpected C++ exception in contact_identity", "", "");
+    CaughtError e = caught_error();
+    if (e.pg) {
+      pending.pg_error = e.pg;
+      return;
+    }
+    std::strncpy(pending.sqlstate, e.sqlstate.c_str(), 5);
+    pending.message = malloc_copy(e.message);
+    pending.detail = malloc_copy(e.detail);
+    pending.hint = malloc_copy(e.hint);
+  } catch (...) {  // no memory left for the texts
+    std::strncpy(pending.sqlstate, identity::sqlstate::kOutOfMemory, 5);
   }
 }
 
-void raise_pending(const PendingError &p) {
+void raise_pending(PendingError &p) {
   if (!p.has_error) return;
   if (p.pg_error) ReThrowError(p.pg_error);
   const char *s = p.sqlstate;
-  ereport(ERROR, (errcode(MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4])), errmsg_internal("%s", p.message),
-                  p.detail[0] ? errdetail_internal("%s", p.detail) : 0,
-                  p.hint[0] ? errhint("%s", p.hint) : 0));
+  char *message = palloc_copy(p.message), *detail = palloc_copy(p.detail), *hint = palloc_copy(p.hint);
+  ereport(ERROR, (errcode(MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4])),
+                  errmsg_internal("%s", message ? message : "out of memory"),
+                  detail && *detail ? errdetail_internal("%s", detail) : 0, hint && *hint ? errhint("%s", hint) : 0));
 }
 
 }  // namespace pgshell

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <exception>
+#include <string>
 #include <type_traits>
 
 #include "pg/account_shards.h"
@@ -58,22 +59,33 @@ auto pg_call(Fn &&fn) -> decltype(fn()) {
   }
 }
 
+// What the error being handled says, whichever side raised it: a
+// PostgreSQL error (PgError, also kept whole in `pg`), an IdentityError, or
+// any other C++ exception (53200 for bad_alloc, else XX000). The one
+// reading of a caught error: entry points, import rows and run_import's
+// record of why it stopped all use it. Call only in a catch.
+struct CaughtError {
+  std::string sqlstate, message, detail, hint;
+  ErrorData *pg = nullptr;
+};
+CaughtError caught_error();
+
 // An error waiting to be raised once no C++ object is left on the stack.
-// Plain data only: it lives in the frame ereport jumps out of.
+// Plain data only: it lives in the frame ereport jumps out of. The texts
+// are malloc'd (the size of a message has no limit) and freed by
+// raise_pending, which copies them into the error.
 struct PendingError {
   ErrorData *pg_error = nullptr;
   bool has_error = false;
-  char sqlstate[6] = {0};
-  char message[1024] = {0};
-  char detail[2048] = {0};
-  char hint[1024] = {0};
+  char sqlstate[6] = {0};  // five characters
+  char *message = nullptr, *detail = nullptr, *hint = nullptr;
 };
 
 // Records the exception being handled into pending; call only in a catch.
 void capture_current_exception(PendingError &pending) noexcept;
 
 // Raises pending as a PostgreSQL error, if there is one.
-void raise_pending(const PendingError &pending);
+void raise_pending(PendingError &pending);
 
 // Runs the body of an SQL-callable function: C++ exceptions end here and
 // come out as PostgreSQL errors.

@@ -16,12 +16,12 @@
 #include "pg/access.h"
 #include "pg/account_shards.h"
 #include "pg/config_cache.h"
-#include "pg/forward_call.h"
+#include "pg/sql_entry.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/writable.h"
+#include "pg/arguments.h"
 
 extern "C" {
 #include "common/hmac.h"
@@ -299,14 +299,9 @@ using namespace pgshell;
 
 // purge_contact(contact_id, account_id): what was erased, as jsonb.
 extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&]() -> Datum {
-    require_writable("purge_contact");
+  return sql_entry(fcinfo, EntryPoint::on_account("purge_contact", Level::kAdmin, Writes::kYes),
+                   [&](EntryCall &call) -> Datum {
     int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
-    int64_t account_id = account_arg(fcinfo, 1);
-    spi_connect();
-    require_account(account_id, Level::kAdmin);
-    std::string summary = purge(account_id, contact_id);
-    spi_finish();
-    return jsonb_datum(summary);
+    return call.jsonb_result(purge(call.open(account_arg(fcinfo, 1)), contact_id));
   });
 }

@@ -11,6 +11,7 @@
 #include "core/identity_error.h"
 #include "core/normalize.h"
 #include "core/parallel.h"
+#include "pg/arguments.h"
 #include "pg/blocked_check.h"
 #include "pg/module.h"
 #include "pg/pg_boundary.h"
@@ -89,10 +90,11 @@ void drop_blocked(std::vector<std::vector<Candidate>> &calls, const std::shared_
   }
 }
 
-// The candidates of one call, before blocked values are dropped. Pure: an
-// import batch runs it on several threads (core/parallel.h).
+// How many identifiers one call may carry.
 constexpr size_t kMaxIdentifiersPerCall = 1000;
 
+// The candidates of one call, before blocked values are dropped. Pure: an
+// import batch runs it on several threads (core/parallel.h).
 std::vector<Candidate> candidates_of(const CallKeys &keys, const TypeMap &types, const std::string &region) {
   std::vector<Candidate> candidates;
   if (keys.external_id) candidates.push_back(make_candidate(identity::kExternalIdType, *keys.external_id, types, region));
@@ -215,32 +217,6 @@ std::vector<std::string> dedupe_search_order(const std::string &dedupe_on,
                       "");
 }
 
-std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
-  if (PG_ARGISNULL(n)) return std::nullopt;
-  const char *s = pg_call([&]() noexcept { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
-  return std::string(s);
-}
-
-std::optional<int64_t> int8_arg(FunctionCallInfo fcinfo, int n) {
-  if (PG_ARGISNULL(n)) return std::nullopt;
-  return static_cast<int64_t>(PG_GETARG_INT64(n));
-}
-
-std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n) {
-  if (PG_ARGISNULL(n)) return std::nullopt;
-  const char *s = pg_call([&]() noexcept {
-    Jsonb *jb = PG_GETARG_JSONB_P(n);
-    return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
-  });
-  return std::string(s);
-}
-
-int64_t required_int8_arg(FunctionCallInfo fcinfo, int n, const char *name) {
-  std::optional<int64_t> value = int8_arg(fcinfo, n);
-  if (!value) throw IdentityError("22004", std::string(name) + " must not be null", "", "");
-  return *value;
-}
-
 CallKeys key_args(FunctionCallInfo fcinfo, int first) {
   CallKeys keys;
   keys.external_id = text_arg(fcinfo, first);
@@ -248,16 +224,6 @@ CallKeys key_args(FunctionCallInfo fcinfo, int first) {
   keys.phone = text_arg(fcinfo, first + 2);
   keys.identifiers_json = jsonb_arg(fcinfo, first + 3);
   return keys;
-}
-
-int64_t account_arg(FunctionCallInfo fcinfo, int n) {
-  std::optional<int64_t> account = int8_arg(fcinfo, n);
-  if (!account)
-    throw IdentityError("22004", "account_id must not be null", "", "Pass 0 for the default account.");
-  if (*account < 0)
-    throw IdentityError(sqlstate::kInvalidParameterValue, "invalid account_id " + std::to_string(*account),
-                        "Account IDs are 0 or greater.", "");
-  return *account;
 }
 
 // The region the calls' phones are read in: their account's. A batch is

@@ -27,23 +27,16 @@ struct CallKeys {
   std::vector<identity::RawIdentifier> more_identifiers;  // an import's per-type columns
   std::optional<int64_t> contact_id;
   int64_t account_id = 0;
-  // How the request searches (an import's options; upsert_contact's too).
+  // How the request searches: upsert_contact's dedupe_on and restore_deleted
+  // arguments, or an import's options.
   std::optional<std::string> dedupe_on;  // NULL: the full priority search
   bool restore_deleted = true;
   bool clear_nulls = false;  // NULL email or phone detaches the contact's
 };
 
-// Reads argument n as text / bigint / jsonb-as-JSON-text; nullopt for NULL.
-std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n);
-std::optional<int64_t> int8_arg(FunctionCallInfo fcinfo, int n);
-std::optional<std::string> jsonb_arg(FunctionCallInfo fcinfo, int n);
 // The identifying arguments external_id, email, phone and identifiers, at
 // positions first to first + 3, as most entry points take them.
 CallKeys key_args(FunctionCallInfo fcinfo, int first);
-// A bigint argument that must not be NULL (22004 naming it otherwise).
-int64_t required_int8_arg(FunctionCallInfo fcinfo, int n, const char *name);
-// The account_id argument: not NULL, not negative.
-int64_t account_arg(FunctionCallInfo fcinfo, int n);
 
 // The key types dedupe_on searches, in order (email_or_phone: phone, then
 // email; contact_id: none). identifier_types are the names it may also be,

@@ -9,6 +9,7 @@
 #include "core/identity_error.h"
 #include "core/json_text.h"
 #include "pg/access.h"
+#include "pg/arguments.h"
 #include "pg/account_shards.h"
 #include "pg/heap_reuse.h"
 #include "pg/import_batch.h"
@@ -19,7 +20,7 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/writable.h"
+#include "pg/sql_entry.h"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -163,7 +164,7 @@ ImportRun load_import(int64_t import_id, int64_t account_id) {
                         "Start a new import: CALL contact_identity.run_import without import_id.");
   run.done = status == "done";
   if (!source && !run.done)
-    throw IdentityError("42P01", "source " + identity::quoted(result_text(0, 10).value_or("")) + " of import " +
+    throw IdentityError(identity::sqlstate::kUndefinedTable, "source " + identity::quoted(result_text(0, 10).value_or("")) + " of import " +
                                      std::to_string(import_id) + " no longer exists",
                         "", "Restore the source table to resume the import.");
   run.source = source.value_or(InvalidOid);
@@ -246,19 +247,16 @@ bool roll_back() {
 // running, to be resumed (import_progress shows it interrupted once the
 // call has ended).
 [[noreturn]] void end_on_error(const ImportRun &run, Oid owner, MemoryContext call_context) {
-  PendingError pending;
-  capture_current_exception(pending);
-  if (pending.pg_error) pending.pg_error = copy_error(pending.pg_error, call_context);
-  std::string sqlstate = pending.pg_error ? unpack_sql_state(pending.pg_error->sqlerrcode) : pending.sqlstate;
-  std::string message = pending.pg_error ? (pending.pg_error->message ? pending.pg_error->message : "") : pending.message;
+  CaughtError error = caught_error();
+  if (error.pg) error.pg = copy_error(error.pg, call_context);
   if (roll_back()) {
     try {
       {
         RunAs as_owner(owner);
         pin_settings();
         execute(last_error_statement,
-                {int8_param(run.import_id), int8_param(run.options.account_id), text_param(sqlstate),
-                 text_param(message)},
+                {int8_param(run.import_id), int8_param(run.options.account_id), text_param(error.sqlstate),
+                 text_param(error.message)},
                 false);
       }
       commit();
@@ -266,8 +264,8 @@ bool roll_back() {
       roll_back();
     }
   }
-  if (pending.pg_error) throw PgError(pending.pg_error);
-  throw IdentityError(sqlstate, message, pending.detail, pending.hint);
+  if (error.pg) throw PgError(error.pg);
+  throw IdentityError(error.sqlstate, error.message, error.detail, error.hint);
 }
 
 Datum import_id_result(FunctionCallInfo fcinfo, int64_t import_id) {
@@ -289,21 +287,22 @@ using namespace pgshell;
 // CALL run_import(source, dedupe_on, batch_size, restore_deleted,
 // clear_nulls, account_id, INOUT import_id).
 extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
-    require_writable("run_import");
+  // SPI and the account's grant are handled here, not by sql_entry: the
+  // connection is non-atomic (the procedure commits) and the work runs as
+  // the function's owner.
+  return sql_entry(fcinfo, EntryPoint::plain("run_import", Writes::kYes), [&](EntryCall &) -> Datum {
     CallContext *call = (CallContext *)fcinfo->context;
     if (call == nullptr || !IsA(call, CallContext) || call->atomic)
-      throw IdentityError("2D000", "run_import cannot run inside a transaction block",
+      throw IdentityError(identity::sqlstate::kInvalidTransactionTermination, "run_import cannot run inside a transaction block",
                           "It commits after every batch.",
                           "CALL it on its own, or use import_contacts for one transaction.");
     int64_t account_id = account_arg(fcinfo, 5);
     std::optional<int64_t> resume = int8_arg(fcinfo, 6);
-    if (!resume && PG_ARGISNULL(0)) throw IdentityError("22004", "source must not be null", "", "");
-    for (int i = 1; i <= 4; i++)
-      if (PG_ARGISNULL(i)) {
-        static const char *names[] = {"", "dedupe_on", "batch_size", "restore_deleted", "clear_nulls"};
-        throw IdentityError("22004", std::string(names[i]) + " must not be null", "", "");
-      }
+    if (!resume && PG_ARGISNULL(0)) throw null_argument("source");
+    std::string dedupe_on = required_text_arg(fcinfo, 1, "dedupe_on");
+    if (PG_ARGISNULL(2)) throw null_argument("batch_size");
+    bool restore_deleted = required_bool_arg(fcinfo, 3, "restore_deleted");
+    bool clear_nulls = required_bool_arg(fcinfo, 4, "clear_nulls");
     int batch_size = PG_GETARG_INT32(2);
     if (batch_size <= 0)
       throw IdentityError(identity::sqlstate::kInvalidParameterValue, "invalid batch_size " + std::to_string(batch_size),
@@ -339,9 +338,9 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
         run = load_import(*resume, account_id);
         options = run.options;
       } else {
-        options.dedupe_on = *text_arg(fcinfo, 1);
-        options.restore_deleted = PG_GETARG_BOOL(3);
-        options.clear_nulls = PG_GETARG_BOOL(4);
+        options.dedupe_on = dedupe_on;
+        options.restore_deleted = restore_deleted;
+        options.clear_nulls = clear_nulls;
         options.account_id = account_id;
       }
       options.keep_row_json = true;

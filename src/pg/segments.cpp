@@ -3,14 +3,17 @@
 // alone; here the database checks the rest, naming the JSON path at fault:
 // each regular expression compiles, each identifier type exists.
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/identity_error.h"
 #include "core/segment_rule.h"
 #include "pg/pg_boundary.h"
-#include "pg/request.h"
+#include "pg/arguments.h"
+#include "pg/config_cache.h"
 #include "pg/spi.h"
+#include "pg/sql_entry.h"
 #include "pg/subtransaction.h"
 
 extern "C" {
@@ -59,14 +62,14 @@ using namespace pgshell;
 
 // segment_rule_sql(rule jsonb): the SQL condition the rule compiles to.
 extern "C" Datum ci_segment_rule_sql(PG_FUNCTION_ARGS) {
-  return guarded([&]() -> Datum {
+  return sql_entry(fcinfo, EntryPoint::plain("segment_rule_sql"), [&](EntryCall &call) -> Datum {
     std::optional<std::string> rule = jsonb_arg(fcinfo, 0);
-    if (!rule) throw IdentityError("22004", "rule must not be null", "", "");
+    if (!rule) throw null_argument("rule");
     identity::CompiledRule compiled = identity::compile_segment_rule(*rule);
-    spi_connect();
+    call.connect();
     for (const auto &[path, pattern] : compiled.regexes) check_regex(path, pattern);
     check_identifier_types(compiled.identifier_types);
-    spi_finish();
+    call.close();
     const std::string &sql = compiled.sql;
     return PointerGetDatum(pg_call([&]() noexcept { return cstring_to_text_with_len(sql.data(), (int)sql.size()); }));
   });

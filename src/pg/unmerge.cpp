@@ -15,13 +15,13 @@
 #include "core/identity_error.h"
 #include "core/unmerge_rules.h"
 #include "pg/access.h"
-#include "pg/forward_call.h"
+#include "pg/sql_entry.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/writer.h"
-#include "pg/writable.h"
+#include "pg/arguments.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ci_unmerge_contact);
@@ -122,7 +122,7 @@ std::pair<int64_t, ContactRow> lock_pair(int64_t account_id, int64_t loser) {
                           "Unmerge contact " + std::to_string(winner) + " first.");
     return {winner, w};
   }
-  throw IdentityError("40001", "could not serialize access to " + contact_name(loser),
+  throw IdentityError(sqlstate::kSerializationFailure, "could not serialize access to " + contact_name(loser),
                       "It was merged and unmerged again and again while this call waited.", "Retry the transaction.");
 }
 
@@ -171,14 +171,9 @@ using namespace pgshell;
 
 // unmerge_contact(loser, account_id): what went back, as jsonb.
 extern "C" Datum ci_unmerge_contact(PG_FUNCTION_ARGS) {
-  return account_entry(fcinfo, [&]() -> Datum {
-    require_writable("unmerge_contact");
+  return sql_entry(fcinfo, EntryPoint::on_account("unmerge_contact", Level::kAdmin, Writes::kYes),
+                   [&](EntryCall &call) -> Datum {
     int64_t loser = required_int8_arg(fcinfo, 0, "loser");
-    int64_t account_id = account_arg(fcinfo, 1);
-    spi_connect();
-    require_account(account_id, Level::kAdmin);
-    std::string summary = unmerge(account_id, loser);
-    spi_finish();
-    return jsonb_datum(summary);
+    return call.jsonb_result(unmerge(call.open(account_arg(fcinfo, 1)), loser));
   });
 }

@@ -20,7 +20,7 @@ void require_writable(const char *function) {
   bool standby = pg_call([]() noexcept { return RecoveryInProgress(); });
   std::string name = std::string("contact_identity.") + function;
   throw identity::IdentityError(
-      "25006", "cannot run " + name + " in a read-only transaction",
+      identity::sqlstate::kReadOnlySqlTransaction, "cannot run " + name + " in a read-only transaction",
       standby ? "The server is a standby (pg_is_in_recovery() is true): it replays the primary's changes and "
                 "accepts no writes."
               : "The transaction is READ ONLY (BEGIN READ ONLY, SET TRANSACTION READ ONLY or "

@@ -118,10 +118,10 @@ class GiveBack {
       execute(take_free_statement, key, false);
     else if (execute(insert_free_statement, key, false) == 0)
       return false;
-    log_.add({identity::given_back_step(to, t.type, t.value)});
+    log_.add(identity::given_back_step(to, t.type, t.value));
     if (remembered)
       if (std::optional<identity::LogStep> events = attach_anonymous_events(account_id_, to, {{t.type, t.value}}))
-        log_.add({std::move(*events)});
+        log_.add(std::move(*events));
     to_.insert(to);
     given_.push_back({t.type, t.value, to});
     return true;
@@ -199,7 +199,7 @@ std::string write_unmerge(int64_t account_id, const identity::UnmergePlan &plan)
   std::string detail =
       identity::unmerge_detail(plan.merge_log_id, returned, give_back.given(), stayed, events);
   LogBatch log;  // the unmerge first, then what it gave back
-  log.add(plan.loser, "unmerged", std::nullopt, std::nullopt, std::nullopt, plan.winner, detail);
+  log.add(identity::contact_step(plan.loser, "unmerged", plan.winner, detail));
   log.flush(account_id);
   give_back.finish();
   return detail;
