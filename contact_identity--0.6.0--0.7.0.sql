@@ -16,8 +16,9 @@
 -- routes each to the account's shard; the graph is then built from their
 -- results alone.
 
--- A text as a DOT quoted string: quotes and backslashes escaped, line
--- breaks as \n (a centred line), other control characters as spaces.
+-- A text as a DOT quoted string: quotes and backslashes escaped, & as
+-- &amp; (Graphviz reads HTML entities in labels), line breaks as \n (a
+-- centred line), other control characters as spaces.
 CREATE FUNCTION contact_identity.dot_quote(value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -27,14 +28,15 @@ AS $$
            pg_catalog.regexp_replace(
                pg_catalog.replace(
                    pg_catalog.replace(
-                       pg_catalog.replace(pg_catalog.replace(value, E'\\', E'\\\\'), '"', E'\\"'),
+                       pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(value, '&', '&amp;'),
+                                                             E'\\', E'\\\\'), '"', E'\\"'),
                        E'\r\n', E'\n'),
                    E'\n', E'\\n'),
                '[[:cntrl:]]', ' ', 'g')
            OPERATOR(pg_catalog.||) '"'
 $$;
 COMMENT ON FUNCTION contact_identity.dot_quote(text) IS
-    'a text as a Graphviz DOT quoted string: quotes and backslashes escaped, line breaks as \n, other control characters as spaces';
+    'a text as a Graphviz DOT quoted string: quotes and backslashes escaped, & as &amp;, line breaks as \n, other control characters as spaces';
 
 -- A text as a Mermaid quoted label: the characters Mermaid reads inside
 -- quotes (" # < > & `) as its entity codes, line breaks as <br/>, other

@@ -48,7 +48,7 @@ SELECT contact_id FROM contact_identity.upsert_contact(
     external_id => 'odd "1" \n #2 <b>&amp;` x', identifiers => '{"telegram": "a\\\"b"}');
 SELECT graph AS "escaped: dot" FROM graph(4, 'dot');
 SELECT graph AS "escaped: mermaid" FROM graph(4, 'mermaid');
-SELECT contact_identity.dot_quote(E'a"b\\c\nd\r\ne\tf') AS dot,
+SELECT contact_identity.dot_quote(E'a"b\\c\nd\r\ne\tf&amp;') AS dot,
        contact_identity.mermaid_quote(E'a"b\\c\nd#1;<i>&`\te') AS mermaid;
 
 -- A deleted contact is drawn dashed.
