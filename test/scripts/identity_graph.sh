@@ -6,7 +6,9 @@
 # graph without a warning and the SVG must show the contact's identifiers;
 # the Mermaid form must be lines Mermaid reads (nodes, edges, styles, every
 # label one quoted string); a value full of quotes, backslashes and angle
-# brackets must come out of dot as written.
+# brackets must come out of dot as written; every contact of a database
+# 0.4.0 populated (rows of the old shape, test/fixtures/populated-0.4.0.sql)
+# is drawn after the update, and dot accepts each graph.
 #   --docs DIR  also writes identity-graph-{app,web}.{dot,mmd,svg} into DIR
 #               (docs/identity-graph.md shows them)
 set -euo pipefail
@@ -77,4 +79,22 @@ SELECT contact_id FROM contact_identity.upsert_contact(external_id => :'odd', id
 SQL
 )
 check_graph odd "$odd_contact" 'external_id: odd &quot;1&quot; \n #2 &lt;b&gt;&amp;amp;' 'telegram: a\&quot;b'
+
+# Rows of the old shape, after ALTER EXTENSION UPDATE.
+old_db=ci_graph_old_$$
+cluster_databases "$old_db"
+psql -X -q -v ON_ERROR_STOP=1 -d "$old_db" -c "SET client_min_messages = warning" \
+  -f "$root/test/fixtures/populated-0.4.0.sql" -c "ALTER EXTENSION contact_identity UPDATE" >"$work/old.log" 2>&1 ||
+  { tail -n 30 "$work/old.log"; fail "loading and updating the 0.4.0 fixture failed"; }
+n=0
+while read -r account contact; do
+  psql -X -q -At -v ON_ERROR_STOP=1 -d "$old_db" \
+    -c "SELECT contact_identity.explain_contact($contact, $account, 'dot')" >"$work/old.dot" ||
+    fail "no graph of contact $contact in account $account of the 0.4.0 fixture"
+  dot -Tsvg "$work/old.dot" -o /dev/null 2>"$work/old.err" && [[ ! -s "$work/old.err" ]] ||
+    { cat "$work/old.err" "$work/old.dot"; fail "dot refused contact $contact of account $account (0.4.0 fixture)"; }
+  n=$((n + 1))
+done < <(psql -X -q -At -F ' ' -d "$old_db" -c "SELECT account_id, contact_id FROM contact_identity.contacts ORDER BY 1, 2")
+[[ $n -gt 10 ]] || fail "the 0.4.0 fixture gave only $n contacts"
+echo "ok: dot drew all $n contacts of the 0.4.0 fixture after the update"
 echo "identity_graph: PASS"
