@@ -88,6 +88,7 @@ DECLARE
     held jsonb;
     others jsonb;
     self jsonb;
+    named bigint[];
 BEGIN
     -- The steps explain_contact reads, oldest first.
     SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
@@ -114,19 +115,20 @@ BEGIN
     FROM contact_identity.identifiers i
     WHERE i.account_id OPERATOR(pg_catalog.=) acct AND i.contact_id OPERATOR(pg_catalog.=) me;
 
-    -- The contact itself and the others its steps name.
+    -- The contact itself and the others its steps name (worked out first:
+    -- the query of contacts is then one table and a list of IDs).
+    named := ARRAY(SELECT (e OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8
+                   FROM pg_catalog.jsonb_array_elements(steps) e
+                   UNION SELECT (e OPERATOR(pg_catalog.->>) 'other')::pg_catalog.int8
+                   FROM pg_catalog.jsonb_array_elements(steps) e
+                   UNION SELECT me);
     SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'contact_id', c.contact_id, 'external_id', c.external_id, 'merged_into', c.merged_into,
                'deleted_at', c.deleted_at) ORDER BY c.contact_id), '[]'::jsonb)
       INTO others
     FROM contact_identity.contacts c
     WHERE c.account_id OPERATOR(pg_catalog.=) acct
-      AND c.contact_id OPERATOR(pg_catalog.=) ANY (
-          ARRAY(SELECT (e OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8
-                FROM pg_catalog.jsonb_array_elements(steps) e
-                UNION SELECT (e OPERATOR(pg_catalog.->>) 'other')::pg_catalog.int8
-                FROM pg_catalog.jsonb_array_elements(steps) e
-                UNION SELECT me));
+      AND c.contact_id OPERATOR(pg_catalog.=) ANY (named);
     SELECT e INTO self FROM pg_catalog.jsonb_array_elements(others) e
     WHERE (e OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8 OPERATOR(pg_catalog.=) me;
 
@@ -146,8 +148,14 @@ BEGIN
                         pg_catalog.jsonb_array_length(CASE WHEN pg_catalog.jsonb_typeof(s.detail OPERATOR(pg_catalog.->) 'event_ids')
                                                                 OPERATOR(pg_catalog.=) 'array'
                                                            THEN s.detail OPERATOR(pg_catalog.->) 'event_ids' END), 0) AS events,
-               CASE WHEN pg_catalog.jsonb_typeof(s.detail OPERATOR(pg_catalog.->) 'event_ids') OPERATOR(pg_catalog.=) 'array'
-                    THEN s.detail OPERATOR(pg_catalog.->) 'event_ids' ELSE '[]'::jsonb END AS event_ids,
+               -- an unmerge gives back the events of the merge it undoes
+               COALESCE((SELECT m.detail OPERATOR(pg_catalog.->) 'event_ids'
+                         FROM s AS m
+                         WHERE m.log_id OPERATOR(pg_catalog.=) CASE WHEN s.action OPERATOR(pg_catalog.=) 'unmerged'
+                                   THEN (s.detail OPERATOR(pg_catalog.->>) 'merge_log_id')::pg_catalog.int8 ELSE s.log_id END
+                           AND m.action OPERATOR(pg_catalog.=) 'merged'
+                           AND pg_catalog.jsonb_typeof(m.detail OPERATOR(pg_catalog.->) 'event_ids') OPERATOR(pg_catalog.=) 'array'
+                         ORDER BY m.n LIMIT 1), '[]'::jsonb) AS event_ids,
                -- the contact that gave: the loser of a merge, the winner
                -- of an unmerge; the step's contact is the one that got
                s.other AS giver, s.contact_id AS taker
