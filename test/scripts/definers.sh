@@ -16,7 +16,7 @@ documented=$(sed -n '/<!-- definers: begin -->/,/<!-- definers: end -->/p' "$roo
   sed -nE 's/^\| `([a-z_]+)` \|.*/\1/p' | sort)
 [[ -n $documented ]] || fail "no list between the definers markers of docs/security.md"
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION contact_identity" >/dev/null
-installed=$(q -c "SELECT proname FROM pg_proc WHERE pronamespace = 'contact_identity'::regnamespace AND prosecdef ORDER BY 1" | sort)
+installed=$(q -c "SELECT DISTINCT proname FROM pg_proc WHERE pronamespace = 'contact_identity'::regnamespace AND prosecdef ORDER BY 1" | sort)
 unpinned=$(q -c "SELECT string_agg(proname, ', ') FROM pg_proc WHERE pronamespace = 'contact_identity'::regnamespace
                  AND prosecdef AND NOT 'search_path=pg_catalog, pg_temp' = ANY (coalesce(proconfig, '{}'))")
 if [[ $documented != "$installed" ]]; then
