@@ -10,11 +10,19 @@ function expect(condition, what) {
   passed += 1;
 }
 
-// expectEqual: throws unless `actual` is `expected` (compared as JSON, so
-// rows and arrays compare by value).
+// canonical: `value` as JSON with every object's keys sorted, so that two
+// objects compare equal whatever order their keys came in (jsonb orders them
+// its own way).
+function canonical(value) {
+  return JSON.stringify(value, (key, v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+    : v));
+}
+
+// expectEqual: throws unless `actual` is `expected`, compared by value.
 function expectEqual(actual, expected, what) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
+  const a = canonical(actual);
+  const e = canonical(expected);
   expect(a === e, `${what}: expected ${e}, got ${a}`);
 }
 
