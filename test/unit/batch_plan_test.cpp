@@ -14,10 +14,11 @@ Key cookie(const std::string &v) { return {"cookie", v, KeyClass::kChangeable, 4
 
 struct Row {
   std::vector<Key> keys;  // in priority order
-  std::optional<int64_t> contact_id;
+  std::optional<int64_t> contact_id = std::nullopt;  // a contact_id target
 };
 
 struct Case {
+  const char *name;  // the test's name: the rule the row checks
   const char *why;
   std::vector<Row> rows;
   std::vector<RowPlan> expect;
@@ -48,42 +49,61 @@ BatchSnapshot database() {
 }
 
 const Case kCases[] = {
-    {"new keys create", {{{ext("u-9"), email("z@x")}}}, {RowPlan::kCreate}},
-    {"a matched contact with new keys is updated", {{{ext("u-1"), push("p9")}}}, {RowPlan::kUpdate}},
-    {"two new people in one batch are both set-based",
+    {"new_keys_create",
+     "new keys create", {{{ext("u-9"), email("z@x")}}}, {RowPlan::kCreate}},
+    {"matched_contact_with_new_keys_is_updated",
+     "a matched contact with new keys is updated", {{{ext("u-1"), push("p9")}}}, {RowPlan::kUpdate}},
+    {"two_new_people_in_one_batch_are_both_set_based",
+     "two new people in one batch are both set-based",
      {{{ext("u-8")}}, {{ext("u-9")}}},
      {RowPlan::kCreate, RowPlan::kCreate}},
-    {"a key an earlier row created goes row by row",
+    {"key_an_earlier_row_created_goes_row_by_row",
+     "a key an earlier row created goes row by row",
      {{{ext("u-9")}}, {{ext("u-9"), email("z@x")}}},
      {RowPlan::kCreate, RowPlan::kRowByRow}},
-    {"a contact an earlier row updated goes row by row",
+    {"contact_an_earlier_row_updated_goes_row_by_row",
+     "a contact an earlier row updated goes row by row",
      {{{ext("u-1")}}, {{email("a@x")}}},
      {RowPlan::kUpdate, RowPlan::kRowByRow}},
-    {"two contacts updated in one batch", {{{email("a@x"), push("p9")}}, {{email("b@x")}}},
+    {"two_contacts_updated_in_one_batch",
+     "two contacts updated in one batch", {{{email("a@x"), push("p9")}}, {{email("b@x")}}},
      {RowPlan::kUpdate, RowPlan::kUpdate}},
-    {"keys of two contacts merge, row by row", {{{ext("u-1"), push("p5")}}}, {RowPlan::kRowByRow}},
-    {"a contact a merge involved is touched for later rows",
+    {"keys_of_two_contacts_merge_row_by_row",
+     "keys of two contacts merge, row by row", {{{ext("u-1"), push("p5")}}}, {RowPlan::kRowByRow}},
+    {"contact_a_merge_involved_is_touched_for_later_rows",
+     "a contact a merge involved is touched for later rows",
      {{{ext("u-1"), push("p5")}}, {{push("p5"), email("e@x")}}},
      {RowPlan::kRowByRow, RowPlan::kRowByRow}},
-    {"two contacts holding one person's keys conflict: the row fails", {{{ext("u-1"), email("b@x")}}},
+    {"two_holders_of_one_persons_keys_conflict_row_fails",
+     "two contacts holding one person's keys conflict: the row fails", {{{ext("u-1"), email("b@x")}}},
      {RowPlan::kFailed}},
-    {"a replaced email is a detach, row by row", {{{ext("u-1"), email("new@x")}}}, {RowPlan::kRowByRow}},
-    {"a moved token goes row by row", {{{ext("u-9"), push("p1")}}}, {RowPlan::kRowByRow},
+    {"replaced_email_is_a_detach_row_by_row",
+     "a replaced email is a detach, row by row", {{{ext("u-1"), email("new@x")}}}, {RowPlan::kRowByRow}},
+    {"moved_token_goes_row_by_row",
+     "a moved token goes row by row", {{{ext("u-9"), push("p1")}}}, {RowPlan::kRowByRow},
      std::vector<std::string>{"external_id"}},
-    {"a deleted match is skipped without touching anything",
+    {"deleted_match_is_skipped_without_touching",
+     "a deleted match is skipped without touching anything",
      {{{ext("u-3")}}, {{ext("u-3"), email("d@x")}}},
      {RowPlan::kSkipped, RowPlan::kSkipped}},
-    {"a deleted match restored goes row by row", {{{ext("u-3")}}}, {RowPlan::kRowByRow}, std::nullopt, true},
-    {"a key without a holder is updated in place, row by row", {{{ext("u-9"), cookie("c0")}}}, {RowPlan::kRowByRow}},
-    {"cookies alone are remembered, row by row", {{{cookie("c9")}}}, {RowPlan::kRowByRow}},
-    {"a refused row fails without touching", {{{ext("u-9"), email("a@x")}}, {{ext("u-1"), email("a@x")}}},
+    {"deleted_match_restored_goes_row_by_row",
+     "a deleted match restored goes row by row", {{{ext("u-3")}}}, {RowPlan::kRowByRow}, std::nullopt, true},
+    {"key_without_holder_updated_in_place_row_by_row",
+     "a key without a holder is updated in place, row by row", {{{ext("u-9"), cookie("c0")}}}, {RowPlan::kRowByRow}},
+    {"cookies_alone_are_remembered_row_by_row",
+     "cookies alone are remembered, row by row", {{{cookie("c9")}}}, {RowPlan::kRowByRow}},
+    {"refused_row_fails_without_touching",
+     "a refused row fails without touching", {{{ext("u-9"), email("a@x")}}, {{ext("u-1"), email("a@x")}}},
      {RowPlan::kFailed, RowPlan::kUpdate}, std::vector<std::string>{"external_id"}},
-    {"a contact_id target is updated", {{{}, 2}}, {RowPlan::kUpdate}, std::vector<std::string>{}},
-    {"a merged contact_id target goes row by row and touches the winner",
+    {"contact_id_target_is_updated",
+     "a contact_id target is updated", {{{}, 2}}, {RowPlan::kUpdate}, std::vector<std::string>{}},
+    {"merged_contact_id_target_row_by_row_touches_winner",
+     "a merged contact_id target goes row by row and touches the winner",
      {{{}, 4}, {{ext("u-1")}}},
      {RowPlan::kRowByRow, RowPlan::kRowByRow},
      std::vector<std::string>{}},
-    {"an unknown contact_id goes row by row", {{{}, 99}}, {RowPlan::kRowByRow}, std::vector<std::string>{}},
+    {"unknown_contact_id_goes_row_by_row",
+     "an unknown contact_id goes row by row", {{{}, 99}}, {RowPlan::kRowByRow}, std::vector<std::string>{}},
 };
 
 class PlanBatch : public ::testing::TestWithParam<Case> {};
@@ -106,7 +126,11 @@ TEST_P(PlanBatch, Plans) {
   for (size_t i = 0; i < plans.size(); i++) EXPECT_EQ(plans[i].plan, c.expect[i]) << c.why << ", row " << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Rules, PlanBatch, ::testing::ValuesIn(kCases));
+// A failing row prints its rule instead of the row's bytes.
+void PrintTo(const Case &c, std::ostream *os) { *os << c.why; }
+
+INSTANTIATE_TEST_SUITE_P(Rules, PlanBatch, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<Case> &info) { return std::string(info.param.name); });
 
 TEST(PlanBatch, RowsWithoutRequestAreLeftAlone) {
   Request r;
