@@ -1,8 +1,8 @@
 -- explain_contact with a format (0.7.0): a contact's identity graph in
 -- Graphviz DOT and Mermaid. Times are masked (T): they are the test's now().
 CREATE EXTENSION contact_identity;
-SET contact_identity.default_region = 'UA';
 SET client_min_messages = warning;
+SELECT contact_identity.set_account_region(0, 'UA');
 CREATE FUNCTION graph(contact_id bigint, format text, account_id bigint DEFAULT 0) RETURNS SETOF text
 LANGUAGE sql AS $$
     SELECT regexp_split_to_table(regexp_replace(contact_identity.explain_contact(contact_id, account_id, format),
@@ -30,8 +30,8 @@ SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-17', em
 SELECT contact_id FROM contact_identity.upsert_contact(external_id => 'u-18', identifiers => '{"mobile_push": "tok-1"}');
 SELECT contact_identity.track_event('page_view', identifiers => '{"cookie": "ck-1"}') IS NOT NULL AS tracked;
 SELECT contact_identity.track_event('page_view', identifiers => '{"cookie": "ck-1"}') IS NOT NULL AS tracked;
-SELECT contact_id FROM contact_identity.upsert_contact(phone => '067 111 2233', identifiers => '{"cookie": "ck-1"}');
-SELECT contact_identity.track_event('order', phone => '067 111 2233') AS order_event;
+SELECT contact_id FROM contact_identity.upsert_contact(phone => '+380 67 111 2233', identifiers => '{"cookie": "ck-1"}');
+SELECT contact_identity.track_event('order', phone => '+380 67 111 2233') AS order_event;
 SELECT contact_identity.merge_contacts(1, 3) AS winner;
 SELECT graph AS "contact 1 merged 3: dot" FROM graph(1, 'dot');
 SELECT graph AS "contact 3 merged into 1: mermaid" FROM graph(3, 'mermaid');
@@ -69,9 +69,9 @@ SELECT contact_identity.explain_contact(5, format => 'dot');
 -- Access: a reader of account 0 draws it, a reader of another account
 -- gets 42501, as from explain_contact(contact_id, account_id); a role
 -- without contact_identity_reader may not call it.
-CREATE ROLE regress_ci_graph_r0;
-CREATE ROLE regress_ci_graph_r9;
-CREATE ROLE regress_ci_graph_none;
+CREATE ROLE regress_ci_graph_r0 LOGIN;
+CREATE ROLE regress_ci_graph_r9 LOGIN;
+CREATE ROLE regress_ci_graph_none LOGIN;
 GRANT contact_identity_reader TO regress_ci_graph_r0, regress_ci_graph_r9;
 GRANT USAGE ON SCHEMA public, contact_identity TO regress_ci_graph_none;
 SELECT contact_identity.grant_account('regress_ci_graph_r0', 0, 'reader');
