@@ -50,6 +50,7 @@ class JsonObject {
   // (nothing for {} or text that is not an object).
   JsonObject &members_of(std::string_view object_json);
 
+  // No member written yet.
   bool empty() const { return text_.size() == 1; }
   // The object's text.
   std::string str() const { return text_ + "}"; }
@@ -63,6 +64,7 @@ class JsonObject {
 // One JSON array, written item by item: [a, b, c].
 class JsonArray {
  public:
+  // An item of each kind, as JsonObject::field writes a member's value.
   JsonArray &add(std::string_view text);
   JsonArray &add(const char *text) { return add(std::string_view(text)); }
   template <class Int, std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
@@ -87,6 +89,7 @@ class JsonArray {
   }
 
   bool empty() const { return text_.size() == 1; }
+  // The array's text.
   std::string str() const { return text_ + "]"; }
 
  private:
