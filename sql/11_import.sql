@@ -187,6 +187,16 @@ DROP TRIGGER env_trigger ON contact_identity.contacts;
 DROP FUNCTION env_trigger();
 RESET env_test.errcode;
 
+-- A json attributes column is read as its text was written: white space
+-- after the object does not stop other columns joining its attributes.
+CREATE TABLE src_json_attrs (email text, attributes json, city text);
+INSERT INTO src_json_attrs VALUES ('ja-1@x.io', '{"plan": "pro"} ', 'Kyiv'), ('ja-2@x.io', E'{"plan": "free"}\n\t', 'Lviv'),
+    ('ja-3@x.io', '{ }  ', 'Odesa');
+SELECT row_number, action, error_code, error_message
+FROM contact_identity.import_contacts('src_json_attrs', 'email', account_id => 13) ORDER BY 1;
+SELECT email, attributes FROM contact_identity.contacts WHERE account_id = 13 ORDER BY 1;
+DROP TABLE src_json_attrs;
+
 -- verify(): every invariant holds.
 SELECT * FROM contact_identity.verify();
 DROP EXTENSION contact_identity CASCADE;

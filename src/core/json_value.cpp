@@ -321,15 +321,14 @@ std::string to_json(const JsonValue &value) {
     case JsonValue::Type::kNumber: return value.text;
     case JsonValue::Type::kString: return json_quote(value.text);
     case JsonValue::Type::kArray: {
-      std::string out = "[";
-      for (const JsonValue &item : value.items) out += (out.size() > 1 ? ", " : "") + to_json(item);
-      return out + "]";
+      JsonArray out;
+      for (const JsonValue &item : value.items) out.raw(to_json(item));
+      return out.str();
     }
     case JsonValue::Type::kObject: {
-      std::string out = "{";
-      for (const auto &[key, member] : value.members)
-        out += (out.size() > 1 ? ", " : "") + json_quote(key) + ": " + to_json(member);
-      return out + "}";
+      JsonObject out;
+      for (const auto &[key, member] : value.members) out.raw(key, to_json(member));
+      return out.str();
     }
   }
   return "null";

@@ -10,29 +10,23 @@
 namespace identity {
 namespace {
 
-// The members of a JSON object's text, without its braces ("" for {}).
-std::string members_of(const std::optional<std::string> &object) {
-  if (!object) return {};
-  size_t open = object->find('{'), close = object->rfind('}');
-  if (open == std::string::npos || close == std::string::npos || close <= open) return {};
-  std::string inner = object->substr(open + 1, close - open - 1);
-  if (inner.find_first_not_of(" \t\n\r") == std::string::npos) return {};
-  return inner;
+// {"type": t, "value": v}, for the caller to add members to.
+JsonObject entry(const LogStep &step) {
+  JsonObject out;
+  out.field("type", step.type.value_or("")).field("value", step.value.value_or(""));
+  return out;
 }
 
-// {"type": t, "value": v, <extra members>}
-std::string entry(const LogStep &step, const std::string &extra = {}) {
-  std::string out = "{\"type\": " + json_quote(step.type.value_or("")) + ", \"value\": " +
-                    json_quote(step.value.value_or(""));
-  if (!extra.empty()) out += ", " + extra;
-  return out + "}";
+// {"type": t, "value": v, <the members of the step's detail>}
+std::string entry_with_detail(const LogStep &step) {
+  return entry(step).members_of(step.detail.value_or("")).str();
 }
 
 // A JSON array from elements already written.
-std::string array(const std::vector<std::string> &items) {
-  std::string out = "[";
-  for (const std::string &item : items) out += (out.size() > 1 ? ", " : "") + item;
-  return out + "]";
+JsonArray array(const std::vector<std::string> &items) {
+  JsonArray out;
+  for (const std::string &item : items) out.raw(item);
+  return out;
 }
 
 // What one contact's row gathers.
@@ -58,11 +52,10 @@ struct Builder {
   }
 
   std::string detail() const {
-    std::vector<std::string> members;
-    std::string own = members_of(unmerged);
-    if (!own.empty()) members.push_back(own);
+    JsonObject members;
+    members.members_of(unmerged.value_or(""));
     auto list = [&](const char *key, const std::vector<std::string> &items) {
-      if (!items.empty()) members.push_back(std::string("\"") + key + "\": " + array(items));
+      if (!items.empty()) members.field(key, array(items));
     };
     list("moved", moved);
     list("moved_to", moved_to);
@@ -70,21 +63,15 @@ struct Builder {
     list("attached", attached);
     list("remembered", remembered);
     list("events_attached", events_attached);
-    if (!merged.empty()) {
-      std::vector<std::string> ids;
-      for (int64_t id : merged) ids.push_back(std::to_string(id));
-      members.push_back("\"merged\": " + array(ids));
-    }
+    if (!merged.empty()) members.field("merged", JsonArray().add_all(merged));
     const std::string act = action();
-    if (restored && act != "restored") members.push_back("\"restored\": true");
-    if (updated && act != "updated") members.push_back("\"updated\": true");
+    if (restored && act != "restored") members.field("restored", true);
+    if (updated && act != "updated") members.field("updated", true);
     if (external_id) {
-      members.push_back("\"external_id\": " + json_quote(*external_id));
-      if (external_id_from) members.push_back("\"external_id_from\": " + std::to_string(*external_id_from));
+      members.field("external_id", *external_id);
+      if (external_id_from) members.field("external_id_from", *external_id_from);
     }
-    std::string out = "{";
-    for (const std::string &m : members) out += (out.size() > 1 ? ", " : "") + m;
-    return out + "}";
+    return members.str();
   }
 };
 
@@ -126,15 +113,14 @@ std::vector<LogRow> fold_steps(const std::vector<LogStep> &steps) {
     }
     if (s.action == "identifier_moved") {
       Builder &r = builder_in(builders, builder_at, s.contact_id);
-      r.moved.push_back(entry(s, "\"from\": " + (s.other_contact_id ? std::to_string(*s.other_contact_id) : "null")));
+      r.moved.push_back(entry(s).field("from", s.other_contact_id).str());
       if (!r.matched_by) r.matched_by = s.matched_by;
       if (s.other_contact_id) {
         Builder &g = builder_in(givers, giver_at, s.other_contact_id);
         g.giver = true;
         g.other_contact_id = s.contact_id;
         if (!g.matched_by) g.matched_by = s.matched_by;
-        g.moved_to.push_back(
-            entry(s, "\"to\": " + (s.contact_id ? std::to_string(*s.contact_id) : "null")));
+        g.moved_to.push_back(entry(s).field("to", s.contact_id).str());
       }
       continue;
     }
@@ -158,9 +144,9 @@ std::vector<LogRow> fold_steps(const std::vector<LogStep> &steps) {
     } else if (s.action == "external_id_assigned") {
       b.external_id = s.value;
       b.external_id_from = s.other_contact_id;
-    } else if (s.action == "identifier_attached") b.attached.push_back(entry(s, members_of(s.detail)));
-    else if (s.action == "identifier_detached") b.detached.push_back(entry(s, members_of(s.detail)));
-    else if (s.action == "identifier_remembered") b.remembered.push_back(entry(s));
+    } else if (s.action == "identifier_attached") b.attached.push_back(entry_with_detail(s));
+    else if (s.action == "identifier_detached") b.detached.push_back(entry_with_detail(s));
+    else if (s.action == "identifier_remembered") b.remembered.push_back(entry(s).str());
     else if (s.action == "events_attached") b.events_attached.push_back(s.detail.value_or("{}"));
   }
   std::vector<LogRow> rows = first;
@@ -192,7 +178,7 @@ std::string purge_detail(const std::string &detail, const std::map<std::string, 
   hash_strings(root, hashes);
   if (person_row && root.type == JsonValue::Type::kObject) {
     for (auto &[key, member] : root.members)
-      if (key == "filled") member = parse_json("{\"purged\": true}", "");
+      if (key == "filled") member = parse_json(JsonObject().field("purged", true).str(), "");
     if (!root.find("purged")) root.members.emplace_back("purged", parse_json("true", ""));
   }
   return to_json(root);

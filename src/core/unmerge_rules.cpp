@@ -23,13 +23,11 @@ OptText oldest(const HeldValues &held, const std::string &type) {
   return it->second.front();
 }
 
-// {"type": t, "value": v, "contact_id": c}, entries of a JSON array.
-std::string entries(const std::vector<UnmergedKey> &keys) {
-  std::string out;
+// [{"type": t, "value": v, "contact_id": c}, ...]
+JsonArray entries(const std::vector<UnmergedKey> &keys) {
+  JsonArray out;
   for (const UnmergedKey &k : keys)
-    out += std::string(out.empty() ? "" : ", ") + "{\"type\": " + json_quote(k.type) +
-           ", \"value\": " + json_quote(k.value) +
-           ", \"contact_id\": " + (k.contact ? std::to_string(*k.contact) : "null") + "}";
+    out.add(JsonObject().field("type", k.type).field("value", k.value).field("contact_id", k.contact));
   return out;
 }
 
@@ -72,7 +70,7 @@ UnmergePlan plan_unmerge(int64_t loser, int64_t winner, int64_t merge_log_id, co
 
 LogStep given_back_step(int64_t contact, const std::string &type, const std::string &value) {
   return {contact, "identifier_attached", std::nullopt, type, value, std::nullopt,
-          "{\"reason\": \"given back by unmerge_contact\"}"};
+          JsonObject().field("reason", "given back by unmerge_contact").str()};
 }
 
 UnmergePrimaries unmerge_primaries(const Primaries &own, const Primaries &recorded, const HeldValues &winner_holds,
@@ -107,9 +105,13 @@ Primaries recorded_primaries(const std::string &merge_detail) {
 std::string unmerge_detail(int64_t merge_log_id, const std::vector<std::pair<std::string, std::string>> &returned,
                            const std::vector<UnmergedKey> &given_back, const std::vector<UnmergedKey> &stayed,
                            uint64_t events) {
-  return "{\"merge_log_id\": " + std::to_string(merge_log_id) +
-         ", \"identifiers\": " + json_identifier_list(returned) + ", \"given_back\": [" + entries(given_back) +
-         "], \"stayed\": [" + entries(stayed) + "], \"events\": " + std::to_string(events) + "}";
+  return JsonObject()
+      .field("merge_log_id", merge_log_id)
+      .raw("identifiers", json_identifier_list(returned))
+      .field("given_back", entries(given_back))
+      .field("stayed", entries(stayed))
+      .field("events", events)
+      .str();
 }
 
 }  // namespace identity

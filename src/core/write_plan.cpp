@@ -13,14 +13,6 @@ namespace {
 
 using OptText = std::optional<std::string>;
 
-// The members of a JSON object's text, without its braces ("" for {}).
-std::string members_of(const std::string &object) {
-  size_t open = object.find('{'), close = object.rfind('}');
-  if (open == std::string::npos || close == std::string::npos || close <= open) return {};
-  std::string inner = object.substr(open + 1, close - open - 1);
-  return inner.find_first_not_of(" \t\n\r") == std::string::npos ? std::string() : inner;
-}
-
 // A step about the contact, or one of its identifiers.
 LogStep step(std::optional<int64_t> contact, const char *action, const OptText &matched_by, OptText type = {},
              OptText value = {}, std::optional<int64_t> other = {}, OptText detail = {}) {
@@ -92,7 +84,7 @@ WritePlan plan_merge(const ContactState &winner, const Primaries &winner_primari
   c.winner_primaries = winner_primaries;
   c.merged_primaries = {loser_primaries};
   WritePlan p = plan_write(Request{}, d, c);
-  p.merge_extra = std::string("{\"explicit\": true, \"forced\": ") + (force ? "true}" : "false}");
+  p.merge_extra = JsonObject().field("explicit", true).field("forced", force).str();
   return p;
 }
 
@@ -145,7 +137,7 @@ std::vector<LogStep> plan_log(const WritePlan &p, const WriteResult &r) {
     steps.push_back(step(id, "identifier_moved", p.matched_by, m.type, m.value, m.from));
   for (const auto &[type, value] : p.detached)
     steps.push_back(step(id, "identifier_detached", p.matched_by, type, value, {},
-                         "{\"reason\": \"replaced by the request's " + type + "\"}"));
+                         JsonObject().field("reason", "replaced by the request's " + type).str()));
   for (const WritePlan::Attach &a : p.attached)
     if (!a.external_id) steps.push_back(step(id, "identifier_attached", p.matched_by, a.type, a.value));
   steps.insert(steps.end(), r.events.begin(), r.events.end());
@@ -165,32 +157,30 @@ std::string merge_detail(std::vector<BroughtKey> brought, std::vector<int64_t> e
            std::tie(b.type, b.value, b.first_seen_at, b.attached_at);
   });
   std::sort(events.begin(), events.end());
-  std::string detail = "{\"identifiers\": [";
-  for (size_t i = 0; i < brought.size(); i++)
-    detail += std::string(i ? ", " : "") + "{\"type\": " + json_quote(brought[i].type) +
-              ", \"value\": " + json_quote(brought[i].value) + ", \"first_seen_at\": " + brought[i].first_seen_at +
-              ", \"attached_at\": " + brought[i].attached_at + "}";
-  detail += "], \"events\": " + std::to_string(events.size()) + ", \"event_ids\": [";
-  for (size_t i = 0; i < events.size(); i++) detail += (i ? ", " : "") + std::to_string(events[i]);
-  detail += "], \"filled\": " + filled;
-  for (const std::string &more : {primaries, extra}) {
-    std::string inner = members_of(more);
-    if (!inner.empty()) detail += ", " + inner;
-  }
-  return detail + "}";
+  JsonArray identifiers;
+  for (const BroughtKey &b : brought)
+    identifiers.add(JsonObject()
+                        .field("type", b.type)
+                        .field("value", b.value)
+                        .raw("first_seen_at", b.first_seen_at)
+                        .raw("attached_at", b.attached_at));
+  JsonObject detail;
+  detail.field("identifiers", identifiers)
+      .field("events", events.size())
+      .field("event_ids", JsonArray().add_all(events))
+      .raw("filled", filled);
+  return detail.members_of(primaries).members_of(extra).str();
 }
 
 LogStep limit_detach_step(int64_t contact, const std::string &type, const std::string &value, int64_t cap,
                           const std::string &first_seen_at, const std::string &attached_at,
                           const std::optional<std::string> &matched_by, const std::vector<int64_t> &merged) {
-  std::string detail = "{\"reason\": \"over max_per_contact (" + std::to_string(cap) + ")\", \"first_seen_at\": " +
-                       first_seen_at + ", \"attached_at\": " + attached_at;
-  if (!merged.empty()) {
-    detail += ", \"after_merge_of\": [";
-    for (size_t i = 0; i < merged.size(); i++) detail += (i ? ", " : "") + std::to_string(merged[i]);
-    detail += "]";
-  }
-  return step(contact, "identifier_detached", matched_by, type, value, {}, detail + "}");
+  JsonObject detail;
+  detail.field("reason", "over max_per_contact (" + std::to_string(cap) + ")")
+      .raw("first_seen_at", first_seen_at)
+      .raw("attached_at", attached_at);
+  if (!merged.empty()) detail.field("after_merge_of", JsonArray().add_all(merged));
+  return step(contact, "identifier_detached", matched_by, type, value, {}, detail.str());
 }
 
 }  // namespace identity

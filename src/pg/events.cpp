@@ -139,8 +139,10 @@ std::optional<identity::LogStep> attach_anonymous_events(
   execute(forget_event_keys_statement, {int8_param(account_id), ids}, false);
   if (attached == 0) return std::nullopt;
   return identity::LogStep{contact, "events_attached", std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-                           "{\"events\": " + std::to_string(attached) +
-                               ", \"identifiers\": " + identity::json_identifier_list(keys) + "}"};
+                           identity::JsonObject()
+                               .field("events", attached)
+                               .raw("identifiers", identity::json_identifier_list(keys))
+                               .str()};
 }
 
 }  // namespace pgshell

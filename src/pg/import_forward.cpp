@@ -3,6 +3,7 @@
 #include "pg/import_forward.h"
 
 #include "core/identity_error.h"
+#include "core/json_text.h"
 #include "pg/pg_boundary.h"
 #include "pg/spi.h"
 
@@ -23,19 +24,15 @@ Statement columns_statement{
 
 // The rows as one JSON array, each with its row number.
 std::string rows_json(const ForwardedSource &source, const std::vector<SourceRow> &rows) {
-  std::string json = "[";
-  for (size_t i = 0; i < rows.size(); i++) {
-    const std::string &row = rows[i].source_json.value();
-    if (i) json += ",";
-    if (source.has_row_number) {
-      json += row;
-    } else {  // an object: its ordinal goes in before the closing brace
-      json += row.substr(0, row.size() - 1);
-      json += row.size() > 2 ? ", " : "";
-      json += "\"row_number\": " + std::to_string(rows[i].row_number) + "}";
-    }
+  identity::JsonArray json;
+  for (const SourceRow &r : rows) {
+    const std::string &row = r.source_json.value();
+    if (source.has_row_number)
+      json.raw(row);
+    else  // an object: its ordinal goes in after its columns
+      json.add(identity::JsonObject().members_of(row).field("row_number", r.row_number));
   }
-  return json + "]";
+  return json.str();
 }
 
 }  // namespace

@@ -278,18 +278,16 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
   row.keys.clear_nulls = options_.clear_nulls;
   row.fields.clear_nulls = options_.clear_nulls;
   std::optional<std::string> attributes;
-  std::string extra_attributes;
+  identity::JsonObject row_json, extra_attributes;
   const bool json = options_.keep_row_json;
-  if (json) row.row_json = "{";
   auto fail = [&](const std::string &code, const std::string &message) {
     if (!row.error_code) row.error_code = code, row.error_message = message;
   };
   for (size_t i = 0; i < columns_.size(); i++) {
     const Column &c = columns_[i];
     std::optional<std::string> v = result_text(index, static_cast<int>(i) + 1);
-    if (json)
-      row.row_json += (i ? ", " : "") + identity::json_quote(c.name) + ": " +
-                      (!v ? std::string("null") : c.role == Column::kAttribute ? *v : identity::json_quote(*v));
+    if (json && c.role == Column::kAttribute) row_json.raw(c.name, v.value_or("null"));  // JSON text already
+    else if (json) row_json.field(c.name, v);
     switch (c.role) {
       case Column::kRowNumber:
         if (v) {
@@ -317,26 +315,22 @@ SourceRow SourceReader::make_row(uint64_t index, int64_t ordinal) const {
         if (v) fail(identity::sqlstate::kInvalidParameterValue, *v);
         break;
       case Column::kAttribute:
-        if (v || options_.clear_nulls)
-          extra_attributes += (extra_attributes.empty() ? "" : ", ") + identity::json_quote(c.name) + ": " +
-                              (v ? *v : std::string("null"));
+        if (v || options_.clear_nulls) extra_attributes.raw(c.name, v.value_or("null"));
         break;
     }
   }
-  if (json) row.row_json += "}";
+  if (json) row.row_json = row_json.str();
   // Made of to_jsonb of the other columns, and a json column's text: valid.
   row.fields.attributes_parse = !attributes || attributes_typed_;
   if (attributes && (attributes->empty() || (*attributes)[0] != '{'))
     fail(identity::sqlstate::kInvalidParameterValue, "attributes must be a JSON object, not " + identity::quoted(*attributes));
   // The attributes column, then the other columns over it.
   if (attributes && !extra_attributes.empty()) {
-    std::string inner = attributes->substr(1, attributes->size() - 2);
-    bool empty = inner.find_first_not_of(" \t\r\n") == std::string::npos;
-    row.fields.attributes_json = "{" + inner + (empty ? "" : ", ") + extra_attributes + "}";
+    row.fields.attributes_json = identity::JsonObject().members_of(*attributes).members_of(extra_attributes.str()).str();
   } else if (attributes) {
     row.fields.attributes_json = attributes;
   } else if (!extra_attributes.empty()) {
-    row.fields.attributes_json = "{" + extra_attributes + "}";
+    row.fields.attributes_json = extra_attributes.str();
   }
   return row;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
+#include "core/json_text.h"
 #include "core/normalize.h"
 #include "core/log_rows.h"
 #include "pg/access.h"
@@ -227,7 +228,7 @@ uint64_t hash_log_rows(int64_t account_id, const Param &ids, const std::vector<s
       if (!legacy && lists_steps(row.action, row.has_other, true))
         row.detail = identity::purge_detail(*row.detail, hashes, row.person);
       else if (row.person)
-        row.detail = "{\"purged\": true}";
+        row.detail = identity::JsonObject().field("purged", true).str();
     }
     log_ids.push_back(row.log_id);
     new_values.push_back(row.value);
@@ -283,11 +284,13 @@ std::string purge(int64_t account_id, int64_t contact_id) {
   uint64_t identifiers = execute(erase_identifiers_statement, {account, ids, text_array_param(values)}, false);
   uint64_t import_rows = execute(erase_import_rows_statement, {account, text_array_param(lowered)}, false);
   uint64_t contacts = execute(erase_contacts_statement, {account, ids}, false);
-  std::string summary = "{\"contacts\": " + std::to_string(contacts) +
-                        ", \"identifiers\": " + std::to_string(identifiers) +
-                        ", \"events\": " + std::to_string(events.size()) +
-                        ", \"import_errors\": " + std::to_string(import_rows) +
-                        ", \"log_rows_hashed\": " + std::to_string(logged) + "}";
+  std::string summary = identity::JsonObject()
+                            .field("contacts", contacts)
+                            .field("identifiers", identifiers)
+                            .field("events", events.size())
+                            .field("import_errors", import_rows)
+                            .field("log_rows_hashed", logged)
+                            .str();
   execute(log_purged_statement, {int8_param(account_id), int8_param(contact_id), jsonb_param(summary)}, false);
   return summary;
 }

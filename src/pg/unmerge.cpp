@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/identity_error.h"
+#include "core/json_text.h"
 #include "core/unmerge_rules.h"
 #include "pg/access.h"
 #include "pg/sql_entry.h"
@@ -160,8 +161,7 @@ identity::UnmergePlan plan(int64_t account_id, int64_t loser, int64_t winner, co
 std::string unmerge(int64_t account_id, int64_t loser) {
   const auto [winner, winner_row] = lock_pair(account_id, loser);
   std::string detail = write_unmerge(account_id, plan(account_id, loser, winner, winner_row));
-  return "{\"contact_id\": " + std::to_string(loser) + ", \"winner\": " + std::to_string(winner) + ", " +
-         detail.substr(1);
+  return identity::JsonObject().field("contact_id", loser).field("winner", winner).members_of(detail).str();
 }
 
 }  // namespace
