@@ -1,6 +1,7 @@
 // pg_boundary.cpp: converting errors between PostgreSQL and C++.
 #include "pg/pg_boundary.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -67,12 +68,12 @@ void capture_current_exception(PendingError &pending) noexcept {
       pending.pg_error = e.pg;
       return;
     }
-    std::strncpy(pending.sqlstate, e.sqlstate.c_str(), 5);
+    std::memcpy(pending.sqlstate, e.sqlstate.c_str(), std::min<size_t>(e.sqlstate.size(), 5));
     pending.message = malloc_copy(e.message);
     pending.detail = malloc_copy(e.detail);
     pending.hint = malloc_copy(e.hint);
   } catch (...) {  // no memory left for the texts
-    std::strncpy(pending.sqlstate, identity::sqlstate::kOutOfMemory, 5);
+    std::memcpy(pending.sqlstate, identity::sqlstate::kOutOfMemory, 5);
   }
 }
 
