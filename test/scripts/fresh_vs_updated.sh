@@ -41,7 +41,7 @@ WITH ext AS (SELECT oid, * FROM pg_extension WHERE extname = 'contact_identity')
 SELECT 'extension', extversion, extrelocatable, extnamespace::regnamespace FROM ext;
 SELECT 'config', c.relid::regclass, c.condition
 FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS c(relid, condition)
-WHERE e.extname = 'contact_identity' ORDER BY 2::text;
+WHERE e.extname = 'contact_identity' ORDER BY c.relid::regclass::text;
 SELECT 'member', pg_describe_object(d.classid, d.objid, d.objsubid)
 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'contact_identity' ORDER BY 2;
@@ -56,26 +56,26 @@ FROM pg_init_privs i JOIN members m ON m.classid = i.classoid AND m.objid = i.ob
 SELECT 'acl schema', n.nspname, pg_temp.acl(n.nspacl), n.nspowner::regrole
 FROM pg_namespace n WHERE n.nspname IN ('contact_identity', 'contact_identity_segments') ORDER BY 2;
 SELECT 'acl relation', c.oid::regclass, c.relkind, pg_temp.acl(c.relacl), c.relowner::regrole
-FROM pg_class c WHERE c.relnamespace = 'contact_identity'::regnamespace ORDER BY 2::text;
+FROM pg_class c WHERE c.relnamespace = 'contact_identity'::regnamespace ORDER BY c.oid::regclass::text;
 SELECT 'acl column', c.oid::regclass, a.attname, pg_temp.acl(a.attacl)
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-WHERE c.relnamespace = 'contact_identity'::regnamespace AND a.attacl IS NOT NULL ORDER BY 2::text, 3;
+WHERE c.relnamespace = 'contact_identity'::regnamespace AND a.attacl IS NOT NULL ORDER BY c.oid::regclass::text, 3;
 SELECT 'acl routine', p.oid::regprocedure, pg_temp.acl(p.proacl), p.proowner::regrole, p.prosecdef
-FROM pg_proc p WHERE p.pronamespace = 'contact_identity'::regnamespace ORDER BY 2::text;
+FROM pg_proc p WHERE p.pronamespace = 'contact_identity'::regnamespace ORDER BY p.oid::regprocedure::text;
 SELECT 'acl type', t.oid::regtype, pg_temp.acl(t.typacl)
-FROM pg_type t WHERE t.typnamespace = 'contact_identity'::regnamespace AND t.typacl IS NOT NULL ORDER BY 2::text;
+FROM pg_type t WHERE t.typnamespace = 'contact_identity'::regnamespace AND t.typacl IS NOT NULL ORDER BY t.oid::regtype::text;
 SELECT 'role', r.rolname, r.rolcanlogin, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb,
        r.rolreplication, r.rolbypassrls, shobj_description(r.oid, 'pg_authid')
 FROM pg_roles r WHERE r.rolname LIKE 'contact\_identity\_%' ORDER BY 2;
 SELECT 'membership', m.roleid::regrole, m.member::regrole, m.admin_option
 FROM pg_auth_members m WHERE m.roleid::regrole::text LIKE 'contact\_identity\_%'
-   OR m.member::regrole::text LIKE 'contact\_identity\_%' ORDER BY 2::text, 3::text;
+   OR m.member::regrole::text LIKE 'contact\_identity\_%' ORDER BY m.roleid::regrole::text, m.member::regrole::text;
 SELECT 'identifier_types', t.* FROM contact_identity.identifier_types t ORDER BY t.name;
 SELECT 'blocked_values', b.* FROM contact_identity.blocked_values b ORDER BY b.blocked_id;
 SELECT 'sequence', s.seqrelid::regclass, s.seqstart, s.seqmin, s.seqmax, s.seqincrement, s.seqcycle,
        pg_sequence_last_value(s.seqrelid)
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
-WHERE c.relnamespace = 'contact_identity'::regnamespace ORDER BY 2::text;
+WHERE c.relnamespace = 'contact_identity'::regnamespace ORDER BY s.seqrelid::regclass::text;
 SQL
 }
 
