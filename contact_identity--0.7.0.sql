@@ -587,13 +587,12 @@ COMMENT ON FUNCTION contact_identity.require_account(bigint, text) IS
     'raises 42501 unless the calling role is a superuser or has a grant of level (or more) on the account';
 
 -- The accounts the calling role may read, for the row-level security
--- policies (a sub-select there runs once per query).
--- readable_accounts: in C, reading the grants from this node's copy of
--- account_grants and keeping them for the statement. On a Citus cluster
--- the policies call it for every row (Citus refuses the InitPlan form),
--- inside the query Citus runs on a shard, where reading the distributed
--- reference table through Citus would be a nested distributed query,
--- which Citus refuses.
+-- policies (a sub-select there runs once per query). In C, reading the
+-- grants from this node's copy of account_grants and keeping them for the
+-- statement: on a Citus cluster the policies call it for every row (Citus
+-- refuses the InitPlan form), inside the query Citus runs on a shard, where
+-- reading the distributed reference table through Citus would be a nested
+-- distributed query, which Citus refuses.
 CREATE FUNCTION contact_identity.readable_accounts()
 RETURNS bigint[]
 AS 'MODULE_PATHNAME', 'ci_readable_accounts'
@@ -602,8 +601,8 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION contact_identity.readable_accounts() IS
     'the accounts the calling role has any grant on: what row-level security lets it read';
 
--- grant_account: Citus allows only immutable functions in an upsert's DO
--- UPDATE on its tables; the time is taken first.
+-- Citus allows only immutable functions in an upsert's DO UPDATE on its
+-- tables: grant_account takes the time first.
 CREATE FUNCTION contact_identity.grant_account(role name, account_id bigint, level text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -652,12 +651,11 @@ $$;
 COMMENT ON FUNCTION contact_identity.revoke_account(name, bigint) IS
     'takes a role''s grant on an account away; false when it had none';
 
--- ==== Writes refused on a standby or in a read-only transaction ====
--- Every function that writes refuses first, with 25006 naming it, instead
--- of failing deep inside (a row lock, a temporary table, an INSERT) with the
--- internal SQL as CONTEXT. The C functions check in C (src/pg/writable.h);
--- the PL/pgSQL ones call require_writable first. resolve_contact, a read,
--- runs on a standby.
+-- Writes refused on a standby or in a read-only transaction: every function
+-- that writes refuses first, with 25006 naming it, instead of failing deep
+-- inside (a row lock, a temporary table, an INSERT) with the internal SQL as
+-- CONTEXT. The C functions check in C (src/pg/writable.h); the PL/pgSQL ones
+-- call require_writable first. resolve_contact, a read, runs on a standby.
 CREATE FUNCTION contact_identity.require_writable(function_name text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ci_require_writable'
@@ -812,10 +810,10 @@ SET jit = off;
 COMMENT ON FUNCTION contact_identity.delete_contact(bigint, bigint) IS
     'soft delete: the contact keeps its identifiers and is restored by a later upsert; false when already deleted';
 
--- get_contact: an SQL function's statements are planned with their
--- parameters unknown, which Citus cannot route; PL/pgSQL plans them with
--- the values (and on one server keeps its plan across calls, which an SQL
--- function does not).
+-- get_contact is PL/pgSQL: an SQL function's statements are planned with
+-- their parameters unknown, which Citus cannot route; PL/pgSQL plans them
+-- with the values (and on one server keeps its plan across calls, which an
+-- SQL function does not).
 CREATE FUNCTION contact_identity.get_contact(contact_id bigint, account_id bigint DEFAULT 0)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1885,12 +1883,11 @@ COMMENT ON FUNCTION contact_identity.claim_id_ranges(jsonb) IS
 
 -- verify(), unnormalized_identifiers() and possible_duplicates_of() read
 -- several tables of an account together, in statements Citus cannot plan
--- across shards. Each now runs its statement account by account on the
--- node that holds the account, with the account's shards named there
+-- across shards. Each runs its statement account by account on the node
+-- that holds the account, with the account's shards named there
 -- (local_sql), through a function Citus delegates (*_on_node); on one
--- server it runs once over everything, as before. The statements are
--- those of 0.5.2, with their scope as parameters ($1 the account, $2 the
--- accounts the caller may check). verify's and unnormalized_identifiers'
+-- server it runs once over everything. The statements take their scope as
+-- parameters ($1 the account, $2 the accounts the caller may check). verify's and unnormalized_identifiers'
 -- rows come back as JSON, so that one function (rows_by_account) goes over
 -- the accounts for both; possible_duplicates_of, which returns many rows,
 -- has a loop of its own with typed rows.
@@ -1983,8 +1980,8 @@ COMMENT ON VIEW contact_identity.contacts_deleted IS
 --
 -- After a restore, before ANALYZE, the planner takes every table for a few
 -- rows (deleted_at IS NULL AND merged_into IS NULL alone gives 1 of
--- 100,000) and nested-loops the sets against themselves: the 0.5.0 view ran
--- past 10 minutes on 132,000 contacts. The pairs now come from groups
+-- 100,000) and nested-loops the sets against themselves: a view of plain
+-- joins (0.5.0) ran past 10 minutes on 132,000 contacts. The pairs come from groups
 -- (a mailbox, or a name and birth date, shared by more than one live
 -- contact: a hash or a sort whatever the estimates), the two contacts of a
 -- phone given up are looked up by their key, and nested loops are off for
@@ -1993,7 +1990,7 @@ COMMENT ON VIEW contact_identity.contacts_deleted IS
 -- contacts, no ANALYZE: about 2 s (test/scripts/restore_duplicates.sh).
 
 -- possible_duplicates_of reads with the caller's rights (row-level
--- security), as before; so do the functions it goes through.
+-- security); so do the functions it goes through.
 CREATE FUNCTION contact_identity.possible_duplicates_on_node(account_id bigint, scope bigint[])
 RETURNS TABLE (pair_account_id bigint, pair_contact_id bigint, pair_other_contact_id bigint, pair_reason text,
                pair_detail jsonb)
@@ -2548,8 +2545,6 @@ COMMENT ON FUNCTION contact_identity.verify_on_node(bigint, bigint[]) IS
 
 -- Like amcheck: no row means healthy. Each row names the account, the
 -- contact (when there is one) and the invariant broken, with the facts.
--- Like amcheck: no row means healthy. Each row names the account, the
--- contact (when there is one) and the invariant broken, with the facts.
 CREATE FUNCTION contact_identity.verify(account_id bigint DEFAULT NULL)
 RETURNS TABLE (account_id bigint, contact_id bigint, problem text, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -2569,11 +2564,11 @@ COMMENT ON FUNCTION contact_identity.verify(bigint) IS
 -- and control and format characters (Cf: bidi controls, zero-width
 -- characters, the soft hyphen...) are refused in every identifier; a "lower"
 -- type's values are NFC and lower case too (docs/identity-rules.md,
--- "Unicode in identifiers"). Rows stored before are not rewritten here: a
--- changed key is a decision (it can join two contacts, or free a value) and
--- goes through the write path and its log. unnormalized_identifiers() lists
--- the stored values that 0.5.2 would look up differently, or refuses, with
--- what to do about each; the update warns when there are any.
+-- "Unicode in identifiers"). Rows stored before are not rewritten by the
+-- update to 0.5.2: a changed key is a decision (it can join two contacts, or
+-- free a value) and goes through the write path and its log.
+-- unnormalized_identifiers() lists the stored values that are now looked up
+-- differently, or refused, with what to do about each.
 
 
 CREATE FUNCTION contact_identity.unnormalized_on_node(account_id bigint, scope bigint[])
@@ -2656,9 +2651,8 @@ COMMENT ON FUNCTION contact_identity.config_changed() IS
     'statement trigger of identifier_types and blocked_values: every backend reads them again once the change commits';
 
 -- An identifier type still in use can be neither deleted nor renamed, as
--- when identifiers referenced it.
--- identifier_type_in_use: on a Citus cluster the trigger fires on every
--- node's copy of identifier_types (identifier_types_<shard>), where a
+-- when identifiers referenced it. On a Citus cluster the trigger fires on
+-- every node's copy of identifier_types (identifier_types_<shard>), where a
 -- query of the distributed identifiers is refused; each node then checks
 -- the identifiers of its own shards, which together are all of them.
 CREATE FUNCTION contact_identity.identifier_type_in_use()
