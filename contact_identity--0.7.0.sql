@@ -61,6 +61,8 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The missing ones, made now; a writer is a reader, an admin a writer.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'contact_identity_reader') THEN
