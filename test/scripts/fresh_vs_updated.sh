@@ -16,6 +16,7 @@ cluster_start
 make_tmpdir work
 fresh=ci_fresh_$$ updated=ci_updated_$$ probe=ci_probe_$$
 cluster_databases "$fresh" "$updated"
+# q DB ARGS...: psql on database DB, unaligned, stopping at the first error.
 q() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 latest=$(sed -n "s/^default_version = '\(.*\)'$/\1/p" "$root/contact_identity.control")
 # Without its full script CREATE EXTENSION would run the updates too.
@@ -35,6 +36,7 @@ echo "ok: a fresh install and an install updated from 0.1.0 are both at $latest"
 # The catalog facts pg_dump of the detached members does not show: the
 # extension's own records, raw ACLs (pg_dump prints them relative to
 # pg_init_privs) and the rows shipped with it.
+# catalog DB: those facts of DB, one row per line.
 catalog() {
   q "$1" <<'SQL'
 WITH ext AS (SELECT oid, * FROM pg_extension WHERE extname = 'contact_identity')
@@ -82,6 +84,7 @@ SQL
 # Every member as pg_dump writes it: in a copy of the database, each member
 # is detached from the extension (pg_dump of an extension writes only
 # CREATE EXTENSION), then the two schemas are dumped.
+# schema DB: the dump of the members of DB, detached in a copy of it.
 schema() {
   local copy=$1_members
   psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $copy TEMPLATE $1" >/dev/null
@@ -106,6 +109,7 @@ SQL
     grep -v -e '^-- Dumped from' -e '^-- Dumped by' -e '^\\restrict ' -e '^\\unrestrict '
 }
 
+# describe DB: all that is compared of DB.
 describe() { catalog "$1" && schema "$1"; }
 
 # The comparison must see a difference: one function body and one grant
@@ -128,6 +132,7 @@ echo "ok: the comparison sees a changed function body and a revoked grant"
 
 describe "$updated" >"$work/updated"
 sed -i "s/$updated/$fresh/g" "$work/updated"
+# count SQL: a figure of the fresh install, for the summary.
 count() { q "$fresh" -c "$1"; }
 n_fn=$(count "SELECT count(*) FROM pg_proc WHERE pronamespace = 'contact_identity'::regnamespace")
 n_rel=$(count "SELECT string_agg(n || ' ' || k, ', ' ORDER BY k) FROM (SELECT count(*) n, CASE relkind
