@@ -1256,9 +1256,11 @@ $$;
 COMMENT ON FUNCTION contact_identity.unmerged_identifiers(jsonb, bigint) IS
     'for explain_contact: how many identifiers the unmerge logged with this detail gave back to the loser';
 
--- explain_contact: Citus sends a whole-row reference to the shard as the
--- shard's row type, which log_steps does not take; the row built from
--- the columns is an identity_log on every node.
+-- explain_contact reads the steps of every row that concerns the contact:
+-- its own, and those that name it as the other side of a merge, an unmerge
+-- or a move (rows before 0.5.0). It passes log_steps the row built from the
+-- columns, an identity_log on every node: Citus sends a whole-row reference
+-- to the shard as the shard's row type, which log_steps does not take.
 CREATE FUNCTION contact_identity.explain_contact(contact_id bigint, account_id bigint DEFAULT 0)
 RETURNS TABLE (at timestamptz, what text, detail jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
