@@ -11,7 +11,7 @@
 
 EXTENSION = contact_identity
 MODULE_big = contact_identity
-DATA = contact_identity--0.1.0.sql contact_identity--0.1.0--0.2.0.sql contact_identity--0.2.0--0.3.0.sql contact_identity--0.3.0--0.4.0.sql contact_identity--0.4.0--0.5.0.sql contact_identity--0.5.0--0.5.1.sql contact_identity--0.5.1--0.5.2.sql contact_identity--0.5.2--0.6.0.sql contact_identity--0.6.0--0.7.0.sql
+DATA = contact_identity--0.7.0.sql contact_identity--0.1.0.sql contact_identity--0.1.0--0.2.0.sql contact_identity--0.2.0--0.3.0.sql contact_identity--0.3.0--0.4.0.sql contact_identity--0.4.0--0.5.0.sql contact_identity--0.5.0--0.5.1.sql contact_identity--0.5.1--0.5.2.sql contact_identity--0.5.2--0.6.0.sql contact_identity--0.6.0--0.7.0.sql
 PGFILEDESC = "contact_identity - one profile per person"
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
