@@ -24,7 +24,7 @@ cache=${CONTACT_IDENTITY_CHROOT:-/var/tmp/contact_identity-chroot-bookworm}
 port=56210 # the server in the chroot (unix socket only)
 vport=56211 # pg_virtualenv's server of the autopkgtest (localhost)
 failures=0
-work= jail= deb= # set by make_tmpdir, prepare_chroot, build_package
+work='' jail='' deb='' # set by make_tmpdir, prepare_chroot, build_package
 fail() { echo "debian_package: FAIL: $*" >&2; failures=$((failures + 1)); }
 step() { printf '%s debian_package: %s\n' "$(date -u +%T)" "$*"; }
 
