@@ -168,7 +168,7 @@ extern "C" Datum ci_require_account(PG_FUNCTION_ARGS) {
 // readable_accounts(): the accounts the calling role has any grant on;
 // what row-level security lets it read. SECURITY DEFINER: it reads the
 // grants, which the role may not.
-extern "C" Datum ci_readable_accounts(PG_FUNCTION_ARGS) {
+extern "C" Datum ci_readable_accounts([[maybe_unused]] PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum {
     Oid role = calling_role();
     LocalTransactionId transaction = MyProc->lxid;
@@ -196,6 +196,6 @@ extern "C" Datum ci_readable_accounts(PG_FUNCTION_ARGS) {
 }
 
 // calling_role(): the role the call is made for (see calling_role()).
-extern "C" Datum ci_calling_role(PG_FUNCTION_ARGS) {
+extern "C" Datum ci_calling_role([[maybe_unused]] PG_FUNCTION_ARGS) {
   return guarded([&]() -> Datum { return ObjectIdGetDatum(calling_role()); });
 }
