@@ -13,6 +13,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/lib.sh"
 
 fail() { echo "cmake_build: FAIL: $*" >&2; exit 1; }
+# failed WHAT: a check failed; the others still run, the script fails at the end.
+failures=()
+failed() { echo "cmake_build: FAIL: $*" >&2; failures+=("$*"); }
 command -v cmake >/dev/null || fail "cmake not found (bash scripts/ensure-deps)"
 
 work=
@@ -23,15 +26,18 @@ pgbin=$(private_pg "$work/pg") || fail "no private copy of PostgreSQL"
 export PATH=$pgbin:$PATH
 echo "ok: private PostgreSQL in $work/pg ($(pg_config --version))"
 
-# warnings NAME LOG: fails when the build log LOG shows a compiler warning.
+# warnings NAME LOG: a failure when the build log LOG shows a compiler warning.
 warnings() {
   local n
   n=$(grep -c 'warning:' "$2" || true)
   if [[ $n -ne 0 ]]; then
-    grep -m 20 -A 3 'warning:' "$2" >&2
-    fail "the $1 build gave $n warnings"
+    grep -m 10 -A 3 'warning:' "$2" >&2
+    echo "the warnings by file:" >&2
+    grep 'warning:' "$2" | sed -E 's/:[0-9]+:[0-9]+: warning:.*\[(-W[^]]*)\]$/ \1/' | sort | uniq -c | sort -rn >&2
+    failed "the $1 build gave $n warnings"
+  else
+    echo "ok: the $1 build gave 0 warnings"
   fi
-  echo "ok: the $1 build gave 0 warnings"
 }
 
 # The PGXS build; make prints each compile command, which the checks read.
@@ -94,6 +100,11 @@ cmake --install "$tree/build" >"$work/install.log" 2>&1 || { cat "$work/install.
 installed=$(pg_config --pkglibdir)/contact_identity.so
 cmp -s "$tree/build/contact_identity.so" "$installed" || fail "$installed is not the CMake build"
 echo "ok: the CMake build installed into $(pg_config --pkglibdir)"
-bash "$tree/test/scripts/run-regress" >"$work/regress.log" 2>&1 || { tail -n 80 "$work/regress.log" >&2; fail "run-regress failed against the CMake build"; }
-grep -E 'All [0-9]+ tests passed' "$work/regress.log" || fail "run-regress passed without a pg_regress summary"
+if bash "$tree/test/scripts/run-regress" >"$work/regress.log" 2>&1; then
+  grep -E 'All [0-9]+ tests passed' "$work/regress.log" || failed "run-regress passed without a pg_regress summary"
+else
+  tail -n 80 "$work/regress.log" >&2
+  failed "run-regress failed against the CMake build"
+fi
+[[ ${#failures[@]} -eq 0 ]] || fail "${#failures[@]} checks failed: $(printf '%s; ' "${failures[@]}")"
 echo "cmake_build: PASS"
