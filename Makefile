@@ -27,7 +27,10 @@ ISOLATION_OPTS = --inputdir=test
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc)
 ICU_LIBS := $(shell pkg-config --libs icu-uc)
 
-PG_CXXFLAGS = -std=c++17 -Isrc -Wno-missing-field-initializers -Wno-register $(ICU_CFLAGS)
+# -Wextra on top of PostgreSQL's -Wall; its server headers are system headers
+# (-isystem wins over PGXS's -I of the same directory), so that only the
+# warnings of our own code show. CMakeLists.txt uses the same flags.
+PG_CXXFLAGS = -std=c++17 -Isrc -Wextra -isystem $(includedir_server) $(ICU_CFLAGS)
 SHLIB_LINK += -lphonenumber -lidn2 $(ICU_LIBS) -lstdc++ -pthread
 
 # PostgreSQL's JIT bitcode rules do not get our C++ flags; we ship no bitcode.
@@ -36,6 +39,12 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PostgreSQL's CXXFLAGS were chosen for g++: with clang++ (make CXX=clang++-14)
+# drop the one it does not know, as PostgreSQL's configure would.
+ifneq ($(findstring clang,$(CXX)),)
+override CXXFLAGS := $(filter-out -Wimplicit-fallthrough=%,$(CXXFLAGS))
+endif
 
 # Headers are not tracked by PGXS; rebuild everything when one changes.
 $(OBJS): $(wildcard src/core/*.h) $(wildcard src/pg/*.h)

@@ -5,6 +5,8 @@
 #   make_tmpdir VAR  set VAR to a new temp dir, owned by pg_os_user, removed on exit
 #                    (not via $(...): the removal must be registered in this shell)
 #   copy_tree SRC DST  copy the source files of a work tree (no build products)
+#   private_pg DIR   a relocated copy of the PostgreSQL install pg_config names,
+#                    under DIR; prints its bin directory (put it first in PATH)
 # shellcheck shell=bash
 
 _exit_cmds=()
@@ -47,4 +49,33 @@ copy_tree() {
       --exclude=./results --exclude=./output_iso -cf - . | tar -C "$dst" -xf -
   fi
   [[ $EUID -ne 0 ]] || chown -R postgres: "$dst"
+}
+
+# private_pg DIR: copies the PostgreSQL install pg_config names (Debian's
+# layout: PREFIX/lib/postgresql/MAJOR, PREFIX/share/postgresql/MAJOR,
+# PREFIX/include/postgresql) under DIR, so that a test can install a build
+# there and leave the system's untouched; PostgreSQL finds its files relative
+# to its binaries. Prints the copy's bin directory.
+private_pg() {
+  local dir=$1 bindir major sharedir includedir pg
+  bindir=$(pg_config --bindir)
+  major=$(basename "$(dirname "$bindir")")
+  sharedir=$(pg_config --sharedir)
+  includedir=$(pg_config --pkgincludedir)
+  if [[ $bindir != */lib/postgresql/$major/bin || $sharedir != */share/postgresql/$major ]]; then
+    echo "private_pg: $bindir is not Debian's layout (PREFIX/lib/postgresql/MAJOR/bin)" >&2
+    return 1
+  fi
+  mkdir -p "$dir/lib/postgresql" "$dir/share/postgresql" "$dir/include"
+  cp -a "$(dirname "$bindir")" "$dir/lib/postgresql/"
+  cp -a "$sharedir" "$dir/share/postgresql/"
+  cp -a "$includedir" "$dir/include/"
+  chmod -R a+rX "$dir"
+  pg=$dir/lib/postgresql/$major/bin
+  # The copy must find its own files, not the ones it was copied from.
+  if [[ $("$pg/pg_config" --pkglibdir) != "$dir"/* || $("$pg/pg_config" --sharedir) != "$dir"/* ]]; then
+    echo "private_pg: the copy in $dir does not relocate" >&2
+    return 1
+  fi
+  echo "$pg"
 }

@@ -266,8 +266,10 @@ Decision decide(const Request &request, const Matches &matches) {
     for (const auto &[type, held] : original.permanent) {
       auto it = wanted.find(type);
       if (it == wanted.end() && !request.clear_types.count(type)) continue;
-      if (it != wanted.end() && std::any_of(it->second.begin(), it->second.end(),
-                                            [&](const std::string &v) { return held.count(v) > 0; }))
+      // held is captured by an init-capture: C++17 cannot capture a structured binding.
+      if (it != wanted.end() &&
+          std::any_of(it->second.begin(), it->second.end(),
+                      [&held = held](const std::string &v) { return held.count(v) > 0; }))
         continue;
       for (const std::string &old : held)
         if (it == wanted.end() || !it->second.count(old)) d.detached.emplace_back(type, old);

@@ -30,7 +30,7 @@ bool adopt_existing_roles_setting = false;
 char *refused_region = nullptr;
 
 // GUC check hook: an empty value or a region libphonenumber knows.
-bool check_default_region(char **newval, void **extra, GucSource source) {
+bool check_default_region(char **newval, void **, GucSource) {
   if (*newval == nullptr || (*newval)[0] == '\0') return true;
   bool ok = false;
   try {

@@ -48,13 +48,10 @@ auto pg_call(Fn &&fn) -> decltype(fn()) {
     PG_END_TRY();
     if (failed) throw_pg_error(context);
   } else {
+    // result lives in this frame, which has no setjmp: a local assigned
+    // inside PG_TRY might be clobbered by the longjmp (-Wclobbered).
     Result result{};
-    PG_TRY();
-    { result = fn(); }
-    PG_CATCH();
-    { failed = true; }
-    PG_END_TRY();
-    if (failed) throw_pg_error(context);
+    pg_call([&]() noexcept { result = fn(); });
     return result;
   }
 }

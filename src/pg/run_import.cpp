@@ -268,7 +268,7 @@ bool roll_back() {
   throw IdentityError(error.sqlstate, error.message, error.detail, error.hint);
 }
 
-Datum import_id_result(FunctionCallInfo fcinfo, int64_t import_id) {
+Datum import_id_result(FunctionCallInfo, int64_t import_id) {
   return pg_call([&]() noexcept {
     TupleDesc desc = CreateTemplateTupleDesc(1);
     TupleDescInitEntry(desc, (AttrNumber)1, "import_id", INT8OID, -1, 0);

@@ -21,7 +21,7 @@ struct Statement {
   // once), and its plans for the shard groups it ran on
   // (account_shards.h), each with the shards' names in it.
   enum class Names { kUnknown, kNone, kReferenceOnly, kAccountTables } names = Names::kUnknown;
-  std::vector<std::pair<int64_t, SPIPlanPtr>> shard_plans;
+  std::vector<std::pair<int64_t, SPIPlanPtr>> shard_plans{};
   // On a Citus node, for a call without local shards (the coordinator's
   // run_import): the plan Citus routes, planned with each call's values.
   SPIPlanPtr routed_plan = nullptr;
