@@ -14,6 +14,12 @@ WHERE d.refclassid = 'pg_extension'::regclass
   AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)) IS NULL
   AND NOT (d.classid = 'pg_class'::regclass
            AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S')
+  -- Row types of tables and views, and array types, members from
+  -- PostgreSQL 17 on: their relation or element type has the comment.
+  AND NOT (d.classid = 'pg_type'::regclass
+           AND (EXISTS (SELECT FROM pg_type e WHERE e.typarray = d.objid)
+                OR EXISTS (SELECT FROM pg_type t JOIN pg_class r ON r.oid = t.typrelid
+                           WHERE t.oid = d.objid AND r.relkind <> 'c')))
 ORDER BY 1;
 
 -- Indexes and constraints have their comments too.

@@ -171,7 +171,11 @@ extern "C" Datum ci_require_account(PG_FUNCTION_ARGS) {
 extern "C" Datum ci_readable_accounts(PG_FUNCTION_ARGS) {
   return sql_entry(fcinfo, EntryPoint::plain("readable_accounts"), [&](EntryCall &call) -> Datum {
     Oid role = calling_role();
+#if PG_VERSION_NUM >= 170000
+    LocalTransactionId transaction = MyProc->vxid.lxid;  // moved into vxid in 17
+#else
     LocalTransactionId transaction = MyProc->lxid;
+#endif
     CommandId command = pg_call([]() noexcept { return GetCurrentCommandId(false); });
     if (readable.transaction != transaction || readable.command != command || readable.role != role) {
       readable.transaction = InvalidLocalTransactionId;

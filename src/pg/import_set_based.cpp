@@ -35,8 +35,13 @@ using identity::KeyId;
 bool parses_as_json(const std::string &text, MemoryContext scratch) {
   return pg_call([&]() noexcept {
     MemoryContext old = MemoryContextSwitchTo(scratch);  // the lexer is not freed otherwise
+#if PG_VERSION_NUM >= 170000
+    // 17 takes the context to fill; nullptr allocates one (in scratch).
+    JsonLexContext *lex = makeJsonLexContextCstringLen(nullptr, text.c_str(), text.size(), GetDatabaseEncoding(), true);
+#else
     JsonLexContext *lex = makeJsonLexContextCstringLen(const_cast<char *>(text.c_str()), (int)text.size(),
                                                        GetDatabaseEncoding(), true);
+#endif
     bool ok = pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
     MemoryContextSwitchTo(old);
     MemoryContextReset(scratch);

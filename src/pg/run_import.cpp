@@ -138,7 +138,11 @@ ImportRun create_import(Oid source, const ImportOptions &options, int batch_size
 // The table a stored name (format('%I.%I')) names now, as to_regclass.
 std::optional<Oid> relation_named(const std::string &name) {
   Oid relation = pg_call([&]() noexcept {
+#if PG_VERSION_NUM >= 160000
+    List *names = stringToQualifiedNameList(name.c_str(), nullptr);  // no soft errors: it raises, as before 16
+#else
     List *names = stringToQualifiedNameList(name.c_str());
+#endif
     return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
   });
   if (!OidIsValid(relation)) return std::nullopt;

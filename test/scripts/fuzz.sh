@@ -16,6 +16,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/lib.sh"
+source "$root/scripts/versions.sh"
 cd "$root"
 
 fail() { echo "fuzz: FAIL: $*" >&2; exit 1; }
@@ -23,7 +24,8 @@ fail() { echo "fuzz: FAIL: $*" >&2; exit 1; }
 seconds=${FUZZ_SECONDS:-15}
 read -ra targets <<<"${FUZZ_TARGETS:-email phone identifier identifiers_json segment_rule}"
 jobs=${FUZZ_JOBS:-$(nproc)}
-cxx=clang++-14
+clang=$(clang_major) # CLANG_VERSION picks another
+cxx=clang++-$clang
 # shellcheck disable=SC2054  # the commas are part of -fsanitize=
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
 # The whole core (src/core/*.cpp), by name.
@@ -40,7 +42,7 @@ declare -A options=(
 )
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-command -v "$cxx" >/dev/null || fail "$cxx not found (bash scripts/ensure-deps installs clang-14 and libclang-rt-14-dev)"
+command -v "$cxx" >/dev/null || fail "$cxx not found (bash scripts/ensure-deps installs clang-$clang and libclang-rt-$clang-dev)"
 if [[ -n ${FUZZ_KEEP:-} ]]; then
   work=$FUZZ_KEEP
   mkdir -p "$work"
@@ -57,7 +59,7 @@ if ! printf '%s\n' "${core[@]}" |
   xargs -P "$jobs" -I{} "$cxx" "${flags[@]}" "test/fuzz/{}_fuzzer.cpp" "$work/obj/"*.o \
     -lphonenumber -lidn2 "${icu_libs[@]}" -o "$work/bin/{}" >>"$build_log" 2>&1; then
   tail -n 30 "$build_log" >&2
-  fail "building the fuzz targets failed (libFuzzer comes from libclang-rt-14-dev: bash scripts/ensure-deps)"
+  fail "building the fuzz targets failed (libFuzzer comes from libclang-rt-$clang-dev: bash scripts/ensure-deps)"
 fi
 echo "ok: built ${targets[*]} with $cxx, ASan and UBSan"
 
