@@ -53,7 +53,7 @@ UNIT_TEST_BIN = test/unit/unit_tests
 UNIT_TEST_SRCS = $(sort $(wildcard test/unit/*.cpp))
 
 $(UNIT_TEST_BIN): $(CORE_SRCS) $(UNIT_TEST_SRCS) $(wildcard src/core/*.h)
-	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -Wno-missing-field-initializers -Isrc $(ICU_CFLAGS) -o $@ $(CORE_SRCS) $(UNIT_TEST_SRCS) \
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -Isrc $(ICU_CFLAGS) -o $@ $(CORE_SRCS) $(UNIT_TEST_SRCS) \
 		-lgtest -lgtest_main -lphonenumber -lidn2 $(ICU_LIBS) -pthread
 
 .PHONY: unit-tests

@@ -20,6 +20,14 @@ if [[ $EUID -ne 0 ]]; then
   echo "debian_package: needs root (apt-get, debootstrap, chroot)"
   exit 77
 fi
+# The package under test is Debian 12's, for its PostgreSQL 15: the run on
+# PostgreSQL 17 (test/run-pg17, in a Debian 13 chroot) leaves it to the
+# run on the host.
+source "$root/scripts/versions.sh"
+if [[ $(_debian_release) != 12 || $(pg_major) != 15 ]]; then
+  echo "debian_package: the package is tested on Debian 12 with PostgreSQL 15 (here: Debian $(_debian_release), PostgreSQL $(pg_major)); see the run of bash test/run on the host"
+  exit 77
+fi
 cache=${CONTACT_IDENTITY_CHROOT:-/var/tmp/contact_identity-chroot-bookworm}
 port=56210 # the server in the chroot (unix socket only)
 vport=56211 # pg_virtualenv's server of the autopkgtest (localhost)
