@@ -5,7 +5,8 @@
 # warning (the CMake build includes the unit tests); every module source gets
 # the same compiler flags in both, PostgreSQL's -O2 among them; both .so export
 # the same dynamic symbols, Pg_magic_func and each PG_FUNCTION_INFO_V1 entry
-# point with its pg_finfo_ among them. Then installs the CMake build into a
+# point with its pg_finfo_ among them; every object holds the same machine
+# code in both (so the two builds cannot differ in speed). Then installs the CMake build into a
 # private copy of the PostgreSQL install (the system's is left alone) and runs
 # the regression and isolation suites (test/scripts/run-regress) against it.
 set -euo pipefail
@@ -77,6 +78,27 @@ done
 grep -q 'unit_tests.dir/test/unit/.* -Wall -Wextra\|-Wall -Wextra .*unit_tests.dir/test/unit/' "$cmake_commands" ||
   fail "the CMake unit tests are not compiled with -Wall -Wextra"
 echo "ok: $compared module sources compiled with the same flags by both, -O2 -Wall -Wextra"
+
+# The machine code of each object, instructions and relocations: the same
+# code in both builds makes the same figures, whatever the machine's noise.
+same_code=0
+for src in "$tree"/src/core/*.cpp "$tree"/src/pg/*.cpp; do
+  rel=${src#"$tree/"}
+  for side in pgxs cmake; do
+    obj=$tree/${rel%.cpp}.o
+    [[ $side == pgxs ]] || obj=$tree/build/CMakeFiles/contact_identity.dir/$rel.o
+    # Without the names objdump writes after addresses (<.LC11+0x34>): they
+    # hang on the lengths of strings, and __FILE__ is a relative path for
+    # PGXS, an absolute one for CMake. Instructions and relocations stay.
+    objdump -d -r "$obj" | tail -n +4 | sed '/^ /s/<[^>]*>//g' >"$work/$side.code" || fail "objdump failed on $obj"
+  done
+  if cmp -s "$work/pgxs.code" "$work/cmake.code"; then
+    same_code=$((same_code + 1))
+  else
+    fail "$rel: the two builds compiled different machine code"
+  fi
+done
+echo "ok: $same_code module objects hold the same machine code in both builds (objdump -d -r)"
 warnings PGXS "$work/pgxs.log"
 warnings "CMake (module and unit tests)" "$work/cmake.log"
 
