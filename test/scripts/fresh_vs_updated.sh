@@ -94,13 +94,19 @@ DO $$
 DECLARE
     o record;
 BEGIN
-    FOR o IN SELECT i.type, i.identity
+    FOR o IN SELECT i.type, i.identity, d.classid, d.objid, d.refobjid
              FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
              CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, d.objsubid) i
              WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                AND e.extname = 'contact_identity'
     LOOP
-        EXECUTE format('ALTER EXTENSION contact_identity DROP %s %s', o.type, o.identity);
+        -- From PostgreSQL 17 a table's row and array types are members too,
+        -- and leave the extension with their table: skip what has gone.
+        IF EXISTS (SELECT FROM pg_depend m
+                   WHERE m.classid = o.classid AND m.objid = o.objid AND m.refobjid = o.refobjid
+                     AND m.refclassid = 'pg_extension'::regclass AND m.deptype = 'e') THEN
+            EXECUTE format('ALTER EXTENSION contact_identity DROP %s %s', o.type, o.identity);
+        END IF;
     END LOOP;
 END
 $$;
