@@ -41,9 +41,10 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PostgreSQL's CXXFLAGS were chosen for g++: with clang++ (make CXX=clang++-14)
-# drop the one it does not know, as PostgreSQL's configure would.
+# drop those it does not know (-Wshadow=compatible-local from PostgreSQL 16),
+# as PostgreSQL's configure would.
 ifneq ($(findstring clang,$(CXX)),)
-override CXXFLAGS := $(filter-out -Wimplicit-fallthrough=%,$(CXXFLAGS))
+override CXXFLAGS := $(filter-out -Wimplicit-fallthrough=% -Wshadow=%,$(CXXFLAGS))
 endif
 
 # Headers are not tracked by PGXS; rebuild everything when one changes.

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # test/scripts/clang_build.sh: everything builds with clang++ too, without a
 # warning. In a copy of the tree, builds the module with the PGXS Makefile and
-# the unit tests (make unit-tests), both with CXX=$CLANGXX (default
-# clang++-14, which scripts/ensure-deps installs), checks that every file is
+# the unit tests (make unit-tests), both with CXX=$CLANGXX (default the
+# release's clang, clang++-14 on Debian 12 and clang++-19 on Debian 13, which
+# scripts/ensure-deps installs: scripts/versions.sh), checks that every file is
 # compiled with -Wall -Wextra and that no warning shows, and runs the unit
 # tests. The g++ builds are checked by test/run itself and cmake_build.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/lib.sh"
+source "$root/scripts/versions.sh"
 
 fail() { echo "clang_build: FAIL: $*" >&2; exit 1; }
-cxx=${CLANGXX:-clang++-14}
-command -v "$cxx" >/dev/null || fail "$cxx not found (bash scripts/ensure-deps installs clang-14)"
+cxx=${CLANGXX:-clang++-$(clang_major)}
+command -v "$cxx" >/dev/null || fail "$cxx not found (bash scripts/ensure-deps installs clang-$(clang_major))"
 
 work=
 make_tmpdir work

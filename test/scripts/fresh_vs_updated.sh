@@ -99,9 +99,15 @@ BEGIN
              CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, d.objsubid) i
              WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                AND e.extname = 'contact_identity'
+               -- From PostgreSQL 17 the row type of a table or view, and its
+               -- array type, are members too; they leave the extension with
+               -- their relation (a CREATE TYPE composite is detached itself).
+               AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_type el ON el.oid = t.typelem
+                               JOIN pg_class r ON r.oid = COALESCE(NULLIF(t.typrelid, 0), el.typrelid)
+                               WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                                 AND r.relkind <> 'c')
     LOOP
-        -- From PostgreSQL 17 a table's row and array types are members too,
-        -- and leave the extension with their table: skip what has gone.
+        -- Skip what has gone with an object detached before it.
         IF EXISTS (SELECT FROM pg_depend m
                    WHERE m.classid = o.classid AND m.objid = o.objid AND m.refobjid = o.refobjid
                      AND m.refclassid = 'pg_extension'::regclass AND m.deptype = 'e') THEN
