@@ -45,7 +45,7 @@ copy_tree() {
     git -C "$src" ls-files -z --cached --others --exclude-standard |
       tar -C "$src" --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C "$dst" -xf -
   else
-    tar -C "$src" --exclude-vcs --exclude='*.o' --exclude='*.so' --exclude=./build \
+    tar -C "$src" --exclude-vcs --exclude='*.o' --exclude='*.so' --exclude=./build --exclude=./test/unit/unit_tests \
       --exclude=./results --exclude=./output_iso -cf - . | tar -C "$dst" -xf -
   fi
   [[ $EUID -ne 0 ]] || chown -R postgres: "$dst"
