@@ -3,16 +3,12 @@
 // longer be resumed; the batches it committed stay.
 #include "core/identity_error.h"
 #include "pg/access.h"
-#include "pg/sql_entry.h"
+#include "pg/account_operations.h"
 #include "pg/import_lock.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/arguments.h"
-
-extern "C" {
-PG_FUNCTION_INFO_V1(ci_cancel_import);
-}
 
 namespace pgshell {
 namespace {
@@ -46,27 +42,18 @@ std::string status_of(int64_t account_id, int64_t import_id) {
 }
 
 }  // namespace
-}  // namespace pgshell
 
-using namespace pgshell;
-
-// cancel_import(import_id, account_id): true when the import is cancelled
-// now, false when it was already.
-extern "C" Datum ci_cancel_import(PG_FUNCTION_ARGS) {
-  return sql_entry(fcinfo, EntryPoint::on_account("cancel_import", Level::kWriter, Writes::kYes),
-                   [&](EntryCall &call) -> Datum {
-    int64_t import_id = required_int8_arg(fcinfo, 0, "import_id");
-    int64_t account_id = call.open(account_arg(fcinfo, 1));
-    // Read before the lock, so that the lock (keyed by the import ID alone)
-    // says nothing about another account's import.
-    bool cancelled_now = false;
-    if (status_of(account_id, import_id) == "running") {
-      // Held until commit: a run_import resuming the import meanwhile
-      // fails with 55006, one after the commit finds the import cancelled.
-      lock_import_for_transaction(import_id, "cancel it");
-      cancelled_now = execute(cancel_statement, {int8_param(account_id), int8_param(import_id)}, false) == 1;
-      if (!cancelled_now) status_of(account_id, import_id);  // it ended meanwhile: done, or cancelled by another call
-    }
-    return BoolGetDatum(cancelled_now);
-  });
+// Cancels a running import. Its status is read before the lock, so that
+// the lock (keyed by the import ID alone) says nothing about another
+// account's import.
+bool cancel_import(int64_t account_id, int64_t import_id) {
+  if (status_of(account_id, import_id) != "running") return false;
+  // Held until commit: a run_import resuming the import meanwhile fails
+  // with 55006, one after the commit finds the import cancelled.
+  lock_import_for_transaction(import_id, "cancel it");
+  bool cancelled_now = execute(cancel_statement, {int8_param(account_id), int8_param(import_id)}, false) == 1;
+  if (!cancelled_now) status_of(account_id, import_id);  // it ended meanwhile: done, or cancelled by another call
+  return cancelled_now;
 }
+
+}  // namespace pgshell

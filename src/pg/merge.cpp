@@ -6,17 +6,13 @@
 #include "core/identity_error.h"
 #include "core/write_plan.h"
 #include "pg/access.h"
-#include "pg/sql_entry.h"
+#include "pg/account_operations.h"
 #include "pg/writer.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/arguments.h"
-
-extern "C" {
-PG_FUNCTION_INFO_V1(ci_merge_contacts);
-}
 
 namespace pgshell {
 namespace {
@@ -38,6 +34,8 @@ int64_t follow_winner(int64_t account_id, int64_t winner_arg, int64_t loser) {
   identity::check_not_self(winner_arg, winner, loser);
   return winner;
 }
+
+}  // namespace
 
 // Locks both contacts and merges; returns the winner.
 int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bool force) {
@@ -68,19 +66,4 @@ int64_t merge_contacts(int64_t account_id, int64_t winner_arg, int64_t loser, bo
   return winner;
 }
 
-}  // namespace
 }  // namespace pgshell
-
-using namespace pgshell;
-
-// merge_contacts(winner, loser, force, account_id): the winner's contact ID.
-extern "C" Datum ci_merge_contacts(PG_FUNCTION_ARGS) {
-  return sql_entry(fcinfo, EntryPoint::on_account("merge_contacts", Level::kAdmin, Writes::kYes),
-                   [&](EntryCall &call) -> Datum {
-    int64_t winner = required_int8_arg(fcinfo, 0, "winner");
-    int64_t loser = required_int8_arg(fcinfo, 1, "loser");
-    bool force = required_bool_arg(fcinfo, 2, "force");
-    int64_t account_id = call.open(account_arg(fcinfo, 3));
-    return Int64GetDatum(merge_contacts(account_id, winner, loser, force));
-  });
-}

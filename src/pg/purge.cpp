@@ -17,7 +17,7 @@
 #include "pg/access.h"
 #include "pg/account_shards.h"
 #include "pg/config_cache.h"
-#include "pg/sql_entry.h"
+#include "pg/account_operations.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
@@ -27,7 +27,6 @@
 extern "C" {
 #include "common/hmac.h"
 #include "common/sha2.h"
-PG_FUNCTION_INFO_V1(ci_purge_contact);
 }
 
 namespace pgshell {
@@ -242,8 +241,10 @@ uint64_t hash_log_rows(int64_t account_id, const Param &ids, const std::vector<s
   return log_ids.size();
 }
 
-// Erases the person; returns what was erased, as JSON.
-std::string purge(int64_t account_id, int64_t contact_id) {
+}  // namespace
+
+// Erases the person; returns what was erased.
+Jsonb purge_contact(int64_t account_id, int64_t contact_id) {
   std::map<int64_t, ContactRow> target = lock_contact_rows(account_id, {contact_id});
   auto it = target.find(contact_id);
   if (it == target.end())
@@ -292,19 +293,7 @@ std::string purge(int64_t account_id, int64_t contact_id) {
                             .field("log_rows_hashed", logged)
                             .str();
   execute(log_purged_statement, {int8_param(account_id), int8_param(contact_id), jsonb_param(summary)}, false);
-  return summary;
+  return {summary};
 }
 
-}  // namespace
 }  // namespace pgshell
-
-using namespace pgshell;
-
-// purge_contact(contact_id, account_id): what was erased, as jsonb.
-extern "C" Datum ci_purge_contact(PG_FUNCTION_ARGS) {
-  return sql_entry(fcinfo, EntryPoint::on_account("purge_contact", Level::kAdmin, Writes::kYes),
-                   [&](EntryCall &call) -> Datum {
-    int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
-    return call.jsonb_result(purge(call.open(account_arg(fcinfo, 1)), contact_id));
-  });
-}

@@ -26,9 +26,4 @@ void EntryCall::close() {
   spi_finish();
 }
 
-Datum EntryCall::jsonb_result(const std::string &json_text) {
-  if (open_) close();
-  return jsonb_datum(json_text);
-}
-
 }  // namespace pgshell

@@ -7,14 +7,17 @@
 // Citus node without the account's shards, a per-account call is made again
 // where they are (forward_call.h). Entry points say only what differs:
 //
-//   return sql_entry(fcinfo, EntryPoint::on_account("purge_contact", Level::kAdmin, Writes::kYes),
+//   return sql_entry(fcinfo, EntryPoint::on_account("track_event", Level::kWriter, Writes::kYes),
 //                    [&](EntryCall &call) -> Datum {
-//     int64_t contact_id = required_int8_arg(fcinfo, 0, "contact_id");
-//     int64_t account_id = call.open(account_arg(fcinfo, 1));
-//     std::string summary = purge(account_id, contact_id);
-//     call.close();  // the result below must outlive SPI's memory
-//     return jsonb_datum(summary);  // or, the two together: call.jsonb_result(summary)
+//     EventArgs event = ...;  // the arguments, read with arguments.h
+//     CallKeys keys = key_args(fcinfo, 2);
+//     keys.account_id = call.open(account_arg(fcinfo, 7));
+//     return Int64GetDatum(track(keys, event));
 //   });
+//
+// A result passed by reference is made after call.close(), so that it
+// outlives SPI's memory. A function whose arguments are plain values and
+// account_id is declared by its work's signature instead (typed_entry.h).
 #pragma once
 
 #include <cstdint>
@@ -67,8 +70,6 @@ class EntryCall {
   // as a result passed by reference must; sql_entry closes it otherwise.
   void close();
   bool is_open() const { return open_; }
-  // Closes SPI and returns the JSON text as a jsonb result.
-  Datum jsonb_result(const std::string &json_text);
 
  private:
   const EntryPoint &entry_;

@@ -16,17 +16,13 @@
 #include "core/json_text.h"
 #include "core/unmerge_rules.h"
 #include "pg/access.h"
-#include "pg/sql_entry.h"
+#include "pg/account_operations.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/writer.h"
 #include "pg/arguments.h"
-
-extern "C" {
-PG_FUNCTION_INFO_V1(ci_unmerge_contact);
-}
 
 namespace pgshell {
 namespace {
@@ -157,23 +153,13 @@ identity::UnmergePlan plan(int64_t account_id, int64_t loser, int64_t winner, co
                                 {winner_row.state.external_id, winner_row.email, winner_row.phone});
 }
 
-// Reverses the merge of `loser`; returns what went back, as JSON.
-std::string unmerge(int64_t account_id, int64_t loser) {
+}  // namespace
+
+// Reverses the merge of `loser`; returns what went back.
+Jsonb unmerge_contact(int64_t account_id, int64_t loser) {
   const auto [winner, winner_row] = lock_pair(account_id, loser);
   std::string detail = write_unmerge(account_id, plan(account_id, loser, winner, winner_row));
-  return identity::JsonObject().field("contact_id", loser).field("winner", winner).members_of(detail).str();
+  return {identity::JsonObject().field("contact_id", loser).field("winner", winner).members_of(detail).str()};
 }
 
-}  // namespace
 }  // namespace pgshell
-
-using namespace pgshell;
-
-// unmerge_contact(loser, account_id): what went back, as jsonb.
-extern "C" Datum ci_unmerge_contact(PG_FUNCTION_ARGS) {
-  return sql_entry(fcinfo, EntryPoint::on_account("unmerge_contact", Level::kAdmin, Writes::kYes),
-                   [&](EntryCall &call) -> Datum {
-    int64_t loser = required_int8_arg(fcinfo, 0, "loser");
-    return call.jsonb_result(unmerge(call.open(account_arg(fcinfo, 1)), loser));
-  });
-}
