@@ -51,6 +51,8 @@ inline Datum result_datum(int64_t value) { return Int64GetDatum(value); }
 inline Datum result_datum(bool value) { return BoolGetDatum(value); }
 inline Datum result_datum(const Jsonb &value) { return jsonb_datum(value.text); }
 
+// Reads the arguments, then account_id, opens the call on the account,
+// runs the work and closes the call before the result is made.
 template <typename Result, typename... Args, std::size_t... I, typename... Names>
 Datum run(FunctionCallInfo fcinfo, EntryCall &call, Result (*work)(int64_t, Args...), std::index_sequence<I...>,
           Names... names) {
