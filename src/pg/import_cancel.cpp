@@ -2,13 +2,11 @@
 // session is gone (import_lock.h): it is marked cancelled and can no
 // longer be resumed; the batches it committed stay.
 #include "core/identity_error.h"
-#include "pg/access.h"
 #include "pg/account_operations.h"
 #include "pg/import_lock.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/arguments.h"
 
 namespace pgshell {
 namespace {

@@ -5,14 +5,12 @@
 // reverses either.
 #include "core/identity_error.h"
 #include "core/write_plan.h"
-#include "pg/access.h"
 #include "pg/account_operations.h"
 #include "pg/writer.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/arguments.h"
 
 namespace pgshell {
 namespace {

@@ -14,7 +14,6 @@
 #include "core/json_text.h"
 #include "core/normalize.h"
 #include "core/log_rows.h"
-#include "pg/access.h"
 #include "pg/account_shards.h"
 #include "pg/config_cache.h"
 #include "pg/account_operations.h"
@@ -22,7 +21,6 @@
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
-#include "pg/arguments.h"
 
 extern "C" {
 #include "common/hmac.h"

@@ -15,14 +15,12 @@
 #include "core/identity_error.h"
 #include "core/json_text.h"
 #include "core/unmerge_rules.h"
-#include "pg/access.h"
 #include "pg/account_operations.h"
 #include "pg/lookup.h"
 #include "pg/pg_boundary.h"
 #include "pg/request.h"
 #include "pg/spi.h"
 #include "pg/writer.h"
-#include "pg/arguments.h"
 
 namespace pgshell {
 namespace {
