@@ -29,10 +29,7 @@ chroot_make() {
       echo "chroot_make: $dir has file systems mounted in it" >&2
       return 1
     fi
-    if ! command -v debootstrap >/dev/null; then
-      { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        debootstrap; } >/dev/null || { echo "chroot_make: cannot install debootstrap" >&2; return 1; }
-    fi
+    command -v debootstrap >/dev/null || apt_install_missing chroot_make debootstrap || return 1
     if [[ -e "$dir/.chroot-partial" ]]; then rm -rf "$dir"; fi
     if [[ $dir == / || -n "$(ls -A "$dir" 2>/dev/null)" ]]; then
       echo "chroot_make: $dir is not empty and not a chroot made here" >&2

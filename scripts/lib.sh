@@ -7,6 +7,9 @@
 #   copy_tree SRC DST  copy the source files of a work tree (no build products)
 #   private_pg DIR   a relocated copy of the PostgreSQL install pg_config names,
 #                    under DIR; prints its bin directory (put it first in PATH)
+#   apt_install_missing WHO PKG...  apt-get install those of PKG not installed
+#                    yet (apt-get update only then; as root); WHO names the
+#                    caller in its messages; 1 when it cannot
 # shellcheck shell=bash
 
 _exit_cmds=()
@@ -78,4 +81,33 @@ private_pg() {
     return 1
   fi
   echo "$pg"
+}
+
+# apt_install_missing WHO PKG...: installs the Debian packages of PKG that are
+# not installed yet; nothing (not even apt-get update) when all are.
+apt_install_missing() {
+  local who=$1 p log missing=()
+  shift
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "$who: all packages present"
+    return 0
+  fi
+  if [[ $EUID -ne 0 ]]; then
+    echo "$who: missing packages (run as root: apt-get install ${missing[*]}): ${missing[*]}" >&2
+    return 1
+  fi
+  echo "$who: installing ${missing[*]}"
+  log=$(mktemp)
+  if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+    --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    echo "$who: apt-get failed for: ${missing[*]}" >&2
+    return 1
+  fi
+  rm -f "$log"
+  echo "$who: installed ${missing[*]}"
 }

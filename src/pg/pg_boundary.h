@@ -38,9 +38,9 @@ template <typename Fn>
 auto pg_call(Fn &&fn) -> decltype(fn()) {
   static_assert(noexcept(fn()), "pg_call bodies must be noexcept: nothing may be thrown out of PG_TRY");
   using Result = decltype(fn());
-  MemoryContext context = CurrentMemoryContext;
-  volatile bool failed = false;
   if constexpr (std::is_void_v<Result>) {
+    MemoryContext context = CurrentMemoryContext;
+    volatile bool failed = false;
     PG_TRY();
     { fn(); }
     PG_CATCH();

@@ -272,7 +272,8 @@ bool roll_back() {
   throw IdentityError(error.sqlstate, error.message, error.detail, error.hint);
 }
 
-Datum import_id_result(FunctionCallInfo, int64_t import_id) {
+// run_import's result: one row, (import_id).
+Datum import_id_result(int64_t import_id) {
   return pg_call([&]() noexcept {
     TupleDesc desc = CreateTemplateTupleDesc(1);
     TupleDescInitEntry(desc, (AttrNumber)1, "import_id", INT8OID, -1, 0);
@@ -362,7 +363,7 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
     }
     if (run.done) {  // nothing left to do
       pg_call([]() noexcept { SPI_finish(); });
-      return import_id_result(fcinfo, run.import_id);
+      return import_id_result(run.import_id);
     }
     commit();  // the imports row is visible before the first batch
 
@@ -392,6 +393,6 @@ extern "C" Datum ci_run_import(PG_FUNCTION_ARGS) {
       end_on_error(run, owner, call_context);
     }
     pg_call([]() noexcept { SPI_finish(); });
-    return import_id_result(fcinfo, run.import_id);
+    return import_id_result(run.import_id);
   });
 }

@@ -38,15 +38,8 @@ step() { printf '%s debian_package: %s\n' "$(date -u +%T)" "$*"; }
 
 # host_tools: installs what building and checking the package needs, if missing.
 host_tools() {
-  local p missing=()
-  for p in build-essential dpkg-dev debhelper fakeroot postgresql-server-dev-all lintian \
-    debootstrap libphonenumber-dev libidn2-dev libicu-dev pkg-config; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [[ ${#missing[@]} -gt 0 ]] || return 0
-  step "installing ${missing[*]}"
-  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    "${missing[@]}"; } >"$work/apt.log" 2>&1 || { tail -n 30 "$work/apt.log" >&2; return 1; }
+  apt_install_missing debian_package build-essential dpkg-dev debhelper fakeroot postgresql-server-dev-all \
+    lintian debootstrap libphonenumber-dev libidn2-dev libicu-dev pkg-config
 }
 
 # check_versions: META.json is valid JSON (meta-spec 1.0.0) and names one
